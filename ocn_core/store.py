@@ -1,0 +1,70 @@
+"""The node's single LMDB environment.
+
+One environment per process (opened after any fork), shared by the node state, the registry
+cache and the proxy resources. Each concern owns named sub-databases; byte layouts live in the
+owning module's codec. Writes commit with fsync (LMDB's default ``sync=True``), so a change is
+durable before the caller acknowledges it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+DEFAULT_MAP_SIZE = 4 << 30  # 4 GiB of address space; the file grows only as data is written
+MAX_DBS = 64
+SCHEMA_VERSION = b"1"
+
+
+class Store:
+    """Owns the LMDB environment and hands out named databases."""
+
+    def __init__(self, path: str | os.PathLike[str], map_size: int = DEFAULT_MAP_SIZE) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.env: Any = lmdb.open(
+            str(self.path),
+            map_size=map_size,
+            max_dbs=MAX_DBS,
+            max_readers=1024,
+            subdir=True,
+            sync=True,
+            metasync=True,
+            lock=True,
+        )
+        self._dbs: dict[bytes, Any] = {}
+        self._check_schema()
+
+    def db(self, name: str) -> Any:
+        """The named sub-database ``name`` (created on first use)."""
+        key = name.encode()
+        handle = self._dbs.get(key)
+        if handle is None:
+            handle = self.env.open_db(key, create=True)
+            self._dbs[key] = handle
+        return handle
+
+    def _check_schema(self) -> None:
+        meta = self.db("meta")
+        with self.env.begin(write=True, db=meta) as txn:
+            found = txn.get(b"schema")
+            if found is None:
+                txn.put(b"schema", SCHEMA_VERSION)
+            elif found != SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"LMDB at {self.path} has schema {found!r}, this node needs {SCHEMA_VERSION!r}"
+                )
+
+    def read(self) -> Any:
+        """A short read transaction (never hold it across an ``await``)."""
+        return self.env.begin(write=False)
+
+    def write(self) -> Any:
+        """A write transaction; LMDB serialises writers across threads and processes."""
+        return self.env.begin(write=True)
+
+    def close(self) -> None:
+        self.env.close()
