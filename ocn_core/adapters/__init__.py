@@ -1,0 +1,1 @@
+"""I/O adapters: the only part of ocn_core allowed to import network libraries."""

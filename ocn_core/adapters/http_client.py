@@ -1,0 +1,174 @@
+"""A lean HTTP/1.1 client: asyncio Protocols + httptools, keep-alive pools per origin.
+
+Measured on this machine a bare uvloop+httptools forwarding pool costs ~38 µs per request
+against ~270 µs for aiohttp's ClientSession (../shared/docs/perf-baselines.md), so the hub's
+outbound leg uses this. TLS via the standard ``ssl`` module for https origins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from urllib.parse import urlsplit
+
+import httptools
+
+from ocn_core.transport import HttpResult, TransportTimeout, TransportUnreachable
+
+_Origin = tuple[str, str, int]
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.future: asyncio.Future[HttpResult] | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+        self.headers_done = False
+        self.closed = False
+        self.reusable = True
+
+    # asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(TransportUnreachable(f"invalid HTTP response: {exc}"))
+            self._close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.future is not None and not self.future.done():
+            if self.headers_done and self.parser.get_status_code():
+                self._complete()  # body delimited by close
+            else:
+                self._fail(TransportUnreachable("connection closed by peer"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.reusable = self.parser.should_keep_alive()
+        self._complete()
+
+    # client side
+    def send(self, payload: bytes) -> asyncio.Future[HttpResult]:
+        assert self.transport is not None
+        self.future = asyncio.get_running_loop().create_future()
+        self.headers, self.body, self.headers_done = [], [], False
+        self.transport.write(payload)
+        return self.future
+
+    def _complete(self) -> None:
+        fut, self.future = self.future, None
+        if fut is not None and not fut.done():
+            status = self.parser.get_status_code()
+            fut.set_result(HttpResult(status, self.headers, b"".join(self.body)))
+
+    def _fail(self, exc: Exception) -> None:
+        fut, self.future = self.future, None
+        self.reusable = False
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+
+    def _close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class HttpClient:
+    """Keep-alive connection pools keyed by (scheme, host, port)."""
+
+    def __init__(
+        self, connect_timeout: float = 5.0, timeout: float = 30.0, max_idle: int = 256
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.max_idle = max_idle
+        self._idle: dict[_Origin, deque[_Connection]] = {}
+        self._ssl: ssl.SSLContext | None = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        timeout: float | None = None,
+    ) -> HttpResult:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TransportUnreachable(f"unsupported URL {url!r}")
+        origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.netloc.rpartition("@")[2]
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
+        lines += [f"{k}: {v}\r\n" for k, v in headers]
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        lines.append("\r\n")
+        payload = "".join(lines).encode("latin-1") + body
+        conn = await self._acquire(origin)
+        try:
+            result = await asyncio.wait_for(conn.send(payload), timeout or self.timeout)
+        except TimeoutError:
+            conn._close()
+            raise TransportTimeout(f"no answer from {parts.netloc} within timeout") from None
+        except BaseException:
+            conn._close()
+            raise
+        self._release(origin, conn)
+        return result
+
+    async def _acquire(self, origin: _Origin) -> _Connection:
+        idle = self._idle.get(origin)
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        ctx = self._ssl_context() if scheme == "https" else None
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(_Connection, host, port, ssl=ctx), self.connect_timeout
+            )
+        except TimeoutError:
+            raise TransportUnreachable(f"connecting to {host}:{port} timed out") from None
+        except OSError as exc:
+            raise TransportUnreachable(f"cannot connect to {host}:{port}: {exc}") from None
+        return conn
+
+    def _release(self, origin: _Origin, conn: _Connection) -> None:
+        if conn.closed or not conn.reusable:
+            conn._close()
+            return
+        idle = self._idle.setdefault(origin, deque())
+        if len(idle) < self.max_idle:
+            idle.append(conn)
+        else:
+            conn._close()
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    async def close(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn._close()
+        self._idle.clear()

@@ -1,0 +1,85 @@
+"""The routed-request value objects: plain-Python twins of ``ocn.v1.RouteRequest``/``RouteResponse``.
+
+Field names and meanings match protos/ocn/v1/routing.proto one to one (a test checks it), so the
+gateway builds the same object whether the core runs in process or behind gRPC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class RouteKind(IntEnum):
+    UNSPECIFIED = 0
+    VERSIONS = 1
+    VERSION_DETAILS = 2
+    CREDENTIALS = 3
+    HUBCLIENTINFO = 4
+    MODULE = 5
+    PAGE = 6
+    PROXIED = 7
+    CUSTOM = 8
+
+
+class InterfaceRole(IntEnum):
+    UNSPECIFIED = 0
+    SENDER = 1
+    RECEIVER = 2
+
+    @property
+    def ocpi(self) -> str:
+        """The OCPI spelling: ``SENDER`` / ``RECEIVER``."""
+        return self.name
+
+
+@dataclass(slots=True)
+class PartyRef:
+    country_code: str = ""
+    party_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """Upper-case ``CCPID`` used for lookups."""
+        return (self.country_code + self.party_id).upper()
+
+
+@dataclass(slots=True)
+class RouteRequest:
+    kind: RouteKind = RouteKind.UNSPECIFIED
+    module: str = ""
+    interface_role: InterfaceRole = InterfaceRole.UNSPECIFIED
+    method: str = "GET"
+    ocpi_version: str = ""
+    path_suffix: str = ""
+    query: str = ""
+    authorization: str = ""
+    request_id: str = ""
+    correlation_id: str = ""
+    from_party: PartyRef = field(default_factory=PartyRef)
+    to_party: PartyRef = field(default_factory=PartyRef)
+    ocn_signature: str = ""
+    body: bytes = b""
+    content_type: str = ""
+    proxy_id: str = ""
+    call_id: int = 0
+    has_from: bool = False
+    has_to: bool = False
+
+
+@dataclass(slots=True)
+class RouteResponse:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    ocpi_status: int = 0
+    error_reason: str = ""
+    call_id: int = 0
+
+    def header(self, name: str) -> str | None:
+        """First header named ``name`` (case-insensitive)."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None

@@ -1,0 +1,6 @@
+"""Node state in LMDB: platforms, roles, endpoints, tokens (and, later, proxied resources)."""
+
+from ocn_core.state.platforms import PlatformStore, RoleConflict, new_role
+from ocn_core.state.records import Platform, RegistrationGrant, RoleRecord
+
+__all__ = ["Platform", "PlatformStore", "RegistrationGrant", "RoleConflict", "RoleRecord", "new_role"]

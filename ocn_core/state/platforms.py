@@ -1,0 +1,162 @@
+"""Connected platforms, their roles, endpoints and credentials tokens, in LMDB.
+
+Every mutating method runs in one write transaction and returns only after LMDB committed it
+(fsync), so a change is durable before the request that caused it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ocn_core.ocpi import authorization_header
+from ocn_core.state import codec
+from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
+from ocn_core.store import Store
+
+
+class RoleConflict(Exception):
+    """A role being registered belongs to another platform already."""
+
+
+class PlatformStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.env = store.env
+        self.platforms = store.db("state.platforms")
+        self.tokens = store.db("state.tokens")
+        self.roles = store.db("state.roles")
+        self.endpoints = store.db("state.endpoints")
+        self.auth = store.db("state.auth")
+
+    # --- registration tokens (A) -----------------------------------------------------------
+
+    def issue_token_a(self, roles: list[dict[str, str]], ttl: float) -> tuple[str, float]:
+        token = secrets.token_urlsafe(24)
+        now = time.time()
+        grant = RegistrationGrant(roles=roles, expires_at=now + ttl, created=now)
+        with self.env.begin(write=True) as txn:
+            txn.put(codec.token_key("A", token), orjson.dumps(_grant_json(grant)), db=self.tokens)
+        return token, grant.expires_at
+
+    def grant(self, token_a: str) -> RegistrationGrant | None:
+        """The unexpired grant of ``token_a``, or None."""
+        with self.env.begin() as txn:
+            raw = txn.get(codec.token_key("A", token_a), db=self.tokens)
+        if raw is None:
+            return None
+        grant = RegistrationGrant(**orjson.loads(raw))
+        return grant if grant.expires_at > time.time() else None
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def platform_id_by_token(self, token_c: str) -> str | None:
+        with self.env.begin() as txn:
+            raw = txn.get(codec.token_key("C", token_c), db=self.tokens)
+        return raw.decode() if raw is not None else None
+
+    def platform(self, platform_id: str) -> Platform | None:
+        with self.env.begin() as txn:
+            return self._platform(txn, platform_id)
+
+    def platform_id_by_role(self, country_code: str, party_id: str) -> str | None:
+        with self.env.begin() as txn:
+            raw = txn.get(codec.role_key(country_code, party_id), db=self.roles)
+        return raw.decode() if raw is not None else None
+
+    def all(self) -> Iterator[Platform]:
+        with self.env.begin() as txn:
+            records = [orjson.loads(v) for _, v in txn.cursor(db=self.platforms)]
+        for data in records:
+            yield Platform.from_json(data)
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def register(
+        self, token_a: str | None, platform: Platform, token_c: str, replace_id: str | None = None
+    ) -> None:
+        """Store ``platform`` with its roles, endpoints and token C in one transaction.
+
+        ``token_a`` (when given) is consumed; ``replace_id`` names the platform being updated
+        (credentials PUT): its old token C, roles and endpoints are replaced.
+        """
+        with self.env.begin(write=True) as txn:
+            for role in platform.roles:
+                owner = txn.get(codec.role_key(role.country_code, role.party_id), db=self.roles)
+                if owner is not None and owner.decode() not in (platform.id, replace_id):
+                    raise RoleConflict(
+                        f"Role with party_id={role.party_id} and country_code="
+                        f"{role.country_code} already connected to this node!"
+                    )
+            if replace_id is not None:
+                self._delete(txn, replace_id)
+            if token_a is not None:
+                txn.delete(codec.token_key("A", token_a), db=self.tokens)
+            platform.token_c_digest = codec.token_digest(token_c)
+            self._put(txn, platform)
+            txn.put(codec.token_key("C", token_c), platform.id.encode(), db=self.tokens)
+
+    def touch(self, platform_id: str, status: str = CONNECTED) -> None:
+        with self.env.begin(write=True) as txn:
+            found = self._platform(txn, platform_id)
+            if found is None:
+                return
+            found.status, found.last_updated = status, time.time()
+            txn.put(codec.platform_key(found.id), orjson.dumps(found.to_json()), db=self.platforms)
+
+    def delete(self, platform_id: str) -> bool:
+        with self.env.begin(write=True) as txn:
+            return self._delete(txn, platform_id)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _platform(self, txn: Any, platform_id: str) -> Platform | None:
+        raw = txn.get(codec.platform_key(platform_id), db=self.platforms)
+        return Platform.from_json(orjson.loads(raw)) if raw is not None else None
+
+    def _put(self, txn: Any, p: Platform) -> None:
+        txn.put(codec.platform_key(p.id), orjson.dumps(p.to_json()), db=self.platforms)
+        auth = authorization_header(p.token_b, p.token_b_base64)
+        txn.put(codec.platform_key(p.id), auth.encode(), db=self.auth)
+        for role in p.roles:
+            txn.put(codec.role_key(role.country_code, role.party_id), p.id.encode(), db=self.roles)
+        for ep in p.endpoints:
+            key = codec.endpoint_key(p.id, ep.identifier, ep.role)
+            txn.put(key, ep.url.encode(), db=self.endpoints)
+
+    def _delete(self, txn: Any, platform_id: str) -> bool:
+        found = self._platform(txn, platform_id)
+        if found is None:
+            return False
+        for role in found.roles:
+            key = codec.role_key(role.country_code, role.party_id)
+            if txn.get(key, db=self.roles) == platform_id.encode():
+                txn.delete(key, db=self.roles)
+        prefix = codec.endpoint_prefix(platform_id)
+        cursor = txn.cursor(db=self.endpoints)
+        if cursor.set_range(prefix):
+            while cursor.key().startswith(prefix):
+                if not cursor.delete():
+                    break
+        if found.token_c_digest:
+            txn.delete(codec.digest_key("C", found.token_c_digest), db=self.tokens)
+        txn.delete(codec.platform_key(platform_id), db=self.auth)
+        txn.delete(codec.platform_key(platform_id), db=self.platforms)
+        return True
+
+
+def _grant_json(grant: RegistrationGrant) -> dict[str, Any]:
+    return {"roles": grant.roles, "expires_at": grant.expires_at, "created": grant.created}
+
+
+def new_role(data: dict[str, Any]) -> RoleRecord:
+    return RoleRecord(
+        role=str(data.get("role", "")),
+        country_code=str(data.get("country_code", "")).upper(),
+        party_id=str(data.get("party_id", "")).upper(),
+        business_details=data.get("business_details") or {},
+    )

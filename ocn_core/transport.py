@@ -1,0 +1,45 @@
+"""What the engine needs from an HTTP client, without naming one (adapters implement it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class TransportError(Exception):
+    """The request could not be completed."""
+
+
+class TransportUnreachable(TransportError):
+    """Connection refused, reset or not established in time (hub 4003)."""
+
+
+class TransportTimeout(TransportError):
+    """Sent, but no complete answer within the timeout (hub 4002)."""
+
+
+@dataclass(slots=True)
+class HttpResult:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+class HttpTransport(Protocol):
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        timeout: float | None = None,
+    ) -> HttpResult: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""ocn_grpc: the ocn_core engine over gRPC (server and typed client)."""
