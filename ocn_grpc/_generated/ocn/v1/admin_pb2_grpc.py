@@ -35,6 +35,11 @@ class AdminServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetNodeInfo = channel.unary_unary(
+                '/ocn.v1.AdminService/GetNodeInfo',
+                request_serializer=ocn_dot_v1_dot_admin__pb2.NodeInfoRequest.SerializeToString,
+                response_deserializer=ocn_dot_v1_dot_admin__pb2.NodeInfo.FromString,
+                _registered_method=True)
         self.CreateRegistrationToken = channel.unary_unary(
                 '/ocn.v1.AdminService/CreateRegistrationToken',
                 request_serializer=ocn_dot_v1_dot_admin__pb2.CreateRegistrationTokenRequest.SerializeToString,
@@ -64,6 +69,13 @@ class AdminServiceStub:
 
 class AdminServiceServicer:
     """Missing associated documentation comment in .proto file."""
+
+    def GetNodeInfo(self, request, context):
+        """The node's identity; needs no api key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def CreateRegistrationToken(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -98,6 +110,11 @@ class AdminServiceServicer:
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetNodeInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNodeInfo,
+                    request_deserializer=ocn_dot_v1_dot_admin__pb2.NodeInfoRequest.FromString,
+                    response_serializer=ocn_dot_v1_dot_admin__pb2.NodeInfo.SerializeToString,
+            ),
             'CreateRegistrationToken': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateRegistrationToken,
                     request_deserializer=ocn_dot_v1_dot_admin__pb2.CreateRegistrationTokenRequest.FromString,
@@ -133,6 +150,33 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def GetNodeInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ocn.v1.AdminService/GetNodeInfo',
+            ocn_dot_v1_dot_admin__pb2.NodeInfoRequest.SerializeToString,
+            ocn_dot_v1_dot_admin__pb2.NodeInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def CreateRegistrationToken(request,

@@ -34,6 +34,8 @@ class AdminServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminServiceAsyncStub: ...
+    GetNodeInfo: _grpc.UnaryUnaryMultiCallable[_admin_pb2.NodeInfoRequest, _admin_pb2.NodeInfo]
+    """The node's identity; needs no api key."""
     CreateRegistrationToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CreateRegistrationTokenRequest, _admin_pb2.RegistrationToken]
     ListPlatforms: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListPlatformsRequest, _admin_pb2.ListPlatformsResponse]
     GetPlatform: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]
@@ -43,6 +45,8 @@ class AdminServiceStub:
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
+    GetNodeInfo: _aio.UnaryUnaryMultiCallable[_admin_pb2.NodeInfoRequest, _admin_pb2.NodeInfo]  # type: ignore[assignment]
+    """The node's identity; needs no api key."""
     CreateRegistrationToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.CreateRegistrationTokenRequest, _admin_pb2.RegistrationToken]  # type: ignore[assignment]
     ListPlatforms: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListPlatformsRequest, _admin_pb2.ListPlatformsResponse]  # type: ignore[assignment]
     GetPlatform: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]  # type: ignore[assignment]
@@ -50,6 +54,14 @@ class AdminServiceAsyncStub(AdminServiceStub):
     GetConnectionStatus: _aio.UnaryUnaryMultiCallable[_routing_pb2.PartyRef, _admin_pb2.ConnectionStatus]  # type: ignore[assignment]
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def GetNodeInfo(
+        self,
+        request: _admin_pb2.NodeInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.NodeInfo, _abc.Awaitable[_admin_pb2.NodeInfo]]:
+        """The node's identity; needs no api key."""
+
     @_abc_1.abstractmethod
     def CreateRegistrationToken(
         self,

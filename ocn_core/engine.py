@@ -1,0 +1,90 @@
+"""The embeddable engine: ``await engine.route(RouteRequest) -> RouteResponse``.
+
+Every OCPI outcome, the node's own errors included, comes back as a RouteResponse (an OCPI
+envelope with the right HTTP status and routing headers), so the in-process path and the gRPC
+path answer identically. Only programming errors escape as exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ocn_core import ocpi
+from ocn_core.config import Settings
+from ocn_core.errors import NotFound, OcnError
+from ocn_core.hub import credentials, forward, responses, versions
+from ocn_core.hub.admin import Admin
+from ocn_core.hub.auth import require_platform
+from ocn_core.hub.context import NodeContext
+from ocn_core.hub.registry_admin import RegistryAdmin
+from ocn_core.model import RouteKind, RouteRequest, RouteResponse
+from ocn_core.state import PlatformStore
+from ocn_core.store import Store
+from ocn_core.transport import HttpTransport
+
+if TYPE_CHECKING:
+    from ocn_core.registry import RegistryCache
+
+log = structlog.get_logger(__name__)
+
+
+class Engine:
+    """One node: state, registry, outbound transport and the OCPI handlers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: RegistryCache,
+        transport: HttpTransport,
+        node_address: str,
+    ) -> None:
+        self.settings = settings
+        self.ctx = NodeContext(
+            settings, store, PlatformStore(store), registry, transport, node_address
+        )
+        self.admin = Admin(self.ctx)
+        self.registry_admin = RegistryAdmin(self.ctx)
+        self._hub = (settings.country_code, settings.party_id)
+
+    async def route(self, req: RouteRequest) -> RouteResponse:
+        try:
+            return await self._dispatch(req)
+        except OcnError as exc:
+            return responses.error(req, exc, self._hub)
+
+    async def _dispatch(self, req: RouteRequest) -> RouteResponse:
+        kind = req.kind
+        if kind in (RouteKind.MODULE, RouteKind.CUSTOM):
+            return await forward.route_module(self.ctx, req)
+        if kind == RouteKind.VERSIONS:
+            return responses.ok(req, versions.versions(self.ctx, req), self._hub)
+        if kind == RouteKind.VERSION_DETAILS:
+            return responses.ok(req, versions.details(self.ctx, req), self._hub)
+        if kind == RouteKind.CREDENTIALS:
+            return responses.ok(req, await credentials.handle(self.ctx, req), self._hub)
+        if kind == RouteKind.HUBCLIENTINFO:
+            return self._hubclientinfo(req)
+        raise NotFound(f"No OCPI route for {req.method} {req.module} ({kind.name})")
+
+    def _hubclientinfo(self, req: RouteRequest) -> RouteResponse:
+        require_platform(self.ctx, req.authorization)
+        items = [
+            {
+                "party_id": role.party_id,
+                "country_code": role.country_code,
+                "role": role.role,
+                "status": platform.status,
+                "last_updated": ocpi.timestamp(platform.last_updated),
+            }
+            for platform in self.ctx.platforms.all()
+            for role in platform.roles
+        ]
+        count = str(len(items))
+        extra = [("X-Total-Count", count), ("X-Limit", count)]
+        return responses.ok(req, items, self._hub, extra)
+
+    async def close(self) -> None:
+        await self.ctx.transport.close()

@@ -1,0 +1,1 @@
+"""The hub's request handlers (versions, credentials, forwarding), one module per job."""

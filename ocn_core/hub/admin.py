@@ -1,0 +1,80 @@
+"""Node administration: registration tokens, platforms, connection status.
+
+Transport-neutral: the gateway's HTTP admin API, the gRPC AdminService and the CLI call these.
+The API key check happens at those edges (:meth:`Admin.check_key`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from ocn_core import ocpi
+from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
+from ocn_core.hub.context import NodeContext
+from ocn_core.state import Platform
+
+ROLE_NAMES = {"", "CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
+
+
+class Admin:
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+
+    def check_key(self, authorization: str) -> None:
+        given = ocpi.token_from_header(authorization)
+        if not given or not hmac.compare_digest(given, self.ctx.settings.api_key):
+            raise AdminUnauthorized("Unauthorized: admin API key required as 'Token <key>'")
+
+    def create_registration_token(
+        self, roles: list[dict[str, Any]], ttl: float | None = None
+    ) -> dict[str, Any]:
+        """Token A bound to ``roles`` ([{country_code, party_id, role?}]), with an expiry."""
+        if not isinstance(roles, list) or not roles:
+            raise AdminError("Body must be a non-empty JSON array of {country_code, party_id, role?}")
+        bound = []
+        for entry in roles:
+            if not isinstance(entry, dict):
+                raise AdminError("Each role must be an object {country_code, party_id, role?}")
+            cc, pid = str(entry.get("country_code", "")), str(entry.get("party_id", ""))
+            role = str(entry.get("role") or "")
+            try:
+                ocpi.check_party(cc, pid)
+            except Exception as exc:  # InvalidRequest: same rule, admin status code
+                raise AdminError(str(exc)) from None
+            if role not in ROLE_NAMES:
+                raise AdminError(f"Unknown role {role!r}")
+            if self.ctx.platforms.platform_id_by_role(cc, pid) is not None:
+                raise AdminError(f"Role {cc.upper()} {pid.upper()} already exists")
+            bound.append({"country_code": cc.upper(), "party_id": pid.upper(), "role": role})
+        ttl = self.ctx.settings.registration_token_ttl if not ttl else ttl
+        token, expires = self.ctx.platforms.issue_token_a(bound, ttl)
+        return {"token": token, "versions": self.ctx.versions_url, "expires_at": expires}
+
+    def platforms(self) -> list[dict[str, Any]]:
+        return [_public(p) for p in self.ctx.platforms.all()]
+
+    def platform(self, platform_id: str) -> dict[str, Any]:
+        found = self.ctx.platforms.platform(platform_id)
+        if found is None:
+            raise AdminNotFound(f"Platform {platform_id} not found")
+        return _public(found)
+
+    def delete_platform(self, platform_id: str) -> None:
+        if not self.ctx.platforms.delete(platform_id):
+            raise AdminNotFound(f"Platform {platform_id} not found")
+
+    def connection_status(self, country_code: str, party_id: str) -> str:
+        platform_id = self.ctx.platforms.platform_id_by_role(country_code, party_id)
+        found = self.ctx.platforms.platform(platform_id) if platform_id else None
+        if found is None:
+            raise AdminNotFound("Role not found")
+        return found.status
+
+
+def _public(p: Platform) -> dict[str, Any]:
+    """A platform without its secrets."""
+    data = p.to_json()
+    data.pop("token_b", None)
+    data.pop("token_c_digest", None)
+    return data

@@ -1,0 +1,193 @@
+"""The credentials module: registration (token A → B/C), update, read and unregistration."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from ocn_core import ocpi
+from ocn_core.config import SUPPORTED_VERSIONS
+from ocn_core.errors import (
+    InvalidRequest,
+    MethodNotAllowed,
+    PeerApiError,
+    RegistrationRejected,
+    UnknownToken,
+    UnsupportedVersion,
+)
+from ocn_core.hub.auth import grant_for, platform_for
+from ocn_core.hub.context import NodeContext
+from ocn_core.model import RouteRequest
+from ocn_core.state import Platform, RegistrationGrant, RoleConflict, RoleRecord, new_role
+from ocn_core.state.records import CONNECTED, EndpointRecord
+from ocn_core.transport import TransportError
+
+ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
+
+
+async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
+    """Dispatch on the HTTP method; returns the envelope's ``data``."""
+    if req.method == "POST":
+        return await _register(ctx, req)
+    registered = platform_for(ctx, req.authorization)
+    if registered is None:
+        if grant_for(ctx, req.authorization) is not None:
+            raise MethodNotAllowed(f"{req.method} needs a registered client; register with POST first")
+        raise UnknownToken("Invalid CREDENTIALS_TOKEN_C")
+    platform_id, token_c = registered
+    if req.method == "GET":
+        return node_credentials(ctx, token_c)
+    if req.method == "PUT":
+        return await _update(ctx, req, platform_id)
+    if req.method == "DELETE":
+        ctx.platforms.delete(platform_id)
+        return None
+    raise MethodNotAllowed(f"Method {req.method} not allowed on credentials")
+
+
+def node_credentials(ctx: NodeContext, token_c: str) -> dict[str, Any]:
+    s = ctx.settings
+    return {
+        "token": token_c,
+        "url": ctx.versions_url,
+        "roles": [
+            {
+                "role": "HUB",
+                "business_details": {"name": s.business_name},
+                "party_id": s.party_id,
+                "country_code": s.country_code,
+            }
+        ],
+    }
+
+
+async def _register(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
+    found = grant_for(ctx, req.authorization)
+    if found is None:
+        if platform_for(ctx, req.authorization) is not None:
+            raise MethodNotAllowed("Client already registered; use PUT to update credentials")
+        raise UnknownToken("Invalid CREDENTIALS_TOKEN_A")
+    grant, token_a = found
+    platform = await _fetch_platform(ctx, req, platform_id=secrets.token_hex(8), grant=grant)
+    token_c = secrets.token_urlsafe(32)
+    try:
+        ctx.platforms.register(token_a, platform, token_c)
+    except RoleConflict as exc:
+        raise RegistrationRejected(str(exc)) from None
+    return node_credentials(ctx, token_c)
+
+
+async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict[str, Any]:
+    platform = await _fetch_platform(ctx, req, platform_id=platform_id, grant=None)
+    token_c = secrets.token_urlsafe(32)
+    try:
+        ctx.platforms.register(None, platform, token_c, replace_id=platform_id)
+    except RoleConflict as exc:
+        raise RegistrationRejected(str(exc)) from None
+    return node_credentials(ctx, token_c)
+
+
+async def _fetch_platform(
+    ctx: NodeContext, req: RouteRequest, platform_id: str, grant: RegistrationGrant | None
+) -> Platform:
+    """Validate the posted Credentials, check each role, and read the peer's endpoints."""
+    creds = ocpi.loads(req.body or b"null", "credentials body")
+    token_b, versions_url, roles = _parse_credentials(creds)
+    for role in roles:
+        _check_role(ctx, role, grant)
+    version = req.ocpi_version if req.ocpi_version in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0]
+    base64_token = version == "2.2.1"
+    auth = ocpi.authorization_header(token_b, base64_token)
+    listing = await _get_ocpi(ctx, versions_url, auth)
+    details_url = _pick_version(listing, version, versions_url)
+    details = await _get_ocpi(ctx, details_url, auth)
+    now = time.time()
+    return Platform(
+        id=platform_id,
+        status=CONNECTED,
+        ocpi_version=version,
+        versions_url=versions_url,
+        token_b=token_b,
+        token_b_base64=base64_token,
+        roles=roles,
+        endpoints=_parse_endpoints(details, details_url),
+        last_updated=now,
+        created=now,
+    )
+
+
+def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
+    if not isinstance(creds, dict):
+        raise InvalidRequest("Credentials body must be a JSON object")
+    token, url, roles = creds.get("token"), creds.get("url"), creds.get("roles")
+    if not isinstance(token, str) or not token or len(token) > 64 or not token.isprintable():
+        raise InvalidRequest("Credentials 'token' must be a printable string of 1..64 characters")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidRequest("Credentials 'url' must be an http(s) URL")
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, dict) for r in roles):
+        raise InvalidRequest("Credentials 'roles' must be a non-empty list of CredentialsRole")
+    parsed = [new_role(r) for r in roles]
+    seen: set[tuple[str, str]] = set()
+    for role in parsed:
+        if role.role not in ROLES:
+            raise InvalidRequest(f"Unknown role {role.role!r}")
+        ocpi.check_party(role.country_code, role.party_id)
+        if (role.role, role.key) in seen:
+            raise InvalidRequest(f"Duplicate role {role.role} {role.key}")
+        seen.add((role.role, role.key))
+    return token, url, parsed
+
+
+def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGrant | None) -> None:
+    ids = f"party_id={role.party_id} and country_code={role.country_code}"
+    if grant is not None and not grant.allows(role.role, role.country_code, role.party_id):
+        raise RegistrationRejected(f"Role {role.role} with {ids} not allowed by this registration token")
+    party = ctx.registry.party(role.country_code, role.party_id)
+    mine = (
+        party is not None
+        and party.operator.lower() == ctx.node_address.lower()
+        and party.node_url.rstrip("/") == ctx.settings.public_url
+    )
+    if not mine:
+        raise RegistrationRejected(f"Role with {ids} not listed in OCN Registry with my node info!")
+
+
+async def _get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+    try:
+        result = await ctx.transport.request(
+            "GET", url, [("Authorization", auth)], timeout=ctx.settings.forward_timeout
+        )
+    except TransportError as exc:
+        raise PeerApiError(f"Failed to request from {url}: {exc}") from None
+    try:
+        body = ocpi.loads(result.body, "response")
+    except InvalidRequest as exc:
+        raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
+    if result.status != 200 or not isinstance(body, dict) or body.get("status_code") != 1000:
+        raise PeerApiError(f"Failed to request from {url}: HTTP {result.status}, body {body!r:.200}")
+    return body.get("data")
+
+
+def _pick_version(listing: Any, version: str, url: str) -> str:
+    if isinstance(listing, list):
+        for entry in listing:
+            if isinstance(entry, dict) and entry.get("version") == version:
+                details = entry.get("url")
+                if isinstance(details, str) and details:
+                    return details
+    raise UnsupportedVersion(f"Expected version {version} from {url}")
+
+
+def _parse_endpoints(details: Any, url: str) -> list[EndpointRecord]:
+    endpoints = details.get("endpoints") if isinstance(details, dict) else None
+    if not isinstance(endpoints, list):
+        raise PeerApiError(f"Version details from {url} have no 'endpoints' list")
+    parsed = []
+    for ep in endpoints:
+        if not isinstance(ep, dict):
+            continue
+        ident, role, ep_url = ep.get("identifier"), ep.get("role"), ep.get("url")
+        if isinstance(ident, str) and isinstance(ep_url, str):
+            parsed.append(EndpointRecord(ident, role if role in ("SENDER", "RECEIVER") else "SENDER", ep_url))
+    return parsed

@@ -1,0 +1,141 @@
+"""Forward a functional-module request to the receiving local platform and relay its answer.
+
+Order of checks (ocn-node.md §3.3): sender (token C + FROM role) → recipient → receiver endpoint →
+forward with the receiver's token B, a fresh X-Request-ID and the same X-Correlation-ID → relay.
+Bodies stay raw bytes in both directions; only the receiver's envelope is parsed (to read its
+status_code and to refuse non-JSON answers).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from ocn_core import ocpi
+from ocn_core.errors import (
+    BadResponse,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotSupported,
+    ReceiverTimeout,
+    ReceiverUnreachable,
+    UnknownReceiver,
+    WrongRoleHeaders,
+)
+from ocn_core.hub.auth import require_platform
+from ocn_core.hub.context import NodeContext
+from ocn_core.model import InterfaceRole, RouteKind, RouteRequest, RouteResponse
+from ocn_core.routing import module_route
+from ocn_core.state import codec
+from ocn_core.transport import TransportTimeout, TransportUnreachable
+
+PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
+
+
+def check_routing_headers(req: RouteRequest) -> None:
+    """X-Request-ID, X-Correlation-ID and both party pairs present and well formed (400/2001)."""
+    for name, value in (("X-Request-ID", req.request_id), ("X-Correlation-ID", req.correlation_id)):
+        if not value:
+            raise InvalidRequest(f"Missing request header '{name}'")
+    for prefix, present, party in (
+        ("from", req.has_from, req.from_party),
+        ("to", req.has_to, req.to_party),
+    ):
+        if not present:
+            raise InvalidRequest(
+                f"Missing request header 'OCPI-{prefix}-country-code' / 'OCPI-{prefix}-party-id'"
+            )
+        ocpi.check_party(party.country_code, party.party_id)
+
+
+def validate_sender(ctx: NodeContext, req: RouteRequest) -> str:
+    """The sending platform's id; its token C must own the OCPI-from role."""
+    platform_id, _ = require_platform(ctx, req.authorization)
+    check_routing_headers(req)
+    owner = ctx.platforms.platform_id_by_role(req.from_party.country_code, req.from_party.party_id)
+    if owner != platform_id:
+        raise WrongRoleHeaders("Could not find role on sending platform using OCPI-from-* headers")
+    return platform_id
+
+
+def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
+    """The local platform serving the OCPI-to party (4001 when nobody serves it here)."""
+    to = req.to_party
+    receiver = ctx.platforms.platform_id_by_role(to.country_code, to.party_id)
+    if receiver is not None:
+        return receiver
+    party = ctx.registry.party(to.country_code, to.party_id)
+    if party is None:
+        raise UnknownReceiver("Receiver not registered on Open Charging Network")
+    raise UnknownReceiver(
+        f"Receiver {to.key} is registered with node {party.node_url or party.operator} "
+        "but not connected to this node"
+    )
+
+
+async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
+    interface = req.interface_role.ocpi
+    row = module_route(req.module, interface) if req.kind == RouteKind.MODULE else None
+    if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
+        raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
+    validate_sender(ctx, req)
+    receiver = resolve_receiver(ctx, req)
+    with ctx.store.env.begin() as txn:
+        url = txn.get(codec.endpoint_key(receiver, req.module, interface), db=ctx.platforms.endpoints)
+        auth = txn.get(codec.platform_key(receiver), db=ctx.platforms.auth)
+    if url is None or auth is None:
+        raise NotSupported("Receiver does not support the requested module")
+    target = ocpi.join_url(url.decode(), req.path_suffix)
+    if req.query:
+        target += "?" + req.query
+    return await send(ctx, req, req.method, target, auth.decode(), req.body)
+
+
+async def send(
+    ctx: NodeContext, req: RouteRequest, method: str, url: str, auth: str, body: bytes
+) -> RouteResponse:
+    """One outbound hop to ``url`` and the relayed answer (hub errors 4002/4003, 3000)."""
+    headers = [
+        ("Authorization", auth),
+        ("X-Request-ID", str(uuid.uuid4())),
+        ("X-Correlation-ID", req.correlation_id),
+        ("OCPI-from-country-code", req.from_party.country_code),
+        ("OCPI-from-party-id", req.from_party.party_id),
+        ("OCPI-to-country-code", req.to_party.country_code),
+        ("OCPI-to-party-id", req.to_party.party_id),
+    ]
+    if req.ocn_signature:
+        headers.append(("OCN-Signature", req.ocn_signature))
+    if body:
+        headers.append(("Content-Type", req.content_type or "application/json"))
+    try:
+        result = await ctx.transport.request(
+            method, url, headers, body, timeout=ctx.settings.forward_timeout
+        )
+    except TransportTimeout as exc:
+        raise ReceiverTimeout(f"Timeout forwarding request to receiver: {exc}") from None
+    except TransportUnreachable as exc:
+        raise ReceiverUnreachable(f"Receiver not reachable: {exc}") from None
+    try:
+        envelope = orjson.loads(result.body)
+    except orjson.JSONDecodeError as exc:
+        raise BadResponse(f"Could not parse JSON response of forwarded OCPI request: {exc}") from None
+    status_code = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
+    out = [
+        ("Content-Type", "application/json"),
+        ("X-Request-ID", req.request_id),
+        ("X-Correlation-ID", req.correlation_id),
+        ("OCPI-to-country-code", req.from_party.country_code),
+        ("OCPI-to-party-id", req.from_party.party_id),
+        ("OCPI-from-country-code", req.to_party.country_code),
+        ("OCPI-from-party-id", req.to_party.party_id),
+    ]
+    for name, value in result.headers:
+        if name.lower() in PASSED_HEADERS:
+            out.append((name, value))
+    ocpi_status = status_code if isinstance(status_code, int) else 0
+    return RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
+
+
+__all__ = ["InterfaceRole", "check_routing_headers", "route_module", "send", "validate_sender"]

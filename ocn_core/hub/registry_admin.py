@@ -1,0 +1,68 @@
+"""Admin writes to the local registry (the embedded default: a network without a chain).
+
+Parties registered here are listed with this node (operator = node address, url = public URL),
+which is what the credentials handshake checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ocn_core.errors import AdminError, AdminNotFound
+from ocn_core.hub.context import NodeContext
+from ocn_core.registry import InvalidRegistryEntry, LocalRegistry, RegistrySourceConflict
+
+
+class RegistryAdmin:
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+
+    def _local(self) -> LocalRegistry:
+        try:
+            return LocalRegistry(self.ctx.registry)
+        except RegistrySourceConflict as exc:
+            raise AdminError(str(exc)) from None
+
+    def list_self(self) -> None:
+        """List this node (operator → public URL) in the local registry."""
+        self._local().set_node(self.ctx.node_address, self.ctx.settings.public_url)
+
+    def set_party(
+        self,
+        country_code: str,
+        party_id: str,
+        roles: Iterable[str],
+        address: str = "",
+        operator: str = "",
+    ) -> dict[str, Any]:
+        local = self._local()
+        try:
+            local.set_party(
+                country_code,
+                party_id,
+                roles=[str(r).upper() for r in roles],
+                operator=operator or self.ctx.node_address,
+                address=address,
+            )
+        except (InvalidRegistryEntry, ValueError, TypeError) as exc:
+            raise AdminError(f"Invalid registry entry: {exc}") from None
+        party = self.ctx.registry.party(country_code, party_id)
+        assert party is not None
+        return _party_json(party)
+
+    def delete_party(self, country_code: str, party_id: str) -> dict[str, Any]:
+        if not self._local().delete_party(country_code, party_id):
+            raise AdminNotFound(f"Party {country_code} {party_id} not in the registry")
+        return {"deleted": True}
+
+
+def _party_json(party: Any) -> dict[str, Any]:
+    return {
+        "country_code": party.country_code,
+        "party_id": party.party_id,
+        "address": party.address,
+        "roles": list(party.roles),
+        "operator": party.operator,
+        "node_url": party.node_url,
+    }

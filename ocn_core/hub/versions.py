@@ -1,0 +1,44 @@
+"""GET /ocpi/versions and the version details (token A or C)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocn_core.config import SUPPORTED_VERSIONS
+from ocn_core.errors import NotFound, UnknownToken
+from ocn_core.hub.auth import grant_for, platform_for
+from ocn_core.hub.context import NodeContext
+from ocn_core.model import RouteRequest
+from ocn_core.routing.table import FUNCTIONAL_MODULES
+
+
+def _authorise(ctx: NodeContext, req: RouteRequest) -> None:
+    if platform_for(ctx, req.authorization) is None and grant_for(ctx, req.authorization) is None:
+        raise UnknownToken("Invalid CREDENTIALS_TOKEN_A or CREDENTIALS_TOKEN_C")
+
+
+def versions(ctx: NodeContext, req: RouteRequest) -> list[dict[str, str]]:
+    _authorise(ctx, req)
+    base = ctx.settings.public_url
+    return [{"version": v, "url": f"{base}/ocpi/{v}"} for v in SUPPORTED_VERSIONS]
+
+
+def details(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
+    _authorise(ctx, req)
+    version = req.ocpi_version
+    if version not in SUPPORTED_VERSIONS:
+        raise NotFound(f"Version {version} not supported")
+    return {"version": version, "endpoints": endpoints(ctx.settings.public_url, version)}
+
+
+def endpoints(base: str, version: str) -> list[dict[str, str]]:
+    """Every endpoint the node serves for ``version`` (the advertised paths are the served ones)."""
+    found = [
+        {"identifier": "credentials", "role": "SENDER", "url": f"{base}/ocpi/{version}/credentials"},
+        {"identifier": "hubclientinfo", "role": "SENDER", "url": f"{base}/ocpi/{version}/hubclientinfo"},
+    ]
+    for module in FUNCTIONAL_MODULES:
+        for role in ("SENDER", "RECEIVER"):
+            url = f"{base}/ocpi/{role.lower()}/{version}/{module}"
+            found.append({"identifier": module, "role": role, "url": url})
+    return found

@@ -1,0 +1,151 @@
+"""HTTP → engine: the gateway's one generic OCPI handler plus health and admin routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+import structlog
+
+from ocn_core import ocpi
+from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
+from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.routing import match
+from ocpi_gateway.core_client import CoreClient
+from ocpi_gateway.http_server import Request, Response
+
+log = structlog.get_logger("ocpi_gateway.access")
+_access = logging.getLogger("ocpi_gateway.access")
+JSON = ("Content-Type", "application/json")
+_KINDS = tuple(RouteKind)  # index = enum value
+_ROLES = tuple(InterfaceRole)
+
+
+class Gateway:
+    def __init__(self, core: CoreClient, node_info: dict[str, str]) -> None:
+        self.core = core
+        self.node_info = node_info
+
+    async def handle(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/ocpi/"):
+            return await self._ocpi(request)
+        if path == "/health":
+            return Response(200, [("Content-Type", "text/plain")], b"OK")
+        if path.startswith("/admin/"):
+            return await self._admin(request)
+        if path == "/ocn/registry/node-info":
+            return Response(200, [JSON], orjson.dumps(self.node_info))
+        return Response(404, [JSON], ocpi.dumps(ocpi.envelope(2000, None, "Not found")))
+
+    async def _ocpi(self, request: Request) -> Response:
+        started = time.perf_counter()
+        found = match(request.method, request.path)
+        if found is None:
+            body = ocpi.dumps(ocpi.envelope(2000, None, f"No OCPI endpoint at {request.path}"))
+            return Response(404, [JSON], body)
+        req = to_route_request(request, found)
+        with structlog.contextvars.bound_contextvars(
+            request_id=req.request_id, correlation_id=req.correlation_id
+        ):
+            resp = await self.core.route(req)
+            if _access.isEnabledFor(logging.INFO):
+                log.info(
+                    "route_completed",
+                    method=req.method,
+                    module=req.module,
+                    sender=req.from_party.key,
+                    receiver=req.to_party.key,
+                    status=resp.status,
+                    ocpi_status=resp.ocpi_status,
+                    error=resp.error_reason or None,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
+        return Response(resp.status, resp.headers, resp.body)
+
+    async def _admin(self, request: Request) -> Response:
+        try:
+            call, args = admin_call(request)
+        except AdminError as exc:
+            return _admin_error(exc, exc.http_status)
+        if call is None:
+            return _admin_error(AdminError(f"No admin endpoint {request.method} {request.path}"), 404)
+        try:
+            result = await self.core.admin(request.headers.get("authorization", ""), call, **args)
+        except OcnError as exc:
+            return _admin_error(exc, exc.http_status)
+        if isinstance(result, str):
+            return Response(200, [("Content-Type", "text/plain")], result.encode())
+        return Response(200, [JSON], orjson.dumps(result))
+
+
+def to_route_request(request: Request, found: tuple[int, str, int, str, str, str]) -> RouteRequest:
+    h = request.headers
+    kind, module, interface, version, suffix, proxy_id = found
+    fcc, fpid = h.get("ocpi-from-country-code"), h.get("ocpi-from-party-id")
+    tcc, tpid = h.get("ocpi-to-country-code"), h.get("ocpi-to-party-id")
+    return RouteRequest(
+        kind=_KINDS[kind],
+        module=module,
+        interface_role=_ROLES[interface],
+        method=request.method,
+        ocpi_version=version,
+        path_suffix=suffix,
+        query=request.query,
+        authorization=h.get("authorization", ""),
+        request_id=h.get("x-request-id", ""),
+        correlation_id=h.get("x-correlation-id", ""),
+        from_party=PartyRef(fcc or "", fpid or ""),
+        to_party=PartyRef(tcc or "", tpid or ""),
+        ocn_signature=h.get("ocn-signature", ""),
+        body=request.body,
+        content_type=h.get("content-type", ""),
+        proxy_id=proxy_id,
+        has_from=fcc is not None and fpid is not None,
+        has_to=tcc is not None and tpid is not None,
+    )
+
+
+def too_large(request: Request) -> Response:
+    exc = PayloadTooLarge("Request body exceeds the node's size limit")
+    body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
+    headers = [JSON]
+    for name in ("x-request-id", "x-correlation-id"):
+        if name in request.headers:
+            headers.append((name, request.headers[name]))
+    return Response(exc.http_status, headers, body)
+
+
+def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
+    """Map an admin URL to a named admin call and its arguments."""
+    parts = request.path.strip("/").split("/")[1:]
+    method = request.method
+    try:
+        body = orjson.loads(request.body) if request.body else None
+    except orjson.JSONDecodeError as exc:
+        raise AdminError(f"Body is not valid JSON: {exc}") from None
+    if method == "POST" and parts == ["generate-registration-token"]:
+        roles = body.get("roles") if isinstance(body, dict) else body
+        ttl = body.get("ttl_seconds") if isinstance(body, dict) else None
+        return "create_registration_token", {"roles": roles, "ttl": ttl}
+    if method == "GET" and len(parts) == 3 and parts[0] == "connection-status":
+        return "connection_status", {"country_code": parts[1], "party_id": parts[2]}
+    if parts and parts[0] == "platforms":
+        if method == "GET" and len(parts) == 1:
+            return "platforms", {}
+        if len(parts) == 2 and method in ("GET", "DELETE"):
+            name = "platform" if method == "GET" else "delete_platform"
+            return name, {"platform_id": parts[1]}
+    if parts[:2] == ["registry", "parties"]:
+        if method == "POST" and len(parts) == 2 and isinstance(body, dict):
+            keys = ("country_code", "party_id", "roles", "address", "operator")
+            return "set_party", {k: body[k] for k in keys if k in body}
+        if method == "DELETE" and len(parts) == 4:
+            return "delete_party", {"country_code": parts[2], "party_id": parts[3]}
+    return None, {}
+
+
+def _admin_error(exc: OcnError, status: int) -> Response:
+    return Response(status, [JSON], orjson.dumps({"error": exc.reason, "message": exc.message}))

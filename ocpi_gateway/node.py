@@ -1,0 +1,22 @@
+"""Assemble a node from settings: store, registry cache, engine (shared by CLI, tests, benches)."""
+
+from __future__ import annotations
+
+from ocn_core.adapters.http_client import HttpClient
+from ocn_core.config import Settings
+from ocn_core.engine import Engine
+from ocn_core.keys import address_of
+from ocn_core.registry import SOURCE_LOCAL, RegistryCache
+from ocn_core.store import Store
+
+
+def build_engine(settings: Settings, store: Store | None = None) -> Engine:
+    """An engine over ``settings.data_dir`` (secrets created on first start)."""
+    settings.ensure_secrets()
+    store = store or Store(settings.data_dir / "lmdb", map_size=settings.map_size)
+    registry = RegistryCache(store)
+    transport = HttpClient(settings.connect_timeout, settings.forward_timeout)
+    engine = Engine(settings, store, registry, transport, address_of(settings.private_key_bytes))
+    if settings.registry == "local" and registry.source() in (None, SOURCE_LOCAL):
+        engine.registry_admin.list_self()
+    return engine

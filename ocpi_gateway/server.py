@@ -1,0 +1,119 @@
+"""Run the gateway: one or more worker processes on one port (SO_REUSEPORT), one LMDB file.
+
+Each worker opens its own LMDB environment after the fork (LMDB handles must not cross a fork)
+and runs its own event loop; the kernel spreads connections over the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+import structlog
+
+from ocn_core import implementation_report
+from ocn_core.config import Settings
+from ocn_core.logconfig import configure_logging
+from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.core_client import CoreClient, InProcessCore
+from ocpi_gateway.http_server import serve
+from ocpi_gateway.node import build_engine
+
+log = structlog.get_logger(__name__)
+
+
+async def run_gateway(settings: Settings, core_url: str = "", ready: asyncio.Event | None = None) -> None:
+    """Serve until cancelled or SIGTERM/SIGINT."""
+    core: CoreClient
+    if core_url:
+        from ocpi_gateway.grpc_core import GrpcCore
+
+        core = GrpcCore(core_url)
+        node_info = await core.admin("", "node_info")
+    else:
+        engine = build_engine(settings)
+        core = InProcessCore(engine)
+        node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
+    gateway = Gateway(core, node_info)
+    server = await serve(
+        gateway.handle,
+        settings.host,
+        settings.port,
+        settings.max_body_bytes,
+        too_large,
+        reuse_port=settings.workers > 1,
+    )
+    log.info(
+        "node_started",
+        url=settings.public_url,
+        listen=f"{settings.host}:{settings.port}",
+        pid=os.getpid(),
+        address=node_info.get("address"),
+        core=core_url or "in-process",
+        impl=implementation_report(),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await core.close()
+        log.info("node_stopped", pid=os.getpid())
+
+
+def _worker(settings: Settings, core_url: str) -> None:
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
+    asyncio.run(run_gateway(settings, core_url))
+
+
+def run(settings: Settings, core_url: str = "") -> int:
+    """Start ``settings.workers`` processes and wait; SIGTERM stops them all."""
+    settings.ensure_secrets()
+    if settings.workers <= 1:
+        _worker(settings, core_url)
+        return 0
+    children = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _worker(settings, core_url)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return 1 if status else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(Settings.from_env()))

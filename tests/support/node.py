@@ -1,0 +1,90 @@
+"""Start a real node on 127.0.0.1 inside the test's event loop: in process or behind gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ocn_core.config import Settings
+from ocn_core.engine import Engine
+from ocn_grpc.server import start_server
+from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.core_client import CoreClient, InProcessCore
+from ocpi_gateway.grpc_core import GrpcCore
+from ocpi_gateway.http_server import serve
+from ocpi_gateway.node import build_engine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningNode:
+    url: str
+    settings: Settings
+    engine: Engine
+    mode: str
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.settings.api_key}"}
+
+    async def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, self.url + path, json=body, headers=self.admin_headers) as r:
+                return r.status, await r.json(content_type=None)
+
+    async def list_party(self, country_code: str, party_id: str, roles: list[str]) -> None:
+        status, body = await self.admin(
+            "POST", "/admin/registry/parties",
+            {"country_code": country_code, "party_id": party_id, "roles": roles},
+        )
+        assert status == 200, body
+
+    async def token_a(self, *parties: tuple[str, str]) -> str:
+        roles = [{"country_code": cc, "party_id": pid} for cc, pid in parties]
+        status, body = await self.admin("POST", "/admin/generate-registration-token", roles)
+        assert status == 200, body
+        return str(body["token"])
+
+
+@contextlib.asynccontextmanager
+async def running_node(tmp: Path, mode: str = "inprocess", **overrides: Any) -> AsyncIterator[RunningNode]:
+    """A node whose gateway reaches the engine in process, or over a real gRPC channel."""
+    port = free_port()
+    settings = Settings.from_env(
+        {}, data_dir=tmp / "node", public_url=f"http://127.0.0.1:{port}", port=port, **overrides
+    )
+    engine = build_engine(settings)
+    grpc_server = None
+    core: CoreClient
+    if mode == "grpc":
+        grpc_port = free_port()
+        grpc_server = await start_server(engine, f"127.0.0.1:{grpc_port}")
+        core = GrpcCore(f"grpc://127.0.0.1:{grpc_port}")
+    else:
+        core = InProcessCore(engine)
+    info = {"url": settings.public_url, "address": engine.ctx.node_address}
+    gateway = Gateway(core, info)
+    server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
+    try:
+        yield RunningNode(settings.public_url, settings, engine, mode)
+    finally:
+        server.close()
+        await server.wait_closed()
+        await core.close()
+        if grpc_server is not None:
+            await grpc_server.stop(None)
+            await engine.close()
+        engine.ctx.store.close()
+        await asyncio.sleep(0)

@@ -1,0 +1,151 @@
+"""Real OCPI party servers (aiohttp on 127.0.0.1) for end-to-end tests.
+
+A :class:`PartyServer` serves versions, version details and the module endpoints the test
+asks for, records every request it receives, and can run the credentials handshake against a
+node as a real OCPI client would.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ocn_core.ocpi import envelope
+
+MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class PartyServer:
+    """One OCPI platform with one or more roles, e.g. ``[("CPO", "CH", "CPO")]``."""
+
+    roles: list[tuple[str, str, str]]
+    version: str = "2.2.1"
+    token_b: str = field(default_factory=lambda: secrets.token_hex(8))
+    received: list[Received] = field(default_factory=list)
+    answers: dict[tuple[str, str], Any] = field(default_factory=dict)
+    base: str = ""
+    token_c: str = ""
+    base64_tokens: bool = True
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> PartyServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base}/ocpi/versions"
+
+    def endpoint(self, module: str, role: str) -> str:
+        return f"{self.base}/ocpi/{self.version}/{role.lower()}/{module}"
+
+    def answer(self, method: str, path: str, data: Any, status_code: int = 1000, http: int = 200,
+               headers: dict[str, str] | None = None, raw: bytes | None = None) -> None:
+        """What to answer for ``method path`` (path below the base URL)."""
+        self.answers[(method, path)] = (data, status_code, http, headers or {}, raw)
+
+    def _authorised(self, request: web.Request) -> bool:
+        value = request.headers.get("Authorization", "")
+        expected = {f"Token {self.token_b}", "Token " + base64.b64encode(self.token_b.encode()).decode()}
+        return value in expected
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append(
+            Received(request.method, request.path, request.query_string, dict(request.headers), body)
+        )
+        if not self._authorised(request):
+            return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
+        if request.path == "/ocpi/versions":
+            data = [{"version": self.version, "url": f"{self.base}/ocpi/{self.version}"}]
+            return web.json_response(envelope(1000, data))
+        if request.path == f"/ocpi/{self.version}":
+            endpoints = [{"identifier": "credentials", "role": "RECEIVER",
+                          "url": f"{self.base}/ocpi/{self.version}/credentials"}]
+            endpoints += [{"identifier": m, "role": r, "url": self.endpoint(m, r)}
+                          for m in MODULES for r in ("SENDER", "RECEIVER")]
+            return web.json_response(envelope(1000, {"version": self.version, "endpoints": endpoints}))
+        found = self.answers.get((request.method, request.path))
+        if found is None:
+            return web.json_response(envelope(2003, None, "Unknown object"), status=404)
+        data, code, http, headers, raw = found
+        response_headers = {
+            "X-Request-ID": request.headers.get("X-Request-ID", ""),
+            "X-Correlation-ID": request.headers.get("X-Correlation-ID", ""),
+            **headers,
+        }
+        if raw is not None:
+            return web.Response(body=raw, status=http, headers=response_headers)
+        return web.json_response(envelope(code, data), status=http, headers=response_headers)
+
+    def credentials(self) -> dict[str, Any]:
+        return {
+            "token": self.token_b,
+            "url": self.versions_url,
+            "roles": [
+                {"role": role, "country_code": cc, "party_id": pid,
+                 "business_details": {"name": f"{cc}{pid} {role}"}}
+                for role, cc, pid in self.roles
+            ],
+        }
+
+    def auth(self, token: str) -> str:
+        if self.base64_tokens:
+            return "Token " + base64.b64encode(token.encode()).decode()
+        return "Token " + token
+
+    async def register(self, node_url: str, token_a: str) -> dict[str, Any]:
+        """The OCPI handshake as the registering side: versions → details → POST credentials."""
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": self.auth(token_a)}
+            async with http.get(f"{node_url}/ocpi/versions", headers=headers) as resp:
+                versions = (await resp.json())["data"]
+            details_url = next(v["url"] for v in versions if v["version"] == self.version)
+            async with http.get(details_url, headers=headers) as resp:
+                endpoints = (await resp.json())["data"]["endpoints"]
+            creds_url = next(e["url"] for e in endpoints if e["identifier"] == "credentials")
+            async with http.post(creds_url, json=self.credentials(), headers=headers) as resp:
+                result = await resp.json()
+        if result.get("status_code") == 1000:
+            self.token_c = result["data"]["token"]
+        return dict(result)
+
+    def routing_headers(self, to: tuple[str, str], frm: tuple[str, str] | None = None,
+                        correlation_id: str | None = None) -> dict[str, str]:
+        frm = frm or (self.roles[0][1], self.roles[0][2])
+        return {
+            "Authorization": self.auth(self.token_c),
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": correlation_id or str(uuid.uuid4()),
+            "OCPI-from-country-code": frm[0],
+            "OCPI-from-party-id": frm[1],
+            "OCPI-to-country-code": to[0],
+            "OCPI-to-party-id": to[1],
+        }
