@@ -3,14 +3,19 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 PEERS := tests/peers
 
-.PHONY: install test-deps peers build proto proto-check lint type test test-pure check bench bench-quick clean
+.PHONY: install test-deps bench-tools peers build proto proto-check lint type test test-pure check bench bench-quick clean
 
 install:            ## install the node (compiles the Cython extensions)
 	$(PIP) install .
 
-test-deps:          ## editable install with test extras + the real npm test peers
+test-deps:          ## editable install with test extras + the real npm test peers + nginx/wrk
 	OCN_CORE_REQUIRE_EXTENSIONS=1 $(PIP) install -e '.[test,bench]'
 	$(MAKE) peers
+	$(MAKE) bench-tools
+
+bench-tools:        ## nginx and wrk (Debian) for the HTTP hop baselines
+	@command -v nginx >/dev/null && command -v wrk >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; }
 
 peers:
 	cd $(PEERS) && npm install --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error
