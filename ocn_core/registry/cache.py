@@ -185,6 +185,11 @@ class RegistryCache:
         value = c.decode_json(self._meta_get(c.META_IDENTITY))
         return value if isinstance(value, dict) else None
 
+    def sync_fields(self) -> dict[str, Any]:
+        """The raw persisted sync status (the chain source's bookkeeping)."""
+        raw = c.decode_json(self._meta_get(c.META_STATUS))
+        return raw if isinstance(raw, dict) else {}
+
     def status(self) -> RegistryStatus:
         """Source, cursor, head, lag, last error and staleness (readable from any process)."""
         with self.env.begin(db=self._meta) as txn:
