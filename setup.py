@@ -35,7 +35,7 @@ def extensions() -> list[Extension]:
         for src in CY_SOURCES
     ]
     print("*** ocn_core: accelerated build:", ", ".join(e.name for e in exts), "***")
-    return cythonize(
+    return cythonize(  # type: ignore[no-any-return,no-untyped-call]
         exts,
         compiler_directives={"language_level": "3", "embedsignature": True, "binding": True},
         annotate=bool(os.environ.get("OCN_CORE_CYTHON_ANNOTATE")),

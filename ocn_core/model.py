@@ -1,4 +1,4 @@
-"""The routed-request value objects: plain-Python twins of ``ocn.v1.RouteRequest``/``RouteResponse``.
+"""Routed-request value objects: plain-Python twins of ``ocn.v1.RouteRequest`` / ``RouteResponse``.
 
 Field names and meanings match protos/ocn/v1/routing.proto one to one (a test checks it), so the
 gateway builds the same object whether the core runs in process or behind gRPC.

@@ -31,9 +31,7 @@ from ocn_grpc.pb import (
 class OcnClient:
     def __init__(self, target: str, api_key: str = "") -> None:
         self.target = target.removeprefix("grpc://")
-        self.channel = grpc.aio.insecure_channel(
-            self.target, options=[("grpc.enable_retries", 0)]
-        )
+        self.channel = grpc.aio.insecure_channel(self.target, options=[("grpc.enable_retries", 0)])
         self.routing = routing_pb2_grpc.RoutingServiceStub(self.channel)
         self.admin_stub = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channel)
@@ -56,7 +54,10 @@ class OcnClient:
         return {"url": msg.url, "address": msg.address}
 
     async def create_registration_token(
-        self, roles: list[dict[str, str]], ttl: float | None = None, authorization: str | None = None
+        self,
+        roles: list[dict[str, str]],
+        ttl: float | None = None,
+        authorization: str | None = None,
     ) -> dict[str, Any]:
         req = admin_pb2.CreateRegistrationTokenRequest(
             roles=[admin_pb2.Role(**r) for r in roles], ttl_seconds=int(ttl or 0)
@@ -95,7 +96,11 @@ class OcnClient:
         authorization: str | None = None,
     ) -> dict[str, Any]:
         req = registry_pb2.Party(
-            country_code=country_code, party_id=party_id, roles=roles, address=address, operator=operator
+            country_code=country_code,
+            party_id=party_id,
+            roles=roles,
+            address=address,
+            operator=operator,
         )
         return _party(await self._unary(self.registry.SetParty, req, authorization))
 
@@ -137,7 +142,7 @@ class RouteStream:
         self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> RouteStream:
-        self._call = self._stub.RouteStream(self._requests())
+        self._call = self._stub.RouteStream(self._requests())  # type: ignore[arg-type]
         self._reader = asyncio.ensure_future(self._read())
         return self
 
@@ -191,5 +196,7 @@ def _platform(p: admin_pb2.Platform) -> dict[str, Any]:
             {"role": r.role, "country_code": r.country_code, "party_id": r.party_id}
             for r in p.roles
         ],
-        "endpoints": [{"identifier": e.identifier, "role": e.role, "url": e.url} for e in p.endpoints],
+        "endpoints": [
+            {"identifier": e.identifier, "role": e.role, "url": e.url} for e in p.endpoints
+        ],
     }

@@ -18,12 +18,12 @@ DOMAIN = "ocn.v1"
 
 def grpc_code(exc: OcnError) -> int:
     if isinstance(exc, AdminUnauthorized):
-        return code_pb2.UNAUTHENTICATED
+        return int(code_pb2.UNAUTHENTICATED)
     if isinstance(exc, AdminNotFound):
-        return code_pb2.NOT_FOUND
+        return int(code_pb2.NOT_FOUND)
     if exc.http_status >= 500:
-        return code_pb2.INTERNAL
-    return code_pb2.INVALID_ARGUMENT
+        return int(code_pb2.INTERNAL)
+    return int(code_pb2.INVALID_ARGUMENT)
 
 
 def to_status(exc: OcnError) -> grpc.Status:
@@ -35,15 +35,16 @@ def to_status(exc: OcnError) -> grpc.Status:
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(code=grpc_code(exc), message=exc.message, details=[detail])
-    return rpc_status.to_status(status)
+    converted: grpc.Status = rpc_status.to_status(status)
+    return converted
 
 
 def from_rpc_error(err: grpc.aio.AioRpcError) -> Exception:
     """The OcnError the server raised, or the gRPC error itself when it carries none."""
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    status = rpc_status.from_call(err)
     if status is not None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
             if detail.Is(info.DESCRIPTOR) and detail.Unpack(info) and info.domain == DOMAIN:
-                return error_class(info.reason)(status.message)
+                return error_class(info.reason)(str(status.message))
     return err

@@ -35,7 +35,9 @@ T = TypeVar("T")
 SERVICES = ("ocn.v1.RoutingService", "ocn.v1.AdminService", "ocn.v1.RegistryService")
 
 
-async def _guard(context: grpc.aio.ServicerContext[Any, Any], call: Callable[[], Awaitable[T]]) -> T:
+async def _guard(
+    context: grpc.aio.ServicerContext[Any, Any], call: Callable[[], Awaitable[T]]
+) -> T:
     try:
         return await call()
     except OcnError as exc:
@@ -122,7 +124,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         found = await self._call(context, "platforms")
         return admin_pb2.ListPlatformsResponse(platforms=[_platform_pb(p) for p in found])
 
-    async def GetPlatform(self, request: admin_pb2.GetPlatformRequest, context: Any) -> admin_pb2.Platform:
+    async def GetPlatform(
+        self, request: admin_pb2.GetPlatformRequest, context: Any
+    ) -> admin_pb2.Platform:
         return _platform_pb(await self._call(context, "platform", platform_id=request.id))
 
     async def DeletePlatform(
@@ -135,7 +139,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: routing_pb2.PartyRef, context: Any
     ) -> admin_pb2.ConnectionStatus:
         status = await self._call(
-            context, "connection_status", country_code=request.country_code, party_id=request.party_id
+            context,
+            "connection_status",
+            country_code=request.country_code,
+            party_id=request.party_id,
         )
         return admin_pb2.ConnectionStatus(status=status)
 
@@ -156,7 +163,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             parties=[party_pb(p) for p in self.engine.ctx.registry.parties()]
         )
 
-    async def GetNode(self, request: registry_pb2.GetNodeRequest, context: Any) -> registry_pb2.Node:
+    async def GetNode(
+        self, request: registry_pb2.GetNodeRequest, context: Any
+    ) -> registry_pb2.Node:
         node = self.engine.ctx.registry.node(request.operator)
         if node is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "Node not registered on OCN")
@@ -167,8 +176,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         s = self.engine.ctx.registry.status()
         return registry_pb2.RegistryStatus(
             source=s.source or "",
-            cursor_block=s.cursor_block or 0,
-            head_block=s.head_block or 0,
+            cursor_block=s.cursor or 0,
+            head_block=s.head or 0,
             lag=s.lag or 0,
             stale=s.stale,
             last_error=s.last_error or "",
@@ -204,6 +213,14 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
         await _guard(context, run)
         return registry_pb2.DeleteResponse(deleted=True)
+
+    async def SetNode(self, request: registry_pb2.Node, context: Any) -> registry_pb2.Node:
+        async def run() -> Any:
+            args = {"operator": request.operator, "url": request.url}
+            return run_admin_call(self.engine, _auth(context), "set_node", args)
+
+        await _guard(context, run)
+        return registry_pb2.Node(operator=request.operator, url=request.url)
 
 
 def party_pb(p: Party) -> registry_pb2.Party:

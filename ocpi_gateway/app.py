@@ -71,7 +71,9 @@ class Gateway:
         except AdminError as exc:
             return _admin_error(exc, exc.http_status)
         if call is None:
-            return _admin_error(AdminError(f"No admin endpoint {request.method} {request.path}"), 404)
+            return _admin_error(
+                AdminError(f"No admin endpoint {request.method} {request.path}"), 404
+            )
         try:
             result = await self.core.admin(request.headers.get("authorization", ""), call, **args)
         except OcnError as exc:
@@ -111,10 +113,8 @@ def to_route_request(request: Request, found: tuple[int, str, int, str, str, str
 def too_large(request: Request) -> Response:
     exc = PayloadTooLarge("Request body exceeds the node's size limit")
     body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
-    headers = [JSON]
-    for name in ("x-request-id", "x-correlation-id"):
-        if name in request.headers:
-            headers.append((name, request.headers[name]))
+    ids = ("x-request-id", "x-correlation-id")
+    headers = [JSON, *((n, request.headers[n]) for n in ids if n in request.headers)]
     return Response(exc.http_status, headers, body)
 
 

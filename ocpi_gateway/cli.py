@@ -1,9 +1,10 @@
 """``ocn-node``: run the node, run the core as a gRPC service, administer it.
 
-    ocn-node run [--port 8080 --public-url URL --data-dir DIR --workers N --core grpc://H:P]
-    ocn-node core [--listen 127.0.0.1:50051 --data-dir DIR]
-    ocn-node admin token CC:PID[:ROLE] ... | platforms | platform ID | delete-platform ID | status CC PID
-    ocn-node registry ...   (show/list/set/delete parties and nodes, sync status)
+ocn-node run [--port 8080 --public-url URL --data-dir DIR --workers N --core grpc://H:P]
+ocn-node core [--listen 127.0.0.1:50051 --data-dir DIR]
+ocn-node admin token CC:PID[:ROLE] ... | platforms | platform ID | delete-platform ID
+ocn-node admin status CC PID | party CC PID ROLE...
+ocn-node registry ...   (show/list/set/delete parties and nodes, sync status)
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return _admin(args)
     from ocn_core.registry.cli import run_registry_command
 
-    return run_registry_command(args)
+    return int(run_registry_command(args))
 
 
 def _run_core(args: argparse.Namespace) -> int:

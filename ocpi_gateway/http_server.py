@@ -60,6 +60,7 @@ class HttpProtocol(asyncio.Protocol):
         self.oversized = False
         self.queue: deque[tuple[Request, bool]] = deque()
         self.busy = False
+        self.task: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -71,9 +72,13 @@ class HttpProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._write_close(Response(400, [("Content-Type", "text/plain")], b"Upgrade not supported"))
+            self._write_close(
+                Response(400, [("Content-Type", "text/plain")], b"Upgrade not supported")
+            )
         except httptools.HttpParserError:
-            self._write_close(Response(400, [("Content-Type", "text/plain")], b"Malformed HTTP request"))
+            self._write_close(
+                Response(400, [("Content-Type", "text/plain")], b"Malformed HTTP request")
+            )
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -108,7 +113,7 @@ class HttpProtocol(asyncio.Protocol):
         self.queue.append((request, self.parser.should_keep_alive()))
         if not self.busy:
             self.busy = True
-            asyncio.ensure_future(self._drain())
+            self.task = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         try:
@@ -118,7 +123,9 @@ class HttpProtocol(asyncio.Protocol):
                     response = await self.handler(request)
                 except Exception:
                     log.exception("unhandled_error", method=request.method, path=request.path)
-                    response = Response(500, [("Content-Type", "text/plain")], b"Internal Server Error")
+                    response = Response(
+                        500, [("Content-Type", "text/plain")], b"Internal Server Error"
+                    )
                 self._write(response, keep_alive)
                 if not keep_alive:
                     self._close()

@@ -25,7 +25,9 @@ from ocpi_gateway.node import build_engine
 log = structlog.get_logger(__name__)
 
 
-async def run_gateway(settings: Settings, core_url: str = "", ready: asyncio.Event | None = None) -> None:
+async def run_gateway(
+    settings: Settings, core_url: str = "", ready: asyncio.Event | None = None
+) -> None:
     """Serve until cancelled or SIGTERM/SIGINT."""
     core: CoreClient
     if core_url:

@@ -31,7 +31,9 @@ class Admin:
     ) -> dict[str, Any]:
         """Token A bound to ``roles`` ([{country_code, party_id, role?}]), with an expiry."""
         if not isinstance(roles, list) or not roles:
-            raise AdminError("Body must be a non-empty JSON array of {country_code, party_id, role?}")
+            raise AdminError(
+                "Body must be a non-empty JSON array of {country_code, party_id, role?}"
+            )
         bound = []
         for entry in roles:
             if not isinstance(entry, dict):
@@ -47,7 +49,7 @@ class Admin:
             if self.ctx.platforms.platform_id_by_role(cc, pid) is not None:
                 raise AdminError(f"Role {cc.upper()} {pid.upper()} already exists")
             bound.append({"country_code": cc.upper(), "party_id": pid.upper(), "role": role})
-        ttl = self.ctx.settings.registration_token_ttl if not ttl else ttl
+        ttl = ttl or self.ctx.settings.registration_token_ttl
         token, expires = self.ctx.platforms.issue_token_a(bound, ttl)
         return {"token": token, "versions": self.ctx.versions_url, "expires_at": expires}
 

@@ -35,6 +35,7 @@ CALLS: dict[str, Callable[[Engine, dict[str, Any]], Any]] = {
     "connection_status": lambda e, a: e.admin.connection_status(a["country_code"], a["party_id"]),
     "set_party": _set_party,
     "delete_party": _delete_party,
+    "set_node": lambda e, a: e.registry_admin.set_node(a["operator"], a["url"]),
 }
 
 

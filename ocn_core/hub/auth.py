@@ -34,5 +34,7 @@ def require_platform(ctx: NodeContext, authorization: str) -> tuple[str, str]:
     if not ocpi.token_from_header(authorization):
         raise UnknownToken("Missing Authorization header 'Token <CREDENTIALS_TOKEN_C>'")
     if grant_for(ctx, authorization) is not None:
-        raise UnknownToken("CREDENTIALS_TOKEN_A may only be used on the credentials and versions modules")
+        raise UnknownToken(
+            "CREDENTIALS_TOKEN_A may only be used on the credentials and versions modules"
+        )
     raise UnknownToken("Invalid CREDENTIALS_TOKEN_C")

@@ -33,7 +33,9 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
     registered = platform_for(ctx, req.authorization)
     if registered is None:
         if grant_for(ctx, req.authorization) is not None:
-            raise MethodNotAllowed(f"{req.method} needs a registered client; register with POST first")
+            raise MethodNotAllowed(
+                f"{req.method} needs a registered client; register with POST first"
+            )
         raise UnknownToken("Invalid CREDENTIALS_TOKEN_C")
     platform_id, token_c = registered
     if req.method == "GET":
@@ -142,7 +144,9 @@ def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
 def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGrant | None) -> None:
     ids = f"party_id={role.party_id} and country_code={role.country_code}"
     if grant is not None and not grant.allows(role.role, role.country_code, role.party_id):
-        raise RegistrationRejected(f"Role {role.role} with {ids} not allowed by this registration token")
+        raise RegistrationRejected(
+            f"Role {role.role} with {ids} not allowed by this registration token"
+        )
     party = ctx.registry.party(role.country_code, role.party_id)
     mine = (
         party is not None
@@ -165,7 +169,9 @@ async def _get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
     except InvalidRequest as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
     if result.status != 200 or not isinstance(body, dict) or body.get("status_code") != 1000:
-        raise PeerApiError(f"Failed to request from {url}: HTTP {result.status}, body {body!r:.200}")
+        raise PeerApiError(
+            f"Failed to request from {url}: HTTP {result.status}, body {body!r:.200}"
+        )
     return body.get("data")
 
 
@@ -189,5 +195,7 @@ def _parse_endpoints(details: Any, url: str) -> list[EndpointRecord]:
             continue
         ident, role, ep_url = ep.get("identifier"), ep.get("role"), ep.get("url")
         if isinstance(ident, str) and isinstance(ep_url, str):
-            parsed.append(EndpointRecord(ident, role if role in ("SENDER", "RECEIVER") else "SENDER", ep_url))
+            parsed.append(
+                EndpointRecord(ident, role if role in ("SENDER", "RECEIVER") else "SENDER", ep_url)
+            )
     return parsed

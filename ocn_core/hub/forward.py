@@ -82,7 +82,9 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     validate_sender(ctx, req)
     receiver = resolve_receiver(ctx, req)
     with ctx.store.env.begin() as txn:
-        url = txn.get(codec.endpoint_key(receiver, req.module, interface), db=ctx.platforms.endpoints)
+        url = txn.get(
+            codec.endpoint_key(receiver, req.module, interface), db=ctx.platforms.endpoints
+        )
         auth = txn.get(codec.platform_key(receiver), db=ctx.platforms.auth)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
@@ -120,7 +122,9 @@ async def send(
     try:
         envelope = orjson.loads(result.body)
     except orjson.JSONDecodeError as exc:
-        raise BadResponse(f"Could not parse JSON response of forwarded OCPI request: {exc}") from None
+        raise BadResponse(
+            f"Could not parse JSON response of forwarded OCPI request: {exc}"
+        ) from None
     status_code = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
     out = [
         ("Content-Type", "application/json"),

@@ -28,6 +28,13 @@ class RegistryAdmin:
         """List this node (operator → public URL) in the local registry."""
         self._local().set_node(self.ctx.node_address, self.ctx.settings.public_url)
 
+    def set_node(self, operator: str, url: str) -> dict[str, str]:
+        try:
+            self._local().set_node(operator, url)
+        except (InvalidRegistryEntry, ValueError) as exc:
+            raise AdminError(f"Invalid registry entry: {exc}") from None
+        return {"operator": operator, "url": url}
+
     def set_party(
         self,
         country_code: str,

@@ -11,7 +11,9 @@ from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 JSON = ("Content-Type", "application/json")
 
 
-def routing_headers(req: RouteRequest, responder_cc: str, responder_pid: str) -> list[tuple[str, str]]:
+def routing_headers(
+    req: RouteRequest, responder_cc: str, responder_pid: str
+) -> list[tuple[str, str]]:
     """Ids plus TO = requester, FROM = responder (functional modules only)."""
     headers = [JSON]
     if req.request_id:
@@ -28,7 +30,9 @@ def routing_headers(req: RouteRequest, responder_cc: str, responder_pid: str) ->
     return headers
 
 
-def ok(req: RouteRequest, data: Any, hub: tuple[str, str], extra: list[tuple[str, str]] | None = None) -> RouteResponse:
+def ok(
+    req: RouteRequest, data: Any, hub: tuple[str, str], extra: list[tuple[str, str]] | None = None
+) -> RouteResponse:
     headers = routing_headers(req, *hub) + (extra or [])
     body = ocpi.dumps(ocpi.envelope(1000, data))
     return RouteResponse(200, headers, body, 1000, "", req.call_id)

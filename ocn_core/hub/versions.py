@@ -34,8 +34,16 @@ def details(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
 def endpoints(base: str, version: str) -> list[dict[str, str]]:
     """Every endpoint the node serves for ``version`` (the advertised paths are the served ones)."""
     found = [
-        {"identifier": "credentials", "role": "SENDER", "url": f"{base}/ocpi/{version}/credentials"},
-        {"identifier": "hubclientinfo", "role": "SENDER", "url": f"{base}/ocpi/{version}/hubclientinfo"},
+        {
+            "identifier": "credentials",
+            "role": "SENDER",
+            "url": f"{base}/ocpi/{version}/credentials",
+        },
+        {
+            "identifier": "hubclientinfo",
+            "role": "SENDER",
+            "url": f"{base}/ocpi/{version}/hubclientinfo",
+        },
     ]
     for module in FUNCTIONAL_MODULES:
         for role in ("SENDER", "RECEIVER"):

@@ -18,7 +18,13 @@ from __future__ import annotations
 VERSIONS = ("2.2", "2.2.1")
 MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
 PAGED = ("cdrs", "locations", "sessions", "tariffs", "tokens")
-COMMANDS = ("CANCEL_RESERVATION", "RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR")
+COMMANDS = (
+    "CANCEL_RESERVATION",
+    "RESERVE_NOW",
+    "START_SESSION",
+    "STOP_SESSION",
+    "UNLOCK_CONNECTOR",
+)
 ROLES = {"sender": 1, "receiver": 2}
 
 K_VERSIONS, K_DETAILS, K_CREDENTIALS, K_HUBCLIENTINFO = 1, 2, 3, 4

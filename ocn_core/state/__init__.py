@@ -3,4 +3,11 @@
 from ocn_core.state.platforms import PlatformStore, RoleConflict, new_role
 from ocn_core.state.records import Platform, RegistrationGrant, RoleRecord
 
-__all__ = ["Platform", "PlatformStore", "RegistrationGrant", "RoleConflict", "RoleRecord", "new_role"]
+__all__ = [
+    "Platform",
+    "PlatformStore",
+    "RegistrationGrant",
+    "RoleConflict",
+    "RoleRecord",
+    "new_role",
+]

@@ -34,7 +34,9 @@ def snapshot(node: RunningNode) -> list[dict[str, Any]]:
     return node.engine.admin.platforms()
 
 
-async def call(method: str, url: str, headers: dict[str, str], data: bytes | None = None) -> tuple[int, dict[str, Any]]:
+async def call(
+    method: str, url: str, headers: dict[str, str], data: bytes | None = None
+) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as http:
         async with http.request(method, url, headers=headers, data=data) as r:
             return r.status, json.loads(await r.read())
@@ -51,7 +53,9 @@ async def test_unknown_token_is_401(hub: tuple[RunningNode, PartyServer, PartySe
     assert snapshot(node) == before
 
 
-async def test_token_a_outside_credentials_is_401(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
+async def test_token_a_outside_credentials_is_401(
+    hub: tuple[RunningNode, PartyServer, PartyServer],
+) -> None:
     node, _, msp = hub
     token_a = await node.token_a(("NL", "ABC"))
     headers = msp.routing_headers(to=CPO)
@@ -60,22 +64,32 @@ async def test_token_a_outside_credentials_is_401(hub: tuple[RunningNode, PartyS
     assert (status, body["status_code"]) == (401, 2001)
     assert "TOKEN_A" in body["status_message"]
     # token A still works where it is allowed
-    status, body = await call("GET", f"{node.url}/ocpi/versions", {"Authorization": f"Token {token_a}"})
+    status, body = await call(
+        "GET", f"{node.url}/ocpi/versions", {"Authorization": f"Token {token_a}"}
+    )
     assert (status, body["status_code"]) == (200, 1000)
 
 
-async def test_versions_without_token_is_401(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
+async def test_versions_without_token_is_401(
+    hub: tuple[RunningNode, PartyServer, PartyServer],
+) -> None:
     node, _, _ = hub
     status, body = await call("GET", f"{node.url}/ocpi/versions", {})
     assert (status, body["status_code"]) == (401, 2001)
 
 
-async def test_malformed_credentials_json_is_400(hub: tuple[RunningNode, PartyServer, PartyServer], tmp_path: Path) -> None:
+async def test_malformed_credentials_json_is_400(
+    hub: tuple[RunningNode, PartyServer, PartyServer], tmp_path: Path
+) -> None:
     node, _, _ = hub
     token_a = await node.token_a(("NL", "ABC"))
     before = snapshot(node)
-    status, body = await call("POST", f"{node.url}/ocpi/2.2.1/credentials",
-                              {"Authorization": f"Token {token_a}"}, b"{not json")
+    status, body = await call(
+        "POST",
+        f"{node.url}/ocpi/2.2.1/credentials",
+        {"Authorization": f"Token {token_a}"},
+        b"{not json",
+    )
     assert (status, body["status_code"]) == (400, 2001)
     assert "Could not parse JSON" in body["status_message"]
     assert snapshot(node) == before
@@ -98,7 +112,9 @@ async def test_unlisted_role_is_rejected(hub: tuple[RunningNode, PartyServer, Pa
     await party.stop()
 
 
-async def test_token_bound_to_other_roles_is_rejected(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
+async def test_token_bound_to_other_roles_is_rejected(
+    hub: tuple[RunningNode, PartyServer, PartyServer],
+) -> None:
     node, _, _ = hub
     party = await PartyServer([("CPO", "NL", "XYZ")]).start()
     await node.list_party("NL", "XYZ", ["CPO"])
@@ -110,13 +126,21 @@ async def test_token_bound_to_other_roles_is_rejected(hub: tuple[RunningNode, Pa
 
 async def test_second_post_is_405(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
     node, cpo, _ = hub
-    status, body = await call("POST", f"{node.url}/ocpi/2.2.1/credentials",
-                              {"Authorization": cpo.auth(cpo.token_c)}, json.dumps(cpo.credentials()).encode())
+    status, body = await call(
+        "POST",
+        f"{node.url}/ocpi/2.2.1/credentials",
+        {"Authorization": cpo.auth(cpo.token_c)},
+        json.dumps(cpo.credentials()).encode(),
+    )
     assert (status, body["status_code"]) == (405, 2000)
 
 
-@pytest.mark.parametrize("drop", ["X-Request-ID", "X-Correlation-ID", "OCPI-to-party-id", "OCPI-from-country-code"])
-async def test_missing_routing_header_is_400(hub: tuple[RunningNode, PartyServer, PartyServer], drop: str) -> None:
+@pytest.mark.parametrize(
+    "drop", ["X-Request-ID", "X-Correlation-ID", "OCPI-to-party-id", "OCPI-from-country-code"]
+)
+async def test_missing_routing_header_is_400(
+    hub: tuple[RunningNode, PartyServer, PartyServer], drop: str
+) -> None:
     node, cpo, msp = hub
     headers = msp.routing_headers(to=CPO)
     del headers[drop]
@@ -127,11 +151,16 @@ async def test_missing_routing_header_is_400(hub: tuple[RunningNode, PartyServer
     assert len(cpo.received) == sent  # nothing forwarded
 
 
-@pytest.mark.parametrize(("header", "value", "message"), [
-    ("OCPI-to-country-code", "CHE", 'Given country_code "CHE" not 2 characters'),
-    ("OCPI-to-party-id", "CP", 'Given party_id "CP" not 3 characters'),
-])
-async def test_two_three_char_rule(hub: tuple[RunningNode, PartyServer, PartyServer], header: str, value: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("header", "value", "message"),
+    [
+        ("OCPI-to-country-code", "CHE", 'Given country_code "CHE" not 2 characters'),
+        ("OCPI-to-party-id", "CP", 'Given party_id "CP" not 3 characters'),
+    ],
+)
+async def test_two_three_char_rule(
+    hub: tuple[RunningNode, PartyServer, PartyServer], header: str, value: str, message: str
+) -> None:
     node, _, msp = hub
     headers = msp.routing_headers(to=CPO)
     headers[header] = value
@@ -139,12 +168,17 @@ async def test_two_three_char_rule(hub: tuple[RunningNode, PartyServer, PartySer
     assert (status, body["status_code"], body["status_message"]) == (400, 2001, message)
 
 
-async def test_from_role_of_another_platform_is_400(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
+async def test_from_role_of_another_platform_is_400(
+    hub: tuple[RunningNode, PartyServer, PartyServer],
+) -> None:
     node, _, msp = hub
     headers = msp.routing_headers(to=CPO, frm=CPO)
     status, body = await call("GET", f"{node.url}/ocpi/sender/2.2.1/locations/L1", headers)
     assert (status, body["status_code"]) == (400, 2001)
-    assert body["status_message"] == "Could not find role on sending platform using OCPI-from-* headers"
+    assert (
+        body["status_message"]
+        == "Could not find role on sending platform using OCPI-from-* headers"
+    )
 
 
 async def test_unknown_recipient_is_4001(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
@@ -158,11 +192,15 @@ async def test_unknown_recipient_is_4001(hub: tuple[RunningNode, PartyServer, Pa
 async def test_receiver_down_is_4003(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
     node, cpo, msp = hub
     await cpo.stop()
-    status, body = await call("GET", f"{node.url}/ocpi/sender/2.2.1/locations/L1", msp.routing_headers(to=CPO))
+    status, body = await call(
+        "GET", f"{node.url}/ocpi/sender/2.2.1/locations/L1", msp.routing_headers(to=CPO)
+    )
     assert (status, body["status_code"]) == (200, 4003)
 
 
 async def test_unknown_path_is_404(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
     node, _, msp = hub
-    status, body = await call("GET", f"{node.url}/ocpi/sender/2.2.1/nothing", msp.routing_headers(to=CPO))
+    status, body = await call(
+        "GET", f"{node.url}/ocpi/sender/2.2.1/nothing", msp.routing_headers(to=CPO)
+    )
     assert (status, body["status_code"]) == (404, 2000)

@@ -15,13 +15,27 @@ from tests.support.parties import PartyServer
 
 CPO = ("CH", "CPO")
 MSP = ("DE", "MSP")
-LOCATION = {"country_code": "CH", "party_id": "CPO", "id": "LOC1", "publish": True,
-            "evses": [{"uid": "E1", "status": "AVAILABLE", "connectors": [], "last_updated": "2026-01-01T00:00:00Z"}],
-            "last_updated": "2026-01-01T00:00:00Z"}
+LOCATION = {
+    "country_code": "CH",
+    "party_id": "CPO",
+    "id": "LOC1",
+    "publish": True,
+    "evses": [
+        {
+            "uid": "E1",
+            "status": "AVAILABLE",
+            "connectors": [],
+            "last_updated": "2026-01-01T00:00:00Z",
+        }
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
 
 
 @pytest.fixture(params=["inprocess", "grpc"])
-async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[RunningNode, PartyServer, PartyServer]]:
+async def hub(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[RunningNode, PartyServer, PartyServer]]:
     cpo = await PartyServer([("CPO", *CPO)]).start()
     msp = await PartyServer([("EMSP", *MSP)]).start()
     async with running_node(tmp_path, request.param) as node:
@@ -35,7 +49,9 @@ async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[t
     await msp.stop()
 
 
-async def test_handshake_returns_hub_credentials(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
+async def test_handshake_returns_hub_credentials(
+    hub: tuple[RunningNode, PartyServer, PartyServer],
+) -> None:
     node, cpo, _ = hub
     assert cpo.token_c
     # the node fetched the CPO's versions and details with token B (Base64 for 2.2.1)
@@ -43,16 +59,28 @@ async def test_handshake_returns_hub_credentials(hub: tuple[RunningNode, PartySe
     assert len(fetched) == 2
     expected_auth = "Token " + base64.b64encode(cpo.token_b.encode()).decode()
     assert all(r.headers["Authorization"] == expected_auth for r in fetched)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{node.url}/ocpi/2.2.1/credentials", headers={"Authorization": cpo.auth(cpo.token_c)}) as r:
-            body = await r.json()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{node.url}/ocpi/2.2.1/credentials", headers={"Authorization": cpo.auth(cpo.token_c)}
+        ) as r,
+    ):
+        body = await r.json()
     assert body["status_code"] == 1000
-    assert body["data"]["roles"] == [{"role": "HUB", "business_details": {"name": "Open Charging Network Node"},
-                                      "party_id": "OCN", "country_code": "CH"}]
+    assert body["data"]["roles"] == [
+        {
+            "role": "HUB",
+            "business_details": {"name": "Open Charging Network Node"},
+            "party_id": "OCN",
+            "country_code": "CH",
+        }
+    ]
     assert body["data"]["url"] == f"{node.url}/ocpi/versions"
 
 
-async def test_emsp_gets_cpo_location_through_node(hub: tuple[RunningNode, PartyServer, PartyServer]) -> None:
+async def test_emsp_gets_cpo_location_through_node(
+    hub: tuple[RunningNode, PartyServer, PartyServer],
+) -> None:
     node, cpo, msp = hub
     cpo.answer("GET", "/ocpi/2.2.1/sender/locations/LOC1", LOCATION)
     headers = msp.routing_headers(to=CPO, correlation_id="corr-1")
@@ -66,7 +94,10 @@ async def test_emsp_gets_cpo_location_through_node(hub: tuple[RunningNode, Party
     # what the CPO received: its own token B, a fresh request id, the same correlation id
     forwarded = cpo.received[-1]
     assert forwarded.path == "/ocpi/2.2.1/sender/locations/LOC1"
-    assert forwarded.headers["Authorization"] == "Token " + base64.b64encode(cpo.token_b.encode()).decode()
+    assert (
+        forwarded.headers["Authorization"]
+        == "Token " + base64.b64encode(cpo.token_b.encode()).decode()
+    )
     assert forwarded.headers["X-Request-ID"] not in ("", headers["X-Request-ID"])
     assert forwarded.headers["X-Correlation-ID"] == "corr-1"
     assert forwarded.headers["OCPI-from-party-id"] == "MSP"

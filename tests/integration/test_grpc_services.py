@@ -9,12 +9,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from ocn_core.config import Settings
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
 from ocn_core.model import PartyRef, RouteKind, RouteRequest
 from ocn_grpc.client import OcnClient
 from ocn_grpc.server import start_server
 from ocpi_gateway.node import build_engine
-from ocn_core.config import Settings
 from tests.support.node import free_port
 
 
@@ -40,7 +40,9 @@ async def test_health_and_reflection(core) -> None:  # type: ignore[no-untyped-d
             reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
         refl = reflection_pb2_grpc.ServerReflectionStub(channel)
-        replies = refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        replies = refl.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
         names = {s.name async for r in replies for s in r.list_services_response.service}
     assert {"ocn.v1.RoutingService", "ocn.v1.AdminService", "ocn.v1.RegistryService"} <= names
 
@@ -49,7 +51,9 @@ async def test_stream_routes_many_requests(core) -> None:  # type: ignore[no-unt
     client, _ = core
     async with client.stream() as stream:
         replies = [
-            await stream.route(RouteRequest(kind=RouteKind.VERSIONS, authorization="Token nope", request_id=str(i)))
+            await stream.route(
+                RouteRequest(kind=RouteKind.VERSIONS, authorization="Token nope", request_id=str(i))
+            )
             for i in range(5)
         ]
     assert [r.status for r in replies] == [401] * 5
@@ -59,8 +63,13 @@ async def test_stream_routes_many_requests(core) -> None:  # type: ignore[no-unt
 
 async def test_unary_route_returns_node_errors_as_data(core) -> None:  # type: ignore[no-untyped-def]
     client, _ = core
-    req = RouteRequest(kind=RouteKind.MODULE, module="locations", method="GET",
-                       from_party=PartyRef("DE", "MSP"), to_party=PartyRef("CH", "CPO"))
+    req = RouteRequest(
+        kind=RouteKind.MODULE,
+        module="locations",
+        method="GET",
+        from_party=PartyRef("DE", "MSP"),
+        to_party=PartyRef("CH", "CPO"),
+    )
     resp = await client.route(req)
     assert (resp.status, resp.ocpi_status, resp.error_reason) == (405, 2000, "method_not_allowed")
 
@@ -74,7 +83,8 @@ async def test_admin_errors_come_back_as_the_same_class(core) -> None:  # type: 
     with pytest.raises(AdminError):
         await client.create_registration_token([{"country_code": "CHX", "party_id": "CPO"}])
     token = await client.create_registration_token([{"country_code": "CH", "party_id": "CPO"}])
-    assert token["token"] and token["versions"] == "http://127.0.0.1:9/ocpi/versions"
+    assert token["token"]
+    assert token["versions"] == "http://127.0.0.1:9/ocpi/versions"
     party = await client.set_party("ch", "cpo", ["CPO"])
     assert (party["country_code"], party["party_id"]) == ("CH", "CPO")
     assert (await client.get_party("CH", "CPO")) == party

@@ -40,13 +40,16 @@ class RunningNode:
         return {"Authorization": f"Token {self.settings.api_key}"}
 
     async def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as http:
-            async with http.request(method, self.url + path, json=body, headers=self.admin_headers) as r:
-                return r.status, await r.json(content_type=None)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.url + path, json=body, headers=self.admin_headers) as r,
+        ):
+            return r.status, await r.json(content_type=None)
 
     async def list_party(self, country_code: str, party_id: str, roles: list[str]) -> None:
         status, body = await self.admin(
-            "POST", "/admin/registry/parties",
+            "POST",
+            "/admin/registry/parties",
             {"country_code": country_code, "party_id": party_id, "roles": roles},
         )
         assert status == 200, body
@@ -59,7 +62,9 @@ class RunningNode:
 
 
 @contextlib.asynccontextmanager
-async def running_node(tmp: Path, mode: str = "inprocess", **overrides: Any) -> AsyncIterator[RunningNode]:
+async def running_node(
+    tmp: Path, mode: str = "inprocess", **overrides: Any
+) -> AsyncIterator[RunningNode]:
     """A node whose gateway reaches the engine in process, or over a real gRPC channel."""
     port = free_port()
     settings = Settings.from_env(

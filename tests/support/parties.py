@@ -66,20 +66,33 @@ class PartyServer:
     def endpoint(self, module: str, role: str) -> str:
         return f"{self.base}/ocpi/{self.version}/{role.lower()}/{module}"
 
-    def answer(self, method: str, path: str, data: Any, status_code: int = 1000, http: int = 200,
-               headers: dict[str, str] | None = None, raw: bytes | None = None) -> None:
+    def answer(
+        self,
+        method: str,
+        path: str,
+        data: Any,
+        status_code: int = 1000,
+        http: int = 200,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> None:
         """What to answer for ``method path`` (path below the base URL)."""
         self.answers[(method, path)] = (data, status_code, http, headers or {}, raw)
 
     def _authorised(self, request: web.Request) -> bool:
         value = request.headers.get("Authorization", "")
-        expected = {f"Token {self.token_b}", "Token " + base64.b64encode(self.token_b.encode()).decode()}
+        expected = {
+            f"Token {self.token_b}",
+            "Token " + base64.b64encode(self.token_b.encode()).decode(),
+        }
         return value in expected
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append(
-            Received(request.method, request.path, request.query_string, dict(request.headers), body)
+            Received(
+                request.method, request.path, request.query_string, dict(request.headers), body
+            )
         )
         if not self._authorised(request):
             return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
@@ -87,11 +100,21 @@ class PartyServer:
             data = [{"version": self.version, "url": f"{self.base}/ocpi/{self.version}"}]
             return web.json_response(envelope(1000, data))
         if request.path == f"/ocpi/{self.version}":
-            endpoints = [{"identifier": "credentials", "role": "RECEIVER",
-                          "url": f"{self.base}/ocpi/{self.version}/credentials"}]
-            endpoints += [{"identifier": m, "role": r, "url": self.endpoint(m, r)}
-                          for m in MODULES for r in ("SENDER", "RECEIVER")]
-            return web.json_response(envelope(1000, {"version": self.version, "endpoints": endpoints}))
+            endpoints = [
+                {
+                    "identifier": "credentials",
+                    "role": "RECEIVER",
+                    "url": f"{self.base}/ocpi/{self.version}/credentials",
+                }
+            ]
+            endpoints += [
+                {"identifier": m, "role": r, "url": self.endpoint(m, r)}
+                for m in MODULES
+                for r in ("SENDER", "RECEIVER")
+            ]
+            return web.json_response(
+                envelope(1000, {"version": self.version, "endpoints": endpoints})
+            )
         found = self.answers.get((request.method, request.path))
         if found is None:
             return web.json_response(envelope(2003, None, "Unknown object"), status=404)
@@ -110,8 +133,12 @@ class PartyServer:
             "token": self.token_b,
             "url": self.versions_url,
             "roles": [
-                {"role": role, "country_code": cc, "party_id": pid,
-                 "business_details": {"name": f"{cc}{pid} {role}"}}
+                {
+                    "role": role,
+                    "country_code": cc,
+                    "party_id": pid,
+                    "business_details": {"name": f"{cc}{pid} {role}"},
+                }
                 for role, cc, pid in self.roles
             ],
         }
@@ -137,8 +164,12 @@ class PartyServer:
             self.token_c = result["data"]["token"]
         return dict(result)
 
-    def routing_headers(self, to: tuple[str, str], frm: tuple[str, str] | None = None,
-                        correlation_id: str | None = None) -> dict[str, str]:
+    def routing_headers(
+        self,
+        to: tuple[str, str],
+        frm: tuple[str, str] | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, str]:
         frm = frm or (self.roles[0][1], self.roles[0][2])
         return {
             "Authorization": self.auth(self.token_c),

@@ -9,16 +9,22 @@ import sys
 
 import pytest
 
-import ocn_core
 from ocn_core import _ext
 
-PROBE = "import json, ocn_core.routing, ocn_core.registry; print(json.dumps(ocn_core.implementation_report()))"
+PROBE = (
+    "import json, ocn_core.routing, ocn_core.registry;"
+    "print(json.dumps(ocn_core.implementation_report()))"
+)
 
 
 def _report(**env: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OCN_CORE_")}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], env={**clean, **env}, check=True, capture_output=True, text=True
+        [sys.executable, "-c", PROBE],
+        env={**clean, **env},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return dict(json.loads(out.stdout))
 
@@ -36,7 +42,7 @@ def test_compiled_twins_load_by_default() -> None:
 
 
 def test_this_process_loaded_what_ci_asked_for() -> None:
-    import ocn_core.routing  # noqa: F401  (registers itself)
+    import ocn_core.routing
 
     report = ocn_core.implementation_report()
     if _ext.REQUIRE_EXTENSIONS:

@@ -28,11 +28,25 @@ def test_enums_match_the_proto() -> None:
 
 def test_round_trip_is_lossless() -> None:
     req = RouteRequest(
-        kind=RouteKind.MODULE, module="locations", interface_role=InterfaceRole.SENDER, method="GET",
-        ocpi_version="2.2.1", path_suffix="LOC1/E1", query="a=1", authorization="Token x",
-        request_id="r", correlation_id="c", from_party=PartyRef("DE", "MSP"),
-        to_party=PartyRef("CH", "CPO"), ocn_signature="sig", body=b"\x00{}", content_type="application/json",
-        proxy_id="7", call_id=9, has_from=True, has_to=True,
+        kind=RouteKind.MODULE,
+        module="locations",
+        interface_role=InterfaceRole.SENDER,
+        method="GET",
+        ocpi_version="2.2.1",
+        path_suffix="LOC1/E1",
+        query="a=1",
+        authorization="Token x",
+        request_id="r",
+        correlation_id="c",
+        from_party=PartyRef("DE", "MSP"),
+        to_party=PartyRef("CH", "CPO"),
+        ocn_signature="sig",
+        body=b"\x00{}",
+        content_type="application/json",
+        proxy_id="7",
+        call_id=9,
+        has_from=True,
+        has_to=True,
     )
     assert convert.request_from_pb(convert.request_to_pb(req)) == req
     resp = RouteResponse(404, [("X-A", "1"), ("X-A", "2")], b"{}", 2003, "not_found", 9)

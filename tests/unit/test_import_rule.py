@@ -11,7 +11,7 @@ FORBIDDEN = {"grpc", "grpc_status", "grpc_health", "aiohttp", "web3", "httptools
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
