@@ -20,7 +20,7 @@ from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
-from ocn_core.state import PlatformStore
+from ocn_core.state import PlatformStore, ProxyStore
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
 
@@ -43,7 +43,13 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.ctx = NodeContext(
-            settings, store, PlatformStore(store), registry, transport, node_address
+            settings,
+            store,
+            PlatformStore(store),
+            registry,
+            transport,
+            node_address,
+            ProxyStore(store),
         )
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
@@ -59,6 +65,8 @@ class Engine:
         kind = req.kind
         if kind in (RouteKind.MODULE, RouteKind.CUSTOM):
             return await forward.route_module(self.ctx, req)
+        if kind in (RouteKind.PAGE, RouteKind.PROXIED):
+            return await forward.route_proxied(self.ctx, req)
         if kind == RouteKind.VERSIONS:
             return responses.ok(req, versions.versions(self.ctx, req), self._hub)
         if kind == RouteKind.VERSION_DETAILS:

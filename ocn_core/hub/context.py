@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ocn_core.config import Settings
-from ocn_core.state import PlatformStore
+from ocn_core.state import PlatformStore, ProxyStore
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
 
@@ -22,6 +22,7 @@ class NodeContext:
     registry: RegistryCache
     transport: HttpTransport
     node_address: str  # checksummed address of the node key (the registry operator)
+    proxies: ProxyStore
 
     @property
     def versions_url(self) -> str:

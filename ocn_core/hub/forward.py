@@ -17,12 +17,14 @@ from ocn_core.errors import (
     BadResponse,
     InvalidRequest,
     MethodNotAllowed,
+    NotFound,
     NotSupported,
     ReceiverTimeout,
     ReceiverUnreachable,
     UnknownReceiver,
     WrongRoleHeaders,
 )
+from ocn_core.hub import proxying
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import InterfaceRole, RouteKind, RouteRequest, RouteResponse
@@ -75,6 +77,7 @@ def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
 
 
 async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
+    """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface)."""
     interface = req.interface_role.ocpi
     row = module_route(req.module, interface) if req.kind == RouteKind.MODULE else None
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
@@ -88,10 +91,30 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         auth = txn.get(codec.platform_key(receiver), db=ctx.platforms.auth)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
+    query, body = req.query, req.body
+    if row is not None and row.response_url:
+        query, body = proxying.proxy_response_url(ctx, req, row)
     target = ocpi.join_url(url.decode(), req.path_suffix)
-    if req.query:
-        target += "?" + req.query
-    return await send(ctx, req, req.method, target, auth.decode(), req.body)
+    if query:
+        target += "?" + query
+    resp = await send(ctx, req, req.method, target, auth.decode(), body)
+    return proxying.proxy_response_headers(ctx, req, row, resp)
+
+
+async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
+    """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
+    validate_sender(ctx, req)
+    receiver = resolve_receiver(ctx, req)
+    url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
+    if url is None:
+        raise NotFound("Proxied resource not found")
+    auth = ctx.platforms.auth_header(receiver)
+    if auth is None:
+        raise NotSupported("Receiver does not support the requested module")
+    method = "GET" if req.kind == RouteKind.PAGE else req.method
+    resp = await send(ctx, req, method, url, auth, req.body if method != "GET" else b"")
+    row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
+    return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
 async def send(
@@ -142,4 +165,4 @@ async def send(
     return RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
 
 
-__all__ = ["InterfaceRole", "check_routing_headers", "route_module", "send", "validate_sender"]
+__all__ = ["InterfaceRole", "check_routing_headers", "route_module", "route_proxied", "send"]

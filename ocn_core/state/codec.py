@@ -45,3 +45,17 @@ def endpoint_key(platform_id: str, module: str, interface: str) -> bytes:
 
 def endpoint_prefix(platform_id: str) -> bytes:
     return PREFIX + platform_id.encode() + b"\0"
+
+
+def proxy_key(proxy_id: str) -> bytes:
+    """``state.proxy``: b"v1:" + id -> JSON {url, sender, receiver, expires_at}."""
+    return PREFIX + proxy_id.encode()
+
+
+def proxy_expiry_key(expires_at: float, proxy_id: str) -> bytes:
+    """``state.proxy_expiry``: b"v1:" + big-endian ms + id -> b"" (ordered for cleanup)."""
+    return PREFIX + int(expires_at * 1000).to_bytes(8, "big") + proxy_id.encode()
+
+
+def proxy_id_of_expiry_key(key: bytes) -> str:
+    return key[len(PREFIX) + 8 :].decode()

@@ -68,6 +68,12 @@ class PlatformStore:
             raw = txn.get(codec.role_key(country_code, party_id), db=self.roles)
         return raw.decode() if raw is not None else None
 
+    def auth_header(self, platform_id: str) -> str | None:
+        """The Authorization value to send to ``platform_id`` (its token B, encoded per peer)."""
+        with self.env.begin() as txn:
+            raw = txn.get(codec.platform_key(platform_id), db=self.auth)
+        return raw.decode() if raw is not None else None
+
     def all(self) -> Iterator[Platform]:
         with self.env.begin() as txn:
             records = [orjson.loads(v) for _, v in txn.cursor(db=self.platforms)]

@@ -42,6 +42,8 @@ class PartyServer:
     base: str = ""
     token_c: str = ""
     base64_tokens: bool = True
+    echo: bool = True  # answer unknown paths with 1000 and {method, path, query}
+    custom: list[tuple[str, str]] = field(default_factory=list)  # (identifier, role) extra modules
     _runner: web.AppRunner | None = None
 
     async def start(self) -> PartyServer:
@@ -112,10 +114,17 @@ class PartyServer:
                 for m in MODULES
                 for r in ("SENDER", "RECEIVER")
             ]
+            endpoints += [
+                {"identifier": m, "role": r, "url": f"{self.base}/custom/{m}"}
+                for m, r in self.custom
+            ]
             return web.json_response(
                 envelope(1000, {"version": self.version, "endpoints": endpoints})
             )
         found = self.answers.get((request.method, request.path))
+        if found is None and self.echo:
+            echo = {"method": request.method, "path": request.path, "query": request.query_string}
+            found = (echo, 1000, 200, {}, None)
         if found is None:
             return web.json_response(envelope(2003, None, "Unknown object"), status=404)
         data, code, http, headers, raw = found

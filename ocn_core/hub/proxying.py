@@ -1,0 +1,78 @@
+"""Node-issued URLs: rewrite response_url, Link and Location so every hop goes through the node.
+
+* commands / chargingprofiles (receiver): the async ``response_url`` (body for POST/PUT, query for
+  GET/DELETE) becomes ``{node}/ocpi/sender/{v}/{module}/{COMMAND|result}/{id}``, stored for the
+  reversed pair (the CPO will send the result to the requester);
+* paginated list answers: ``Link: <next>`` becomes ``{node}/ocpi/{role}/{v}/{module}/page/{id}``;
+* CDR POST answers: ``Location`` becomes ``{node}/ocpi/receiver/{v}/cdrs/{id}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ocn_core.hub.context import NodeContext
+from ocn_core.hub.rewrite import next_link, swap_body_response_url, swap_query_response_url
+from ocn_core.model import RouteRequest, RouteResponse
+from ocn_core.routing import ModuleRoute
+
+
+def _version(req: RouteRequest) -> str:
+    return req.ocpi_version or "2.2.1"
+
+
+def proxy_response_url(ctx: NodeContext, req: RouteRequest, row: ModuleRoute) -> tuple[str, bytes]:
+    """Store the requester's response_url and put a node URL in its place: (query, body)."""
+    proxy_id = ctx.proxies.new_id()
+    segment = req.path_suffix.split("/", 1)[0] if req.module == "commands" else "result"
+    base = f"{ctx.settings.public_url}/ocpi/sender/{_version(req)}/{req.module}"
+    node_url = f"{base}/{segment}/{proxy_id}"
+    query, body = req.query, req.body
+    if req.method in ("GET", "DELETE"):
+        query, old = swap_query_response_url(req.query, node_url)
+    else:
+        body, old = swap_body_response_url(req.body, node_url)
+    # the receiver will send the result: store it for the reversed (sender, receiver) pair
+    ctx.proxies.put(old, req.to_party.key, req.from_party.key, ctx.settings.proxy_ttl, proxy_id)
+    return query, body
+
+
+def proxy_response_headers(
+    ctx: NodeContext, req: RouteRequest, row: ModuleRoute | None, resp: RouteResponse
+) -> RouteResponse:
+    """Replace a next-page Link or a CDR Location with node URLs (successful answers only)."""
+    if row is None or resp.status >= 300:
+        return resp
+    if row.paged and req.method == "GET" and resp.ocpi_status == 1000:
+        _swap_header(resp, "link", lambda value: _page_link(ctx, req, value))
+    elif row.location_header and req.method == "POST" and resp.ocpi_status == 1000:
+        _swap_header(resp, "location", lambda value: _cdr_location(ctx, req, value))
+    return resp
+
+
+def _page_link(ctx: NodeContext, req: RouteRequest, link: str) -> str | None:
+    url = next_link(link)
+    if url is None:
+        return None
+    proxy_id = ctx.proxies.put(url, req.from_party.key, req.to_party.key, ctx.settings.proxy_ttl)
+    role = req.interface_role.ocpi.lower()
+    node_url = f"{ctx.settings.public_url}/ocpi/{role}/{_version(req)}/{req.module}/page/{proxy_id}"
+    return f'<{node_url}>; rel="next"'
+
+
+def _cdr_location(ctx: NodeContext, req: RouteRequest, location: str) -> str:
+    proxy_id = ctx.proxies.put(
+        location, req.from_party.key, req.to_party.key, ctx.settings.proxy_ttl
+    )
+    return f"{ctx.settings.public_url}/ocpi/receiver/{_version(req)}/cdrs/{proxy_id}"
+
+
+def _swap_header(resp: RouteResponse, name: str, make: Callable[[str], str | None]) -> None:
+    for i, (key, value) in enumerate(resp.headers):
+        if key.lower() == name:
+            new = make(value)
+            if new is None:
+                del resp.headers[i]
+            else:
+                resp.headers[i] = (key, new)
+            return

@@ -1,0 +1,72 @@
+"""A node with three registered platforms: a CPO, an eMSP and one platform with two roles."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.support.node import RunningNode, running_node
+from tests.support.parties import PartyServer
+
+CPO = ("CH", "CPO")
+MSP = ("DE", "MSP")
+DUO_CPO = ("NL", "CPX")
+DUO_MSP = ("NL", "MSX")
+
+
+@dataclass
+class Hub:
+    node: RunningNode
+    cpo: PartyServer
+    msp: PartyServer
+    duo: PartyServer
+
+    async def call(
+        self,
+        party: PartyServer,
+        method: str,
+        path: str,
+        to: tuple[str, str],
+        frm: tuple[str, str] | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        headers = party.routing_headers(to=to, frm=frm)
+        headers.update(extra or {})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        url = path if path.startswith("http") else self.node.url + path
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, url, headers=headers, data=data) as r:
+                return r.status, json.loads(await r.read()), dict(r.headers)
+
+
+@contextlib.asynccontextmanager
+async def three_platform_hub(
+    tmp: Path, mode: str = "inprocess", **settings: Any
+) -> AsyncIterator[Hub]:
+    cpo = await PartyServer([("CPO", *CPO)]).start()
+    msp = await PartyServer([("EMSP", *MSP)], version="2.2", base64_tokens=False).start()
+    duo = await PartyServer(
+        [("CPO", *DUO_CPO), ("EMSP", *DUO_MSP)], custom=[("lite-locations", "RECEIVER")]
+    ).start()
+    try:
+        async with running_node(tmp, mode, **settings) as node:
+            for party in (cpo, msp, duo):
+                for role, cc, pid in party.roles:
+                    await node.list_party(cc, pid, [role])
+                ids = [(cc, pid) for _, cc, pid in party.roles]
+                result = await party.register(node.url, await node.token_a(*ids))
+                assert result["status_code"] == 1000, result
+            yield Hub(node, cpo, msp, duo)
+    finally:
+        for party in (cpo, msp, duo):
+            await party.stop()
