@@ -339,7 +339,7 @@ async def test_route(hub: Hub, row: tuple) -> None:  # type: ignore[type-arg]
 
 async def test_body_bytes_reach_receiver_untouched(hub: Hub) -> None:
     raw = b'{"id":"L1","coordinates":{"latitude":"52.0"},"power":11.0,"n":1e3,"last_updated":"2026-01-01T00:00:00.1234Z"}'
-    status, answer, _ = await hub.call(
+    _, answer, _ = await hub.call(
         hub.cpo, "PUT", "/ocpi/receiver/2.2.1/locations/CH/CPO/L1", to=MSP, raw=raw
     )
     assert answer["status_code"] == 1000
@@ -362,9 +362,8 @@ async def test_pagination_link_is_proxied_through_the_node(hub: Hub) -> None:
     )
     assert (headers["X-Total-Count"], headers["X-Limit"]) == ("2", "1")
     link = headers["Link"]
-    assert link.startswith(f"<{hub.node.url}/ocpi/sender/2.2/locations/page/") and link.endswith(
-        '>; rel="next"'
-    )
+    assert link.startswith(f"<{hub.node.url}/ocpi/sender/2.2/locations/page/")
+    assert link.endswith('>; rel="next"')
     page_url = link[1 : link.index(">")]
     hub.cpo.answer(
         "GET",
