@@ -25,6 +25,7 @@ from ocn_core.registry.types import (
     Agreement,
     Node,
     Party,
+    PartyReader,
     RegistryStatus,
     Service,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "LocalRegistry",
     "Node",
     "Party",
+    "PartyReader",
     "RegistryCache",
     "RegistryLayoutMismatch",
     "RegistrySourceConflict",

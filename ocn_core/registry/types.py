@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 ROLES = ("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP")
 """Registry.sol ``enum Role``, index order."""
@@ -67,3 +68,9 @@ class RegistryStatus:
     last_sync: float | None
     confirmations: int = 0
     chain_id: int | None = None
+
+
+class PartyReader(Protocol):
+    """A source that can answer one routing miss directly (the chain source does)."""
+
+    async def read_party(self, country_code: str, party_id: str) -> Party | None: ...

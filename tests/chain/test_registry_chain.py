@@ -321,3 +321,13 @@ async def test_replaced_chain_resnapshots(chain: Any, cache: RegistryCache) -> N
         assert cache.node(op) is None
     finally:
         await sync.close()
+
+
+def test_chain_source_is_a_party_reader(cache: RegistryCache) -> None:
+    from ocn_core.registry import PartyReader
+
+    sync: PartyReader = EthereumRegistrySync(
+        cache, rpc_url="http://127.0.0.1:1", registry_address="0x" + "1" * 40,
+        permissions_address="0x" + "2" * 40,
+    )  # fmt: skip
+    assert callable(sync.read_party)
