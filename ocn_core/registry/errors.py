@@ -5,20 +5,20 @@ from __future__ import annotations
 from ocn_core.errors import AdminError, ServerError
 
 
-class InvalidRegistryEntry(AdminError):  # noqa: N818 (the hierarchy's naming)
+class InvalidRegistryEntry(AdminError):
     """A malformed id, address, role or module in a registry write."""
 
     reason = "registry_invalid_entry"
 
 
-class RegistrySourceConflict(AdminError):  # noqa: N818 (the hierarchy's naming)
+class RegistrySourceConflict(AdminError):
     """A local write into a cache that follows a chain (or the reverse)."""
 
     reason = "registry_source_conflict"
     http_status = 409
 
 
-class RegistryLayoutMismatch(ServerError):  # noqa: N818 (the hierarchy's naming)
+class RegistryLayoutMismatch(ServerError):
     """The cache was written with another byte layout and cannot be rebuilt from its source."""
 
     reason = "registry_layout_mismatch"
