@@ -94,5 +94,9 @@ class Engine:
         extra = [("X-Total-Count", count), ("X-Limit", count)]
         return responses.ok(req, items, self._hub, extra)
 
+    def maintenance(self) -> dict[str, int]:
+        """Periodic housekeeping: drop expired proxied resources."""
+        return {"proxies_expired": self.ctx.proxies.cleanup()}
+
     async def close(self) -> None:
         await self.ctx.transport.close()

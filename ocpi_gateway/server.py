@@ -16,6 +16,7 @@ import structlog
 
 from ocn_core import implementation_report
 from ocn_core.config import Settings
+from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.core_client import CoreClient, InProcessCore
@@ -30,6 +31,7 @@ async def run_gateway(
 ) -> None:
     """Serve until cancelled or SIGTERM/SIGINT."""
     core: CoreClient
+    housekeeping: asyncio.Task[None] | None = None
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
@@ -39,6 +41,7 @@ async def run_gateway(
         engine = build_engine(settings)
         core = InProcessCore(engine)
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
+        housekeeping = asyncio.ensure_future(_housekeeping(engine))
     gateway = Gateway(core, node_info)
     server = await serve(
         gateway.handle,
@@ -67,10 +70,24 @@ async def run_gateway(
     try:
         await stop.wait()
     finally:
+        if housekeeping is not None:
+            housekeeping.cancel()
         server.close()
         await server.wait_closed()
         await core.close()
         log.info("node_stopped", pid=os.getpid())
+
+
+async def _housekeeping(engine: Engine, every: float = 60.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            done = engine.maintenance()
+        except Exception:
+            log.exception("housekeeping_failed")
+        else:
+            if any(done.values()):
+                log.info("housekeeping", **done)
 
 
 def _worker(settings: Settings, core_url: str) -> None:

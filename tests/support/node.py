@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -44,7 +45,10 @@ class RunningNode:
             aiohttp.ClientSession() as http,
             http.request(method, self.url + path, json=body, headers=self.admin_headers) as r,
         ):
-            return r.status, await r.json(content_type=None)
+            raw = await r.read()
+            if r.content_type == "application/json":
+                return r.status, json.loads(raw)
+            return r.status, raw.decode()
 
     async def list_party(self, country_code: str, party_id: str, roles: list[str]) -> None:
         status, body = await self.admin(

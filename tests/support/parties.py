@@ -7,6 +7,7 @@ node as a real OCPI client would.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import uuid
@@ -43,6 +44,7 @@ class PartyServer:
     token_c: str = ""
     base64_tokens: bool = True
     echo: bool = True  # answer unknown paths with 1000 and {method, path, query}
+    delay: float = 0.0  # seconds to wait before answering module requests
     custom: list[tuple[str, str]] = field(default_factory=list)  # (identifier, role) extra modules
     _runner: web.AppRunner | None = None
 
@@ -121,6 +123,8 @@ class PartyServer:
             return web.json_response(
                 envelope(1000, {"version": self.version, "endpoints": endpoints})
             )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         found = self.answers.get((request.method, request.path))
         if found is None and self.echo:
             echo = {"method": request.method, "path": request.path, "query": request.query_string}
