@@ -1,0 +1,156 @@
+"""The full HTTP hop: wrk → node (local routing) → upstream party, against wrk → nginx
+reverse proxy → the same upstream, and wrk → upstream directly; concurrency 1/16/64; 1 and 2
+gateway workers; signatures off and, when the node enforces them, on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import nginx, node_proc, payloads, procs, signed, stats, wrk
+from benchmarks.http_runs import Cell, Plan, run_cells, summarize
+from benchmarks.progress import Progress
+from benchmarks.upstream import start_upstream
+
+FULL = Plan(runs=5, seconds=4, warm=1, quiet_pct=15.0, quiet_wait_s=60.0, redo_pct=10.0)
+QUICK = Plan(runs=1, seconds=1, warm=0, quiet_pct=100.0, quiet_wait_s=0.0, redo_pct=0.0)
+
+
+class _Setup:
+    """Everything started for the scenario, stopped by PID in :meth:`close`."""
+
+    def __init__(self, run_dir: Path, quick: bool) -> None:
+        self.run_dir, self.quick = run_dir, quick
+        self.started: list[subprocess.Popen[bytes]] = []
+        self.cells: list[Cell] = []
+        self.skipped: list[dict[str, str]] = []
+        self.conc = [16] if quick else [1, 16, 64]
+        self.conc_w2 = [16] if quick else [16, 64]
+
+    def _script(self, name: str, headers: dict[str, str]) -> Path:
+        return wrk.write_script(self.run_dir / f"{name}.lua", "GET", headers)
+
+    def _add(self, name: str, label: str, workers: int, port: int, script: Path,
+             sut: list[int]) -> None:  # fmt: skip
+        url = f"http://127.0.0.1:{port}{payloads.NODE_PATH}"
+        status, body = node_proc.get_location(f"http://127.0.0.1:{port}", _headers(script))
+        if status != 200 or body != payloads.LOCATION_RESPONSE:
+            raise RuntimeError(f"{name} w{workers}: bad answer {status} {body[:120]!r}")
+        for c in self.conc if workers == 1 else self.conc_w2:
+            self.cells.append(Cell(name, label, workers, c, url, script, sut))
+
+    def build(self) -> list[int]:
+        up = start_upstream(self.run_dir, prefer_nginx=True)
+        self.started.append(up.proc)
+        plain = self._script("plain", payloads.routing_headers("not-checked-by-nginx"))
+        self._add("direct", "upstream (nginx) directly, no hop", 1, up.port, plain, [up.proc.pid])
+        for w in (1, 2):
+            port = procs.free_port()
+            body = nginx.proxy_body(port, up.port)
+            proxy = nginx.start(self.run_dir / f"proxy-w{w}", w, body, port)
+            self.started.append(proxy)
+            self._add("nginx-proxy", "nginx proxy_pass, keepalive upstream", w, port, plain,
+                      [proxy.pid])  # fmt: skip
+        for w in (1, 2):
+            node = node_proc.start_node(self.run_dir, f"node-w{w}", w, False, up.base)
+            self.started.append(node.proc)
+            script = self._script(f"node-w{w}", payloads.routing_headers(node.tokens["EMSP"]))
+            self._add("node", "ocn-node, local routing, signatures off", w, node.port, script,
+                      [node.proc.pid])  # fmt: skip
+        self._signatures_on(up.base)
+        return [up.proc.pid]
+
+    def _signatures_on(self, upstream: str) -> None:
+        keys, addresses = signed.party_keys()
+        node = node_proc.start_node(self.run_dir, "node-sig-w1", 1, True, upstream, addresses)
+        headers, why = signed.probe(node.url, payloads.routing_headers(node.tokens["EMSP"]),
+                                    keys["EMSP"])  # fmt: skip
+        procs.stop([node.proc])
+        if headers is None:
+            self.skipped.append({"name": "node-sig", "reason": why})
+            return
+        for w in (1, 2):
+            n = node_proc.start_node(self.run_dir, f"node-sig-w{w}", w, True, upstream, addresses)
+            self.started.append(n.proc)
+            h = signed.sign_headers(payloads.routing_headers(n.tokens["EMSP"]), keys["EMSP"])
+            self._add("node-sig", "ocn-node, local routing, signatures verified", w, n.port,
+                      self._script(f"node-sig-w{w}", h), [n.proc.pid])  # fmt: skip
+
+    def close(self) -> None:
+        procs.stop(self.started)
+
+
+def _headers(script: Path) -> dict[str, str]:
+    """The headers a generated wrk script sends (for the pre-flight check)."""
+    out = {}
+    for line in script.read_text().splitlines():
+        if line.startswith('wrk.headers["'):
+            name, _, rest = line[len('wrk.headers["') :].partition('"] = "')
+            out[name] = rest.rstrip('"')
+    return out
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """x nginx hop (same workers, same c; and 1-worker nginx) for req/s, p50 and p99."""
+    ref = {(r["workers"], r["conc"]): r for r in rows if r["name"] == "nginx-proxy" and "rps" in r}
+    for r in rows:
+        if "rps" not in r:
+            continue
+        same, w1 = ref.get((r["workers"], r["conc"])), ref.get((1, r["conc"]))
+        med = _med
+        r["x_nginx_rps"] = stats.ratio(med(r, "rps"), med(same, "rps"))
+        r["x_nginx_w1_rps"] = stats.ratio(med(r, "rps"), med(w1, "rps"))
+        r["x_nginx_p99"] = stats.ratio(med(r, "p99_us"), med(same, "p99_us"))
+        r["x_nginx_cpu"] = stats.ratio(med(r, "sut_cpu_us_req"), med(same, "sut_cpu_us_req"))
+
+
+def _med(row: dict[str, Any] | None, key: str) -> float | None:
+    if row is None or key not in row:
+        return None
+    return float(row[key]["median"])
+
+
+def targets(rows: list[dict[str, Any]], skipped: list[dict[str, str]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    by = {(r["name"], r["workers"], r["conc"]): r for r in rows}
+    for name, floor in (("node", 0.40), ("node-sig", 0.20)):
+        for c in (16, 64):
+            row = by.get((name, 2, c))
+            what = f"{name} 2 workers c{c} req/s ≥ {floor:.2f}x nginx hop"
+            value = row.get("x_nginx_rps") if row else None
+            out.append(_target(what, value, floor, "≥", skipped, name))
+    row = by.get(("node", 2, 16))
+    value = row.get("x_nginx_p99") if row else None
+    out.append(_target("node 2 workers c16 p99 ≤ 2x nginx's", value, 2.0, "≤", skipped, "node"))
+    return out
+
+
+def _target(what: str, value: float | None, limit: float, op: str,
+            skipped: list[dict[str, str]], name: str) -> dict[str, Any]:  # fmt: skip
+    if value is None:
+        why = next((s["reason"] for s in skipped if s["name"] == name), "not measured in this mode")
+        return {"name": what, "value": None, "limit": limit, "met": None, "note": why}
+    met = value >= limit if op == "≥" else value <= limit
+    return {"name": what, "value": value, "limit": limit, "met": met}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    missing = [m for m in (nginx.available(), wrk.available()) if m]
+    if missing:
+        return {"skipped": "; ".join(missing)}
+    plan = QUICK if quick else FULL
+    with tempfile.TemporaryDirectory(prefix="ocn-bench-http-") as tmp, Progress("http hop") as bar:
+        setup = _Setup(Path(tmp), quick)
+        try:
+            upstream = setup.build()
+            run_cells(setup.cells, upstream, plan, bar)
+        finally:
+            setup.close()
+    rows = [summarize(c) for c in setup.cells]
+    add_ratios(rows)
+    meta = {"plan": plan.__dict__, "nginx": nginx.version(), "wrk": wrk.version(),
+            "ncpu": procs.NCPU, "skipped_rows": setup.skipped}  # fmt: skip
+    return {"rows": rows, "targets": targets(rows, setup.skipped), "meta": meta}

@@ -1,0 +1,61 @@
+"""The node under test as a real process tree: ``ocn-node run --workers N`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import handshake, payloads, procs
+
+
+@dataclass
+class NodeProc:
+    port: int
+    proc: subprocess.Popen[bytes]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_node(
+    run_dir: Path, name: str, workers: int, signatures: bool, upstream: str,
+    addresses: dict[str, str] | None = None,
+) -> NodeProc:  # fmt: skip
+    """Start the node, then connect both parties to it with the credentials handshake."""
+    port = procs.free_port()
+    data_dir = run_dir / name / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    api_key = secrets.token_urlsafe(16)
+    env = dict(os.environ, OCN_API_KEY=api_key, OCN_LOG_LEVEL="warning")
+    argv = [sys.executable, "-m", "ocpi_gateway.cli", "run", "--data-dir", str(data_dir),
+            "--public-url", f"http://127.0.0.1:{port}", "--port", str(port),
+            "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
+    if signatures:
+        argv.append("--signatures")
+    proc = procs.start(argv, run_dir / name / "node.log", env)
+    node = NodeProc(port, proc)
+    try:
+        procs.wait_port(port, proc)
+        node.tokens = handshake.connect_parties(node.url, api_key, upstream, addresses)
+    except BaseException:
+        procs.stop([proc])
+        raise
+    return node
+
+
+def get_location(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One GET of the benchmark Location (through whatever ``url`` points at)."""
+    req = urllib.request.Request(url + payloads.NODE_PATH, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()

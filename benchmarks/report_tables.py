@@ -1,0 +1,71 @@
+"""The per-scenario Markdown tables of the scenarios this package implements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.report import num, ratio, spread, table
+
+
+def decision(res: dict[str, Any]) -> list[str]:
+    rows = [[r["name"], r["label"], num(r["p50_us"], 2), spread(r["p50_spread"], 2),
+             num(r["p99_us"], 2), num(r["ops_s"]), ratio(r.get("x_lmdb_get"))]
+            for r in res["rows"]]  # fmt: skip
+    head = ["case", "what", "p50 µs", "p50 spread", "p99 µs", "ops/s (no timer)", "p50 x LMDB get"]
+    note = (f"{res['repeats']} interleaved runs x {res['seconds_per_run']} s per case; "
+            "per-call perf_counter_ns into an HdrHistogram (3 significant digits).")  # fmt: skip
+    return [note, "", *table(head, rows)]
+
+
+def http(res: dict[str, Any]) -> list[str]:
+    rows = []
+    for r in res["rows"]:
+        if "rps" not in r:
+            rows.append([r["name"], str(r["workers"]), str(r["conc"]), "failed: " +
+                         "; ".join(r["failed_runs"])[:200]] + ["-"] * 7)  # fmt: skip
+            continue
+        rows.append([
+            r["name"], str(r["workers"]), str(r["conc"]), spread(r["rps"]),
+            ratio(r.get("x_nginx_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
+            ratio(r.get("x_nginx_p99")), num(r["sut_cpu_us_req"]["median"], 1),
+            num(r["upstream_cpu_us_req"] + r["wrk_cpu_us_req"], 1),
+            f"{r['errors']} / {r['foreign_cpu_pct_max']:.0f}% / {r['steal_pct']:.0f}%",
+        ])  # fmt: skip
+    head = ["hop", "w", "c", "req/s median [min-max]", "x nginx hop", "p50 µs",
+            "p99 µs median [min-max]", "p99 x nginx", "SUT CPU µs/req", "upstream+wrk µs/req",
+            "errors / foreign max / steal"]  # fmt: skip
+    p = res["meta"]["plan"]
+    note = (f"wrk -t1, {p['runs']} interleaved runs x {p['seconds']} s (warm-up {p['warm']} s); "
+            "x nginx = against the nginx proxy hop with the same worker count at the same c; "
+            "1-worker rows: SUT on CPU 0, wrk + upstream on CPU 1; 2-worker rows unpinned. "
+            f"{res['meta']['nginx']}; {res['meta']['wrk']}.")  # fmt: skip
+    return [note, "", *table(head, rows)]
+
+
+def grpc(res: dict[str, Any]) -> list[str]:
+    rows = [[r["name"], r["label"], str(r["conc"]), spread(r["calls_s"]),
+             ratio(r.get("x_empty_calls_s")), num(r["p50_us"]["median"]),
+             num(r["p99_us"]["median"]), ratio(r.get("x_empty_p50")),
+             num(r["server_cpu_us_call"], 1), num(r["client_cpu_us_call"], 1)]
+            for r in res["rows"]]  # fmt: skip
+    head = [
+        "call",
+        "what",
+        "in flight",
+        "calls/s median [min-max]",
+        "calls/s x empty",
+        "p50 µs",
+        "p99 µs",
+        "p50 x empty",
+        "server CPU µs/call",
+        "client CPU µs/call",
+    ]
+    p = res["meta"]
+    note = (
+        f"{p['runs']} interleaved runs x {p['seconds']} s; grpc.aio server (the product's) "
+        "pinned to CPU 0, client process on CPU 1; latency per call into an HdrHistogram."
+    )
+    return [note, "", *table(head, rows)]
+
+
+RENDERERS = {"decision": decision, "http": http, "grpc": grpc}
