@@ -141,11 +141,18 @@ def validate(doc: object) -> Decoded:
                 raise MalformedSignature(f"OCN-Signature {where}must be an object.")
             rf = r.get("rewrittenFields")
             if not isinstance(rf, dict):
-                raise MalformedSignature(f"OCN-Signature {where}'rewrittenFields' must be an object.")
+                raise MalformedSignature(
+                    f"OCN-Signature {where}'rewrittenFields' must be an object."
+                )
             if len(rf) > MAX_REWRITTEN_FIELDS:
                 raise SignatureTooLarge(f"OCN-Signature {where}rewrites too many fields.")
             rewrites.append(
-                Rewrite(rf, _string(r, "hash", where), _string(r, "rsv", where), _string(r, "signatory", where))
+                Rewrite(
+                    rf,
+                    _string(r, "hash", where),
+                    _string(r, "rsv", where),
+                    _string(r, "signatory", where),
+                )
             )
     return fields, hash_, rsv, signatory, rewrites
 
@@ -158,4 +165,6 @@ def decode(header: object) -> Decoded:
 def encode(doc: dict[str, Any]) -> str:
     """Notary document (reference key order) -> header value."""
     text = js_stringify(doc).encode("utf-8")
-    return binascii.b2a_base64(brotli.compress(text, quality=BROTLI_QUALITY), newline=False).decode()
+    return binascii.b2a_base64(
+        brotli.compress(text, quality=BROTLI_QUALITY), newline=False
+    ).decode()

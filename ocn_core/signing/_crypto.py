@@ -51,19 +51,22 @@ _BUFFERS = _Buffers() if FAST_RECOVER else None
 
 def keccak_hex(data: bytes) -> str:
     """``ethers.utils.keccak256``: ``0x`` + 64 lower-case hex digits."""
-    return "0x" + keccak_256(data).hexdigest()
+    return "0x" + str(keccak_256(data).hexdigest())
 
 
 def personal_digest(message: bytes) -> bytes:
     """EIP-191 digest: keccak("\\x19Ethereum Signed Message:\\n" + len + message)."""
-    return keccak_256(_PREFIX + str(len(message)).encode() + message).digest()
+    digest: bytes = keccak_256(_PREFIX + str(len(message)).encode() + message).digest()
+    return digest
 
 
 def checksum(address20: bytes) -> str:
     """EIP-55 checksummed ``0x`` address of 20 raw bytes."""
     low = address20.hex()
     nibbles = keccak_256(low.encode()).hexdigest()
-    return "0x" + "".join(c.upper() if n in "89abcdef" else c for c, n in zip(low, nibbles[:40], strict=True))
+    return "0x" + "".join(
+        c.upper() if n in "89abcdef" else c for c, n in zip(low, nibbles[:40], strict=True)
+    )
 
 
 _ADDRESS_CACHE: dict[str, bytes] = {}

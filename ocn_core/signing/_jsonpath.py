@@ -1,10 +1,10 @@
 """The subset of ``jsonpath@1`` the notary needs: parse a field path, read it, assign it.
 
-Reference paths look like ``$['body']['evses'][0]['uid']``. Like ``jsonpath`` we take the quoted text
-raw (no unescaping; only ``\\' \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX`` may follow a backslash),
-accept ``.name`` / ``.123`` members and ``[n]`` indices, and refuse ``__proto__``, ``prototype`` and
-``constructor``. Wildcards, slices, unions, ``..`` and script/filter expressions are refused as well:
-the reference never produces them.
+Reference paths look like ``$['body']['evses'][0]['uid']``. Like ``jsonpath`` we take the
+quoted text raw (no unescaping; a backslash may only precede one of ``'"\\/bfnrt`` or ``uXXXX``),
+accept ``.name`` / ``.123`` members and ``[n]`` indices, and refuse ``__proto__``, ``prototype``
+and ``constructor``. Wildcards, slices, unions, ``..`` and script/filter expressions are refused
+as well: the reference never produces them.
 
 A parsed path is a tuple of segments: ``str`` (member: object key, or array index / ``length`` on
 an array, as JavaScript's ``in``) or ``int`` (subscript: array elements only).

@@ -1,4 +1,4 @@
-"""JavaScript value semantics the reference notary relies on: key order, ``String(x)``, ``JSON.stringify``.
+"""JavaScript semantics the reference notary relies on: key order, ``String``, ``JSON.stringify``.
 
 The notary concatenates values with JavaScript's ``+``, iterates objects with ``Object.entries`` and
 serialises with ``JSON.stringify``; these helpers reproduce exactly that for JSON-shaped Python data
@@ -84,6 +84,8 @@ def js_text(value: object) -> str:
     if isinstance(value, list):
         return ",".join([js_text(v) for v in value])
     if isinstance(value, dict):
+        if "toString" in value:  # an own, non-callable toString: JavaScript's String() throws
+            raise ValueError("Cannot convert object to primitive value")
         return "[object Object]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
@@ -111,5 +113,7 @@ def js_stringify(value: object) -> str:
     if isinstance(value, list):
         return "[" + ",".join([js_stringify(v) for v in value]) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join([_quote(k) + ":" + js_stringify(value[k]) for k in js_keys(value)]) + "}"
+        return (
+            "{" + ",".join([_quote(k) + ":" + js_stringify(value[k]) for k in js_keys(value)]) + "}"
+        )
     raise TypeError(f"not a JSON value: {type(value).__name__}")

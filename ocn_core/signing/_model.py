@@ -10,7 +10,9 @@ class Rewrite:
 
     __slots__ = ("hash", "rewritten_fields", "rsv", "signatory")
 
-    def __init__(self, rewritten_fields: dict[str, Any], hash: str, rsv: str, signatory: str) -> None:
+    def __init__(
+        self, rewritten_fields: dict[str, Any], hash: str, rsv: str, signatory: str
+    ) -> None:
         self.rewritten_fields = rewritten_fields
         self.hash = hash
         self.rsv = rsv
@@ -31,4 +33,6 @@ class Rewrite:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Rewrite({self.rewritten_fields!r}, {self.hash!r}, {self.rsv!r}, {self.signatory!r})"
+        return (
+            f"Rewrite({self.rewritten_fields!r}, {self.hash!r}, {self.rsv!r}, {self.signatory!r})"
+        )

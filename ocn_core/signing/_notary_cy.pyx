@@ -71,13 +71,13 @@ cdef tuple _path_of(str field):
 cdef Py_ssize_t _array_index(str key, Py_ssize_t length):
     cdef Py_ssize_t n = len(key), i, v = 0
     cdef Py_UCS4 c
-    if n == 0 or n > 10 or (n > 1 and key[0] == u"0"):
+    if n == 0 or n > 10 or (n > 1 and <Py_UCS4>key[0] == 48):
         return -1
     for i in range(n):
         c = key[i]
-        if c < u"0" or c > u"9":
+        if c < 48 or c > 57:
             return -1
-        v = v * 10 + (c - 48)
+        v = v * 10 + (<Py_ssize_t>c - 48)
     return v if v < length else -1
 
 
@@ -127,8 +127,10 @@ cdef str _text(object value):
     if isinstance(value, list):
         return ",".join([_text(v) for v in value])
     if isinstance(value, dict):
+        if "toString" in value:  # an own, non-callable toString: JavaScript's String() throws
+            raise ValueError("Cannot convert object to primitive value")
         return "[object Object]"
-    raise UnsignableValue(f"Value is not JSON: {type(value).__name__}.")
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
 cdef str _message(list fields, object values):
@@ -152,7 +154,10 @@ cdef str _message(list fields, object values):
                 if node is _MISSING:
                     break
         if node is not _MISSING:
-            parts.append(_text(node))
+            try:
+                parts.append(_text(node))
+            except (TypeError, ValueError) as exc:
+                raise UnsignableValue(f"Value at {fields[k]} cannot be a string: {exc}") from None
     return "".join(parts)
 
 
@@ -267,7 +272,10 @@ cdef tuple _validate(object doc):
 cdef object _restore(object values, dict rewritten):
     if not isinstance(values, dict):
         raise UnsupportedFieldPath("Values to verify must be an object.")
-    restored = copy.deepcopy(values)
+    try:
+        restored = copy.deepcopy(values)
+    except RecursionError:
+        raise UnsignableValue("Values are nested too deeply to verify rewrites.") from None
     for path in js_keys(rewritten):
         assign(restored, parse_path(path), copy.deepcopy(rewritten[path]))
     return restored
@@ -323,7 +331,10 @@ cdef class Notary:
     def sign(self, values, private_key):
         """(Re)sign ``values``: sets fields, hash, rsv and signatory; keeps rewrites."""
         cdef list fields = [], parts = []
-        _walk("$", values, fields, parts)
+        try:
+            _walk("$", values, fields, parts)
+        except RecursionError:
+            raise UnsignableValue("Values are nested too deeply to sign.") from None
         signer = _crypto.signer(private_key)
         self.fields = fields
         self.hash = "0x" + _keccak(_utf8("".join(parts))).hexdigest()

@@ -39,7 +39,7 @@ RESPONSE_HEADERS = ("x-limit", "x-total-count", "link", "location")
 
 
 def walk(path: str, value: object, fields: list[str], parts: list[str]) -> None:
-    """Append every signable leaf below ``value`` to ``fields`` (its path) and ``parts`` (its text)."""
+    """Append each signable leaf below ``value``: its path to ``fields``, its text to ``parts``."""
     if value is None or value == "":
         return
     if isinstance(value, list):
@@ -78,8 +78,8 @@ def message_of(fields: list[str], values: object) -> str:
         if found is not MISSING:
             try:
                 parts.append(js_text(found))
-            except TypeError as exc:
-                raise UnsignableValue(f"Value at {field} is not JSON: {exc}") from None
+            except (TypeError, ValueError) as exc:
+                raise UnsignableValue(f"Value at {field} cannot be a string: {exc}") from None
     return "".join(parts)
 
 
@@ -125,7 +125,10 @@ class Notary:
         """(Re)sign ``values``: sets fields, hash, rsv and signatory; keeps rewrites."""
         fields: list[str] = []
         parts: list[str] = []
-        walk("$", values, fields, parts)
+        try:
+            walk("$", values, fields, parts)
+        except RecursionError:
+            raise UnsignableValue("Values are nested too deeply to sign.") from None
         signer = _crypto.signer(private_key)
         self.fields = fields
         self.hash = _crypto.keccak_hex(_utf8("".join(parts)))
@@ -173,14 +176,20 @@ class Notary:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Notary(signatory={self.signatory!r}, fields={len(self.fields)}, rewrites={len(self.rewrites)})"
+        return (
+            f"Notary(signatory={self.signatory!r}, fields={len(self.fields)},"
+            f" rewrites={len(self.rewrites)})"
+        )
 
 
 def _restore(values: Any, rewritten: dict[str, Any]) -> Any:
     """A copy of ``values`` with every rewritten path set back to its stashed value."""
     if not isinstance(values, dict):
         raise UnsupportedFieldPath("Values to verify must be an object.")
-    restored = copy.deepcopy(values)
+    try:
+        restored = copy.deepcopy(values)
+    except RecursionError:
+        raise UnsignableValue("Values are nested too deeply to verify rewrites.") from None
     for path in js_keys(rewritten):
         assign(restored, cached_path(path), copy.deepcopy(rewritten[path]))
     return restored
@@ -209,7 +218,7 @@ def request_values(
 
 
 def response_values(headers: Mapping[str, str], body: object) -> dict[str, Any]:
-    """ValuesToSign of a response: x-limit, x-total-count, link, location; body minus ocn_signature."""
+    """ValuesToSign of a response: the 4 paging/location headers; body without ocn_signature."""
     if isinstance(body, dict) and "ocn_signature" in body:
         body = {k: v for k, v in body.items() if k != "ocn_signature"}
     return {"headers": _pick(headers, RESPONSE_HEADERS), "body": body}

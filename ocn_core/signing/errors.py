@@ -1,4 +1,4 @@
-"""Typed OCN-Signature failures; all are :class:`ocn_core.errors.SignatureError` (HTTP 400 / OCPI 2001)."""
+"""Typed OCN-Signature failures: :class:`ocn_core.errors.SignatureError`s (HTTP 400, OCPI 2001)."""
 
 from __future__ import annotations
 

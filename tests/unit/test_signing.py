@@ -32,7 +32,9 @@ def _twins() -> list[Any]:
     params: list[Any] = [pytest.param(_notary_ref, id="ref")]
     if not _ext.NO_EXTENSIONS:
         try:
-            params.append(pytest.param(importlib.import_module("ocn_core.signing._notary_cy"), id="cy"))
+            params.append(
+                pytest.param(importlib.import_module("ocn_core.signing._notary_cy"), id="cy")
+            )
         except ImportError:
             if _ext.REQUIRE_EXTENSIONS:
                 raise
@@ -98,11 +100,22 @@ def test_strings_print_like_javascript() -> None:
 def test_key_order_integer_like_first(impl: ModuleType) -> None:
     notary = impl.sign(values_of(CASES["trap_1"]), PARTY_KEY)
     body = [f.removeprefix("$['body']") for f in notary.fields if f.startswith("$['body']")]
-    assert body == ["['2']", "['10']", "['4294967294']", "['b']", "['01']", "['-1']", "['4294967295']", "['a']"]
+    assert body == [
+        "['2']",
+        "['10']",
+        "['4294967294']",
+        "['b']",
+        "['01']",
+        "['-1']",
+        "['4294967295']",
+        "['a']",
+    ]
 
 
 def test_skips_null_empty_and_empty_containers(impl: ModuleType) -> None:
-    notary = impl.sign({"body": {"n": None, "e": "", "a": [], "o": {}, "z": 0, "f": False}}, PARTY_KEY)
+    notary = impl.sign(
+        {"body": {"n": None, "e": "", "a": [], "o": {}, "z": 0, "f": False}}, PARTY_KEY
+    )
     assert notary.fields == ["$['body']['z']", "$['body']['f']"]
 
 
@@ -117,11 +130,15 @@ def test_missing_and_null_add_nothing_arrays_join(impl: ModuleType) -> None:
     notary = impl.sign({"body": {"a": "x", "b": "y,z"}}, PARTY_KEY)
     notary.verify({"body": {"b": "xy,z"}})
     notary.verify({"body": {"a": None, "b": ["xy", ["z"]]}})
-    notary.verify({"body": {"a": 1.0, "b": "0"}} if False else {"body": {"a": "x", "b": ["y", "z"]}})
+    notary.verify(
+        {"body": {"a": 1.0, "b": "0"}} if False else {"body": {"a": "x", "b": ["y", "z"]}}
+    )
 
 
 def test_numbers_compare_as_javascript_doubles(impl: ModuleType) -> None:
-    notary = impl.sign(signing.parse_json(b'{"body":{"a":1.0,"b":12345678901234567890}}'), PARTY_KEY)
+    notary = impl.sign(
+        signing.parse_json(b'{"body":{"a":1.0,"b":12345678901234567890}}'), PARTY_KEY
+    )
     notary.verify(signing.parse_json(b'{"body":{"a":1,"b":12345678901234567000}}'))
     notary.verify({"body": {"a": "1", "b": "12345678901234567000"}})
 
@@ -130,7 +147,10 @@ def test_numbers_compare_as_javascript_doubles(impl: ModuleType) -> None:
 
 
 def test_stash_and_resign_verifies(impl: ModuleType) -> None:
-    original = {"headers": {"x-correlation-id": "1"}, "body": {"response_url": "https://a/1", "x": "y"}}
+    original = {
+        "headers": {"x-correlation-id": "1"},
+        "body": {"response_url": "https://a/1", "x": "y"},
+    }
     notary = impl.sign(original, PARTY_KEY)
     changed = copy.deepcopy(original)
     changed["body"]["response_url"] = "https://node/9"
@@ -164,7 +184,13 @@ def test_assign_vivifies_like_jsonpath() -> None:
     assign(root, parse_path("$['b']['k']"), 3)  # truthy primitive: ignored, as in JavaScript
     assign(root, parse_path("$['c'][1]"), 4)
     assign(root, parse_path("$['d'][0]"), 5)
-    assert root == {"a": {"k": 2}, "b": "text", "c": [None, 4], "d": {"0": 5}, "x": {"y": [None, None, 1]}}
+    assert root == {
+        "a": {"k": 2},
+        "b": "text",
+        "c": [None, 4],
+        "d": {"0": 5},
+        "x": {"y": [None, None, 1]},
+    }
 
 
 def test_rewrite_errors_name_the_rewrite(impl: ModuleType) -> None:
@@ -172,13 +198,19 @@ def test_rewrite_errors_name_the_rewrite(impl: ModuleType) -> None:
     notary = impl.sign(original, PARTY_KEY)
     notary.stash({"$['body']['u']": "not the old value"})
     notary.sign({"body": {"u": "new", "v": "w"}}, NODE_KEY)
-    with pytest.raises(serr.RewriteHashMismatch, match=r"^Rewrite 0: Rewritten request hash does not match\.$"):
+    with pytest.raises(
+        serr.RewriteHashMismatch, match=r"^Rewrite 0: Rewritten request hash does not match\.$"
+    ):
         notary.verify({"body": {"u": "new", "v": "w"}})
     notary = impl.sign(original, PARTY_KEY)
     notary.stash({"$['body']['u']": "old"})
-    notary.rewrites[0].signatory = notary.rewrites[0].signatory.lower()  # reference compares strictly
+    notary.rewrites[0].signatory = notary.rewrites[
+        0
+    ].signatory.lower()  # reference compares strictly
     notary.sign({"body": {"u": "new", "v": "w"}}, NODE_KEY)
-    with pytest.raises(serr.RewriteSignatoryMismatch, match=r"^Rewrite 0: Rewritten signatory incorrect\.$"):
+    with pytest.raises(
+        serr.RewriteSignatoryMismatch, match=r"^Rewrite 0: Rewritten signatory incorrect\.$"
+    ):
         notary.verify({"body": {"u": "new", "v": "w"}})
 
 
@@ -218,28 +250,47 @@ def test_modified_and_wrong_signatory(impl: ModuleType) -> None:
         (lambda d: d.update(rsv=d["rsv"][2:] + "00"), serr.BadSignatureValue),
         (lambda d: d.update(rsv="0x" + "00" * 65), serr.BadSignatureValue),
         (lambda d: d.update(signatory="0xnot-an-address"), serr.BadSignatureValue),
-        (lambda d: d.update(signatory=d["signatory"][:3] + d["signatory"][3:].swapcase()), serr.BadSignatureValue),
+        (
+            lambda d: d.update(signatory=d["signatory"][:3] + d["signatory"][3:].swapcase()),
+            serr.BadSignatureValue,
+        ),
         (lambda d: d.update(fields="$['body']"), serr.MalformedSignature),
         (lambda d: d.update(fields=[1, 2]), serr.MalformedSignature),
         (lambda d: d.pop("hash"), serr.MalformedSignature),
         (lambda d: d.update(rsv=None), serr.MalformedSignature),
         (lambda d: d.update(rewrites={"a": 1}), serr.MalformedSignature),
         (lambda d: d.update(rewrites=[1]), serr.MalformedSignature),
-        (lambda d: d.update(rewrites=[{"rewrittenFields": [], "hash": "", "rsv": "", "signatory": ""}]), serr.MalformedSignature),
+        (
+            lambda d: d.update(
+                rewrites=[{"rewrittenFields": [], "hash": "", "rsv": "", "signatory": ""}]
+            ),
+            serr.MalformedSignature,
+        ),
         (lambda d: d.update(fields=["$..body"]), serr.UnsupportedFieldPath),
         (lambda d: d.update(fields=["$['body']['constructor']"]), serr.UnsupportedFieldPath),
         (lambda d: d.update(fields=["$['a'b']"]), serr.UnsupportedFieldPath),
         (lambda d: d.update(fields=["$['" + "a" * 5000 + "']"]), serr.UnsupportedFieldPath),
-        (lambda d: d.update(fields=["$['body']"] * (_codec.MAX_FIELDS + 1)), serr.SignatureTooLarge),
-        (lambda d: d.update(rewrites=[{"rewrittenFields": {}, "hash": "", "rsv": "", "signatory": ""}] * 65), serr.SignatureTooLarge),
+        (
+            lambda d: d.update(fields=["$['body']"] * (_codec.MAX_FIELDS + 1)),
+            serr.SignatureTooLarge,
+        ),
+        (
+            lambda d: d.update(
+                rewrites=[{"rewrittenFields": {}, "hash": "", "rsv": "", "signatory": ""}] * 65
+            ),
+            serr.SignatureTooLarge,
+        ),
     ],
 )
 def test_bad_documents(impl: ModuleType, mutate: Any, error: type[Exception]) -> None:
     doc = _doc()
     mutate(doc)
+
+    def check() -> None:
+        impl.Notary.deserialize(header_of(doc)).verify(values_of(CASES["post_start_session"]))
+
     with pytest.raises(error) as info:
-        notary = impl.Notary.deserialize(header_of(doc))
-        notary.verify(values_of(CASES["post_start_session"]))
+        check()
     assert isinstance(info.value, errors.SignatureError)
     assert info.value.message
 
@@ -305,17 +356,29 @@ def test_parse_json_like_json_parse() -> None:
 
 
 def test_request_values_pick_headers_in_order() -> None:
-    headers = {"OCPI-To-Party-Id": "MSP", "X-Correlation-ID": "c", "Authorization": "Token t", "OCPI-from-country-code": "DE"}
+    headers = {
+        "OCPI-To-Party-Id": "MSP",
+        "X-Correlation-ID": "c",
+        "Authorization": "Token t",
+        "OCPI-from-country-code": "DE",
+    }
     values = signing.request_values(headers, {"limit": "1"}, {"a": 1})
     assert list(values) == ["headers", "params", "body"]
-    assert list(values["headers"].items()) == [("x-correlation-id", "c"), ("ocpi-from-country-code", "DE"), ("ocpi-to-party-id", "MSP")]
+    assert list(values["headers"].items()) == [
+        ("x-correlation-id", "c"),
+        ("ocpi-from-country-code", "DE"),
+        ("ocpi-to-party-id", "MSP"),
+    ]
     assert list(signing.request_values({}, None, None)) == ["headers"]
 
 
 def test_response_values_drop_ocn_signature() -> None:
     body = {"status_code": 1000, "data": [], "ocn_signature": "abc", "timestamp": "t"}
     values = signing.response_values({"Link": "<x>", "X-Limit": "2", "Content-Type": "json"}, body)
-    assert values == {"headers": {"x-limit": "2", "link": "<x>"}, "body": {"status_code": 1000, "data": [], "timestamp": "t"}}
+    assert values == {
+        "headers": {"x-limit": "2", "link": "<x>"},
+        "body": {"status_code": 1000, "data": [], "timestamp": "t"},
+    }
     assert "ocn_signature" in body
 
 
@@ -338,6 +401,10 @@ def test_facade_reports_implementation() -> None:
 
 
 def test_error_reasons_unique() -> None:
-    reasons = [cls.reason for cls in vars(serr).values() if isinstance(cls, type) and issubclass(cls, errors.OcnError)]
+    reasons = [
+        cls.reason
+        for cls in vars(serr).values()
+        if isinstance(cls, type) and issubclass(cls, errors.OcnError)
+    ]
     assert len(reasons) == len(set(reasons))
     assert all(errors.error_class(r).reason == r for r in reasons)

@@ -41,7 +41,10 @@ async function handle(req) {
     }
     case "stringify": {
       // how JS concatenates a value into the message: "" + [value]
-      return { text: "" + [JSON.parse(req.value)], json: JSON.stringify(JSON.parse(req.value)) };
+      const value = JSON.parse(req.value);
+      let text;
+      try { text = "" + [value]; } catch (e) { text = null; }
+      return { text, json: JSON.stringify(value) };
     }
     case "node_sign": {
       const w = new ethers.Wallet(req.key);

@@ -42,7 +42,8 @@ class Peer:
         )
 
     def __call__(self, **request: Any) -> Any:
-        assert self.proc.stdin and self.proc.stdout
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         answer = json.loads(self.proc.stdout.readline())
@@ -77,12 +78,19 @@ def main() -> None:
         {"name": "post_start_session", "values": _values(req_h, objects["start_session"])},
         {
             "name": "get_locations_params",
-            "values": _values(req_h, None, {"offset": "0", "limit": "2", "date_from": "2020-01-01"}),
+            "values": _values(
+                req_h, None, {"offset": "0", "limit": "2", "date_from": "2020-01-01"}
+            ),
         },
         {"name": "response_locations_page", "values": _values(resp_h, envelope)},
     ]
     for i, body in enumerate(TRAP_BODIES):
-        cases.append({"name": f"trap_{i}", "values": '{"headers":' + json.dumps(req_h) + ',"body":' + body + "}"})
+        cases.append(
+            {
+                "name": f"trap_{i}",
+                "values": '{"headers":' + json.dumps(req_h) + ',"body":' + body + "}",
+            }
+        )
     for case in cases:
         signed = peer(op="sign", values=case["values"], key=PARTY_KEY)
         case["header"] = signed["header"]
@@ -95,25 +103,74 @@ def main() -> None:
     new_start["response_url"] = "https://node.example.com/ocpi/commands/START_SESSION/9f1c"
     first = peer(op="sign", values=_values(req_h, start), key=PARTY_KEY)
     stash = {"$['body']['response_url']": start["response_url"]}
-    rewritten = peer(op="restamp", header=first["header"], stash=json.dumps(stash),
-                     values=_values(req_h, new_start), key=NODE_KEY)
-    cases.append({"name": "rewrite_response_url", "values": _values(req_h, new_start),
-                  "original_values": _values(req_h, start), "stash": stash,
-                  "header": rewritten["header"], "notary": rewritten["notary"],
-                  "js_verify": peer(op="verify", header=rewritten["header"], values=_values(req_h, new_start))})
-    new_resp_h = dict(resp_h, link='<https://node.example.com/ocpi/2.2/locations?offset=2&limit=2>; rel="next"')
+    rewritten = peer(
+        op="restamp",
+        header=first["header"],
+        stash=json.dumps(stash),
+        values=_values(req_h, new_start),
+        key=NODE_KEY,
+    )
+    cases.append(
+        {
+            "name": "rewrite_response_url",
+            "values": _values(req_h, new_start),
+            "original_values": _values(req_h, start),
+            "stash": stash,
+            "header": rewritten["header"],
+            "notary": rewritten["notary"],
+            "js_verify": peer(
+                op="verify", header=rewritten["header"], values=_values(req_h, new_start)
+            ),
+        }
+    )
+    new_resp_h = dict(
+        resp_h, link='<https://node.example.com/ocpi/2.2/locations?offset=2&limit=2>; rel="next"'
+    )
     first = peer(op="sign", values=_values(resp_h, envelope), key=PARTY_KEY)
     stash = {"$['headers']['link']": resp_h["link"]}
-    rewritten = peer(op="restamp", header=first["header"], stash=json.dumps(stash),
-                     values=_values(new_resp_h, envelope), key=NODE_KEY)
-    cases.append({"name": "rewrite_link", "values": _values(new_resp_h, envelope),
-                  "original_values": _values(resp_h, envelope), "stash": stash,
-                  "header": rewritten["header"], "notary": rewritten["notary"],
-                  "js_verify": peer(op="verify", header=rewritten["header"], values=_values(new_resp_h, envelope))})
+    rewritten = peer(
+        op="restamp",
+        header=first["header"],
+        stash=json.dumps(stash),
+        values=_values(new_resp_h, envelope),
+        key=NODE_KEY,
+    )
+    cases.append(
+        {
+            "name": "rewrite_link",
+            "values": _values(new_resp_h, envelope),
+            "original_values": _values(resp_h, envelope),
+            "stash": stash,
+            "header": rewritten["header"],
+            "notary": rewritten["notary"],
+            "js_verify": peer(
+                op="verify", header=rewritten["header"], values=_values(new_resp_h, envelope)
+            ),
+        }
+    )
 
-    texts = ["1.0", "1e21", "1e-7", "-0", "0.1", "123456789012345678901234567890", "1e400", "5e-324",
-             "1.7976931348623157e308", "123e-20", "1e20", "0.000001", "1234567.0", "-1.5e-10",
-             '[null,[1,[2,null]],{}]', '{"a":1}', "true", "false", '"x"', "9007199254740993"]
+    texts = [
+        "1.0",
+        "1e21",
+        "1e-7",
+        "-0",
+        "0.1",
+        "123456789012345678901234567890",
+        "1e400",
+        "5e-324",
+        "1.7976931348623157e308",
+        "123e-20",
+        "1e20",
+        "0.000001",
+        "1234567.0",
+        "-1.5e-10",
+        "[null,[1,[2,null]],{}]",
+        '{"a":1}',
+        "true",
+        "false",
+        '"x"',
+        "9007199254740993",
+    ]
     strings = [{"literal": t, **peer(op="stringify", value=t)} for t in texts]
     body = b'{"type":"REGISTER","recipient":"DE*CPO"}'
     node_sig = peer(op="node_sign", body=body.decode(), key=NODE_KEY)
