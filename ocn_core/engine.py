@@ -7,11 +7,11 @@ path answer identically. Only programming errors escape as exceptions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ocn_core import ocpi
+from ocn_core import implementation_report, ocpi
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
 from ocn_core.hub import credentials, forward, responses, versions
@@ -93,6 +93,20 @@ class Engine:
         count = str(len(items))
         extra = [("X-Total-Count", count), ("X-Limit", count)]
         return responses.ok(req, items, self._hub, extra)
+
+    def health(self) -> dict[str, Any]:
+        """Registry freshness (``stale`` when the chain source is failing) and loaded impls."""
+        s = self.ctx.registry.status()
+        registry = {
+            "source": s.source,
+            "cursor": s.cursor,
+            "head": s.head,
+            "lag": s.lag,
+            "stale": s.stale,
+            "last_error": s.last_error,
+            "last_sync": s.last_sync,
+        }
+        return {"registry": registry, "impl": implementation_report()}
 
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""

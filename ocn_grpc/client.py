@@ -120,6 +120,18 @@ class OcnClient:
                 return None
             raise
 
+    async def registry_status(self) -> dict[str, Any]:
+        msg = await self._unary(self.registry.GetStatus, registry_pb2.RegistryStatusRequest())
+        return {
+            "source": msg.source,
+            "cursor": msg.cursor_block,
+            "head": msg.head_block,
+            "lag": msg.lag,
+            "stale": msg.stale,
+            "last_error": msg.last_error,
+            "last_sync": msg.last_sync,
+        }
+
     async def _unary(self, method: Any, request: Any, authorization: str | None = None) -> Any:
         try:
             return await method(request, metadata=self._meta(authorization))

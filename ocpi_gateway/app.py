@@ -34,6 +34,11 @@ class Gateway:
             return await self._ocpi(request)
         if path == "/health":
             return Response(200, [("Content-Type", "text/plain")], b"OK")
+        if path == "/health/details":
+            details = await self.core.health()
+            stale = bool(details.get("registry", {}).get("stale"))
+            body = orjson.dumps({"status": "degraded" if stale else "ok", **details})
+            return Response(200, [JSON], body)
         if path.startswith("/admin/"):
             return await self._admin(request)
         if path == "/ocn/registry/node-info":

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_core(args: argparse.Namespace) -> int:
     from ocn_grpc.server import start_server
-    from ocpi_gateway.node import build_engine
+    from ocpi_gateway.node import build_engine, start_registry_sync
     from ocpi_gateway.server import _housekeeping
 
     settings = _settings(args)
@@ -108,10 +108,13 @@ def _run_core(args: argparse.Namespace) -> int:
         engine = build_engine(settings)
         server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
         housekeeping = asyncio.ensure_future(_housekeeping(engine))
+        chain_sync = start_registry_sync(engine)
         try:
             await server.wait_for_termination()
         finally:
             housekeeping.cancel()
+            if chain_sync is not None:
+                chain_sync.cancel()
             await engine.close()
 
     asyncio.run(serve())

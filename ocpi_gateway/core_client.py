@@ -19,6 +19,8 @@ class CoreClient(Protocol):
 
     async def admin(self, authorization: str, call: str, **kwargs: Any) -> Any: ...
 
+    async def health(self) -> dict[str, Any]: ...
+
     async def close(self) -> None: ...
 
 
@@ -35,6 +37,9 @@ class InProcessCore:
         from ocn_core.hub.admin_calls import run_admin_call
 
         return run_admin_call(self.engine, authorization, call, kwargs)
+
+    async def health(self) -> dict[str, Any]:
+        return self.engine.health()
 
     async def close(self) -> None:
         await self.engine.close()

@@ -21,5 +21,8 @@ class GrpcCore:
         method = getattr(self.client, call)
         return await method(**kwargs, authorization=authorization)
 
+    async def health(self) -> dict[str, Any]:
+        return {"registry": await self.client.registry_status()}
+
     async def close(self) -> None:
         await self.client.close()

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ocn_core.adapters.http_client import HttpClient
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.keys import address_of
 from ocn_core.registry import SOURCE_LOCAL, RegistryCache
 from ocn_core.store import Store
+
+
+def start_registry_sync(engine: Engine, follow: bool = True) -> asyncio.Task[None] | None:
+    """In ethereum mode: serve misses by a direct read, and (``follow``) keep the cache current.
+
+    Only one process per LMDB file needs to follow the chain (worker 0 of the gateway).
+    """
+    settings = engine.settings
+    if settings.registry != "ethereum":
+        return None
+    from ocn_core.adapters.ethereum_registry import EthereumRegistrySync
+
+    sync = EthereumRegistrySync(
+        engine.ctx.registry,
+        rpc_url=settings.rpc_url,
+        registry_address=settings.registry_address,
+        permissions_address=settings.permissions_address,
+        confirmations=settings.confirmations,
+    )
+    engine.ctx.party_reader = sync
+    return asyncio.ensure_future(sync.run()) if follow else None
 
 
 def build_engine(settings: Settings, store: Store | None = None) -> Engine:

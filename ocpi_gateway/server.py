@@ -21,17 +21,18 @@ from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import serve
-from ocpi_gateway.node import build_engine
+from ocpi_gateway.node import build_engine, start_registry_sync
 
 log = structlog.get_logger(__name__)
 
 
 async def run_gateway(
-    settings: Settings, core_url: str = "", ready: asyncio.Event | None = None
+    settings: Settings, core_url: str = "", ready: asyncio.Event | None = None, worker: int = 0
 ) -> None:
     """Serve until cancelled or SIGTERM/SIGINT."""
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
+    chain_sync: asyncio.Task[None] | None = None
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
@@ -42,6 +43,7 @@ async def run_gateway(
         core = InProcessCore(engine)
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
         housekeeping = asyncio.ensure_future(_housekeeping(engine))
+        chain_sync = start_registry_sync(engine, follow=worker == 0)
     gateway = Gateway(core, node_info)
     server = await serve(
         gateway.handle,
@@ -70,8 +72,9 @@ async def run_gateway(
     try:
         await stop.wait()
     finally:
-        if housekeeping is not None:
-            housekeeping.cancel()
+        for task in (housekeeping, chain_sync):
+            if task is not None:
+                task.cancel()
         server.close()
         await server.wait_closed()
         await core.close()
@@ -90,7 +93,7 @@ async def _housekeeping(engine: Engine, every: float = 60.0) -> None:
                 log.info("housekeeping", **done)
 
 
-def _worker(settings: Settings, core_url: str) -> None:
+def _worker(settings: Settings, core_url: str, index: int = 0) -> None:
     configure_logging(settings.log_format, settings.log_level)
     try:
         import uvloop
@@ -98,7 +101,7 @@ def _worker(settings: Settings, core_url: str) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
-    asyncio.run(run_gateway(settings, core_url))
+    asyncio.run(run_gateway(settings, core_url, worker=index))
 
 
 def run(settings: Settings, core_url: str = "") -> int:
@@ -108,12 +111,12 @@ def run(settings: Settings, core_url: str = "") -> int:
         _worker(settings, core_url)
         return 0
     children = []
-    for _ in range(settings.workers):
+    for index in range(settings.workers):
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                _worker(settings, core_url)
+                _worker(settings, core_url, index)
             except BaseException:
                 code = 1
             finally:

@@ -11,7 +11,7 @@ from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
 
 if TYPE_CHECKING:
-    from ocn_core.registry import RegistryCache
+    from ocn_core.registry import Party, PartyReader, RegistryCache
 
 
 @dataclass(slots=True)
@@ -23,6 +23,14 @@ class NodeContext:
     transport: HttpTransport
     node_address: str  # checksummed address of the node key (the registry operator)
     proxies: ProxyStore
+    party_reader: PartyReader | None = None  # one direct chain read on a cache miss
+
+    async def party(self, country_code: str, party_id: str) -> Party | None:
+        """Registry listing from the cache; on a miss, one direct read from the source."""
+        found = self.registry.party(country_code, party_id)
+        if found is None and self.party_reader is not None:
+            found = await self.party_reader.read_party(country_code, party_id)
+        return found
 
     @property
     def versions_url(self) -> str:

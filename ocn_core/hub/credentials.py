@@ -97,7 +97,7 @@ async def _fetch_platform(
     creds = ocpi.loads(req.body or b"null", "credentials body")
     token_b, versions_url, roles = _parse_credentials(creds)
     for role in roles:
-        _check_role(ctx, role, grant)
+        await _check_role(ctx, role, grant)
     version = req.ocpi_version if req.ocpi_version in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0]
     base64_token = version == "2.2.1"
     auth = ocpi.authorization_header(token_b, base64_token)
@@ -141,13 +141,13 @@ def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
     return token, url, parsed
 
 
-def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGrant | None) -> None:
+async def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGrant | None) -> None:
     ids = f"party_id={role.party_id} and country_code={role.country_code}"
     if grant is not None and not grant.allows(role.role, role.country_code, role.party_id):
         raise RegistrationRejected(
             f"Role {role.role} with {ids} not allowed by this registration token"
         )
-    party = ctx.registry.party(role.country_code, role.party_id)
+    party = await ctx.party(role.country_code, role.party_id)
     mine = (
         party is not None
         and party.operator.lower() == ctx.node_address.lower()

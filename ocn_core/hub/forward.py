@@ -76,6 +76,17 @@ def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
     )
 
 
+async def find_receiver(ctx: NodeContext, req: RouteRequest) -> str:
+    """:func:`resolve_receiver`, refreshing a registry miss with one direct read first."""
+    try:
+        return resolve_receiver(ctx, req)
+    except UnknownReceiver:
+        if ctx.party_reader is None:
+            raise
+        await ctx.party(req.to_party.country_code, req.to_party.party_id)
+        return resolve_receiver(ctx, req)
+
+
 async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface)."""
     interface = req.interface_role.ocpi
@@ -83,7 +94,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     validate_sender(ctx, req)
-    receiver = resolve_receiver(ctx, req)
+    receiver = await find_receiver(ctx, req)
     with ctx.store.env.begin() as txn:
         url = txn.get(
             codec.endpoint_key(receiver, req.module, interface), db=ctx.platforms.endpoints
@@ -104,7 +115,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
 async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
     validate_sender(ctx, req)
-    receiver = resolve_receiver(ctx, req)
+    receiver = await find_receiver(ctx, req)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
         raise NotFound("Proxied resource not found")

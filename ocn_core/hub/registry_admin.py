@@ -19,6 +19,11 @@ class RegistryAdmin:
         self.ctx = ctx
 
     def _local(self) -> LocalRegistry:
+        if self.ctx.settings.registry != "local":
+            raise AdminError(
+                f"This node's registry follows {self.ctx.settings.registry!r}: it is read-only; "
+                "list parties on the chain"
+            )
         try:
             return LocalRegistry(self.ctx.registry)
         except RegistrySourceConflict as exc:
