@@ -1,0 +1,59 @@
+"""The gRPC benchmark server process: the product's RoutingService plus an empty unary method.
+
+``python -m benchmarks.grpc_server DATA_DIR ADDRESS PUBLIC_URL`` serves, on one grpc.aio server,
+``ocn.v1.RoutingService`` (the real servicer over an engine on DATA_DIR) and ``/bench.Empty/Call``
+(bytes in, empty bytes out: the floor of a unary call on the same server). Stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ocn_core.config import Settings
+from ocn_core.logconfig import configure_logging
+from ocn_grpc.pb import routing_pb2_grpc
+from ocn_grpc.server import RoutingServicer
+from ocpi_gateway.node import build_engine
+
+EMPTY_METHOD = "/bench.Empty/Call"
+
+
+async def _empty(request: bytes, context: Any) -> bytes:
+    return b""
+
+
+def empty_handler() -> grpc.GenericRpcHandler:
+    call: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
+        _empty
+    )  # no (de)serializers: raw bytes
+    return grpc.method_handlers_generic_handler("bench.Empty", {"Call": call})
+
+
+async def serve(data_dir: Path, address: str, public_url: str) -> None:
+    settings = Settings.from_env({}, data_dir=data_dir, public_url=public_url, log_level="warning")
+    engine = build_engine(settings)
+    server = grpc.aio.server()
+    routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
+    server.add_generic_rpc_handlers((empty_handler(),))
+    if not server.add_insecure_port(address):
+        raise RuntimeError(f"cannot bind {address}")
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(0.5)
+    await engine.close()
+    engine.ctx.store.close()
+
+
+if __name__ == "__main__":
+    configure_logging("console", "warning")
+    asyncio.run(serve(Path(sys.argv[1]), sys.argv[2], sys.argv[3]))
