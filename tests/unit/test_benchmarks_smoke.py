@@ -1,0 +1,75 @@
+"""The benchmark harness's pure parts: percentiles, spread, ratios, Markdown tables, wrk script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report, stats, wrk
+from benchmarks.http_bench import add_ratios, targets
+
+
+def test_percentile_nearest_rank() -> None:
+    xs = [float(x) for x in range(1, 101)]
+    assert stats.percentile(xs, 50) == 50.0
+    assert stats.percentile(xs, 99) == 99.0
+    assert stats.percentile(xs, 100) == 100.0
+    assert stats.percentile([7.0], 99.9) == 7.0
+    with pytest.raises(ValueError, match="no values"):
+        stats.percentile([], 50)
+
+
+def test_histogram_percentiles_in_microseconds() -> None:
+    hist = stats.new_histogram()
+    for ns in range(1000, 101_000, 1000):  # 1..100 µs
+        hist.record_value(ns)
+    pct = stats.hist_percentiles_us(hist)
+    assert set(pct) == {stats._key(p) for p in stats.CDF_POINTS}
+    assert pct[stats.P50] == pytest.approx(50.0, rel=0.01)
+    assert pct[stats.P99] == pytest.approx(99.0, rel=0.01)
+
+
+def test_spread_and_ratio() -> None:
+    assert stats.spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    assert stats.spread([])["n"] == 0
+    assert stats.ratio(2.0, 4.0) == 0.5
+    assert stats.ratio(1.0, 0.0) is None
+    assert stats.ratio(None, 1.0) is None
+
+
+def _row(name: str, workers: int, conc: int, rps: float, p99: float) -> dict[str, object]:
+    one = {"median": rps, "min": rps, "max": rps, "n": 1}
+    return {"name": name, "workers": workers, "conc": conc, "rps": one,
+            "p99_us": {"median": p99, "min": p99, "max": p99, "n": 1},
+            "sut_cpu_us_req": {"median": 10.0, "min": 10.0, "max": 10.0, "n": 1}}  # fmt: skip
+
+
+def test_http_ratios_and_targets_against_the_nginx_hop() -> None:
+    rows = [_row("nginx-proxy", 2, 16, 20_000, 1000), _row("node", 2, 16, 9_000, 2500)]
+    add_ratios(rows)  # type: ignore[arg-type]
+    node = rows[1]
+    assert node["x_nginx_rps"] == pytest.approx(0.45)
+    assert node["x_nginx_p99"] == pytest.approx(2.5)
+    found = {t["name"]: t for t in targets(rows, [{"name": "node-sig", "reason": "off"}])}  # type: ignore[arg-type]
+    assert found["node 2 workers c16 req/s ≥ 0.40x nginx hop"]["met"] is True
+    assert found["node 2 workers c16 p99 ≤ 2x nginx's"]["met"] is False
+    assert found["node-sig 2 workers c16 req/s ≥ 0.20x nginx hop"]["note"] == "off"
+
+
+def test_markdown_table_and_numbers() -> None:
+    assert report.num(12_345.0) == "12.3k"
+    assert report.num(None) == "-"
+    assert report.spread({"median": 2.0, "min": 1.0, "max": 3.0}) == "2 [1-3]"
+    lines = report.table(["a", "b"], [["1", "2"]])
+    assert lines == ["| a | b |", "|---|---|", "| 1 | 2 |"]
+    flat = report.generic({"lookup": {"p50_us": 1.5, "n": 3}, "mode": "quick"})
+    assert "| lookup.p50_us | 1.50 |" in flat
+
+
+def test_wrk_script_sends_headers_and_reports_json(tmp_path: Path) -> None:
+    script = wrk.write_script(tmp_path / "s.lua", "GET", {"X-Request-ID": "r1"})
+    text = script.read_text()
+    assert 'wrk.headers["X-Request-ID"] = "r1"' in text
+    assert "WRKJSON" in text
+    assert "99.99" in text
