@@ -14,7 +14,7 @@ import structlog
 from ocn_core import implementation_report, ocpi
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
-from ocn_core.hub import credentials, forward, responses, versions
+from ocn_core.hub import credentials, forward, responses, signatures, versions
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
@@ -59,7 +59,11 @@ class Engine:
         try:
             return await self._dispatch(req)
         except OcnError as exc:
-            return responses.error(req, exc, self._hub)
+            sign = self._sign if signatures.active(self.ctx, req) else None
+            return responses.error(req, exc, self._hub, sign)
+
+    def _sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        return signatures.sign_envelope(self.ctx, envelope)
 
     async def _dispatch(self, req: RouteRequest) -> RouteResponse:
         kind = req.kind

@@ -24,7 +24,7 @@ from ocn_core.errors import (
     UnknownReceiver,
     WrongRoleHeaders,
 )
-from ocn_core.hub import proxying
+from ocn_core.hub import proxying, signatures
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import InterfaceRole, RouteKind, RouteRequest, RouteResponse
@@ -95,6 +95,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     validate_sender(ctx, req)
     receiver = await find_receiver(ctx, req)
+    notary = signatures.verify_request(ctx, req)
     with ctx.store.env.begin() as txn:
         url = txn.get(
             codec.endpoint_key(receiver, req.module, interface), db=ctx.platforms.endpoints
@@ -102,13 +103,15 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         auth = txn.get(codec.platform_key(receiver), db=ctx.platforms.auth)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
-    query, body = req.query, req.body
+    query, body, signature = req.query, req.body, req.ocn_signature
     if row is not None and row.response_url:
-        query, body = proxying.proxy_response_url(ctx, req, row)
+        query, body, stash = proxying.proxy_response_url(ctx, req, row)
+        if notary is not None:
+            signature = signatures.resign_request(ctx, req, notary, query, body, stash)
     target = ocpi.join_url(url.decode(), req.path_suffix)
     if query:
         target += "?" + query
-    resp = await send(ctx, req, req.method, target, auth.decode(), body)
+    resp = await send(ctx, req, req.method, target, auth.decode(), body, signature)
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
@@ -116,6 +119,7 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
     validate_sender(ctx, req)
     receiver = await find_receiver(ctx, req)
+    signatures.verify_request(ctx, req)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
         raise NotFound("Proxied resource not found")
@@ -123,13 +127,20 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     if auth is None:
         raise NotSupported("Receiver does not support the requested module")
     method = "GET" if req.kind == RouteKind.PAGE else req.method
-    resp = await send(ctx, req, method, url, auth, req.body if method != "GET" else b"")
+    body = req.body if method != "GET" else b""
+    resp = await send(ctx, req, method, url, auth, body, req.ocn_signature)
     row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
 async def send(
-    ctx: NodeContext, req: RouteRequest, method: str, url: str, auth: str, body: bytes
+    ctx: NodeContext,
+    req: RouteRequest,
+    method: str,
+    url: str,
+    auth: str,
+    body: bytes,
+    signature: str = "",
 ) -> RouteResponse:
     """One outbound hop to ``url`` and the relayed answer (hub errors 4002/4003, 3000)."""
     headers = [
@@ -141,8 +152,8 @@ async def send(
         ("OCPI-to-country-code", req.to_party.country_code),
         ("OCPI-to-party-id", req.to_party.party_id),
     ]
-    if req.ocn_signature:
-        headers.append(("OCN-Signature", req.ocn_signature))
+    if signature:
+        headers.append(("OCN-Signature", signature))
     if body:
         headers.append(("Content-Type", req.content_type or "application/json"))
     try:
@@ -173,7 +184,10 @@ async def send(
         if name.lower() in PASSED_HEADERS:
             out.append((name, value))
     ocpi_status = status_code if isinstance(status_code, int) else 0
-    return RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
+    resp = RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
+    if signatures.active(ctx, req):
+        signatures.verify_response(ctx, req, resp)
+    return resp
 
 
 __all__ = ["InterfaceRole", "check_routing_headers", "route_module", "route_proxied", "send"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rewrite import next_link, swap_body_response_url, swap_query_response_url
 from ocn_core.model import RouteRequest, RouteResponse
@@ -21,8 +22,13 @@ def _version(req: RouteRequest) -> str:
     return req.ocpi_version or "2.2.1"
 
 
-def proxy_response_url(ctx: NodeContext, req: RouteRequest, row: ModuleRoute) -> tuple[str, bytes]:
-    """Store the requester's response_url and put a node URL in its place: (query, body)."""
+def proxy_response_url(
+    ctx: NodeContext, req: RouteRequest, row: ModuleRoute
+) -> tuple[str, bytes, dict[str, str]]:
+    """Store the requester's response_url and put a node URL in its place.
+
+    Returns (query, body, stash): the stash maps the changed signed value's path to its old value.
+    """
     proxy_id = ctx.proxies.new_id()
     segment = req.path_suffix.split("/", 1)[0] if req.module == "commands" else "result"
     base = f"{ctx.settings.public_url}/ocpi/sender/{_version(req)}/{req.module}"
@@ -30,11 +36,13 @@ def proxy_response_url(ctx: NodeContext, req: RouteRequest, row: ModuleRoute) ->
     query, body = req.query, req.body
     if req.method in ("GET", "DELETE"):
         query, old = swap_query_response_url(req.query, node_url)
+        path = "$['params']['response_url']"
     else:
         body, old = swap_body_response_url(req.body, node_url)
+        path = "$['body']['response_url']"
     # the receiver will send the result: store it for the reversed (sender, receiver) pair
     ctx.proxies.put(old, req.to_party.key, req.from_party.key, ctx.settings.proxy_ttl, proxy_id)
-    return query, body
+    return query, body, {path: old}
 
 
 def proxy_response_headers(
@@ -43,10 +51,14 @@ def proxy_response_headers(
     """Replace a next-page Link or a CDR Location with node URLs (successful answers only)."""
     if row is None or resp.status >= 300:
         return resp
+    old: str | None = None
     if row.paged and req.method == "GET" and resp.ocpi_status == 1000:
-        _swap_header(resp, "link", lambda value: _page_link(ctx, req, value))
+        name, old = "link", _swap_header(resp, "link", lambda value: _page_link(ctx, req, value))
     elif row.location_header and req.method == "POST" and resp.ocpi_status == 1000:
-        _swap_header(resp, "location", lambda value: _cdr_location(ctx, req, value))
+        make = lambda value: _cdr_location(ctx, req, value)  # noqa: E731
+        name, old = "location", _swap_header(resp, "location", make)
+    if old is not None and signatures.active(ctx, req):
+        signatures.resign_response(ctx, resp, {f"$['headers']['{name}']": old})
     return resp
 
 
@@ -67,7 +79,8 @@ def _cdr_location(ctx: NodeContext, req: RouteRequest, location: str) -> str:
     return f"{ctx.settings.public_url}/ocpi/receiver/{_version(req)}/cdrs/{proxy_id}"
 
 
-def _swap_header(resp: RouteResponse, name: str, make: Callable[[str], str | None]) -> None:
+def _swap_header(resp: RouteResponse, name: str, make: Callable[[str], str | None]) -> str | None:
+    """Replace header ``name`` by ``make(old)`` (dropped when None); returns the old value."""
     for i, (key, value) in enumerate(resp.headers):
         if key.lower() == name:
             new = make(value)
@@ -75,4 +88,5 @@ def _swap_header(resp: RouteResponse, name: str, make: Callable[[str], str | Non
                 del resp.headers[i]
             else:
                 resp.headers[i] = (key, new)
-            return
+            return value
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ocn_core import ocpi
@@ -38,7 +39,14 @@ def ok(
     return RouteResponse(200, headers, body, 1000, "", req.call_id)
 
 
-def error(req: RouteRequest, exc: OcnError, hub: tuple[str, str]) -> RouteResponse:
-    body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
+def error(
+    req: RouteRequest,
+    exc: OcnError,
+    hub: tuple[str, str],
+    sign: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> RouteResponse:
+    """The node's error envelope (signed by the node when ``sign`` is given)."""
+    envelope = ocpi.envelope(exc.ocpi_status, None, exc.message)
+    body = ocpi.dumps(sign(envelope) if sign is not None else envelope)
     headers = routing_headers(req, *hub)
     return RouteResponse(exc.http_status, headers, body, exc.ocpi_status, exc.reason, req.call_id)

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ocn_core import signing
 from ocn_core.ocpi import envelope
 
 MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
@@ -44,6 +45,7 @@ class PartyServer:
     token_c: str = ""
     base64_tokens: bool = True
     echo: bool = True  # answer unknown paths with 1000 and {method, path, query}
+    key: bytes | None = None  # sign responses with this key (OCN Notary)
     delay: float = 0.0  # seconds to wait before answering module requests
     custom: list[tuple[str, str]] = field(default_factory=list)  # (identifier, role) extra modules
     _runner: web.AppRunner | None = None
@@ -139,7 +141,12 @@ class PartyServer:
         }
         if raw is not None:
             return web.Response(body=raw, status=http, headers=response_headers)
-        return web.json_response(envelope(code, data), status=http, headers=response_headers)
+        answer = envelope(code, data)
+        if self.key is not None:
+            lowered = {k.lower(): v for k, v in response_headers.items()}
+            notary = signing.sign(signing.response_values(lowered, answer), self.key)
+            answer["ocn_signature"] = notary.serialize()
+        return web.json_response(answer, status=http, headers=response_headers)
 
     def credentials(self) -> dict[str, Any]:
         return {
