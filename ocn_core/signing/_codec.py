@@ -55,10 +55,9 @@ def inflate(header: object) -> bytes:
     if len(header) > MAX_HEADER_CHARS:
         raise SignatureTooLarge(f"OCN-Signature longer than {MAX_HEADER_CHARS} characters.")
     try:
-        text = header.encode("ascii")
-        if len(text) % 4:
-            text += b"=" * (-len(text) % 4)
-        compressed = binascii.a2b_base64(text, strict_mode=True)
+        if len(header) % 4:
+            header += "=" * (-len(header) % 4)
+        compressed = binascii.a2b_base64(header, strict_mode=True)
     except (UnicodeEncodeError, binascii.Error, ValueError):
         raise MalformedSignature("OCN-Signature is not valid base64.") from None
     try:

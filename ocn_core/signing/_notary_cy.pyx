@@ -230,12 +230,58 @@ cdef void _walk(str path, object value, list fields, list parts) except *:
         raise UnsignableValue(f"Value at {path} is not JSON: {type(value).__name__}.")
 
 
-cdef tuple _validate(object doc):
-    cdef list fields, rewrites = []
+# The fields array is most of a header and repeats across messages (same sender, same shape):
+# its exact JSON text -> the parsed field strings, whose cached str hashes make path lookup cheap.
+cdef dict _FIELD_SETS = {}
+cdef Py_ssize_t _FIELD_SETS_MAX = 1024
+cdef bytes _FIELDS_OPEN = b'{"fields":['
+cdef bytes _FIELDS_CLOSE = b'],"hash":"'
+
+
+cdef tuple _split_fields(bytes data):
+    """(fields, rest-of-document) when ``data`` is ``{"fields":[...],"hash":...}``, else None.
+
+    ``],"hash":"`` cannot occur inside a JSON string (its quote is unescaped), so the first one
+    ends the array; the two halves parse to exactly what the whole document parses to, unless
+    the rest repeats "fields" (then the caller parses the whole).
+    """
+    cdef Py_ssize_t end
+    cdef tuple fields
+    if not data.startswith(_FIELDS_OPEN):
+        return None
+    end = data.find(_FIELDS_CLOSE, 10)
+    if end < 0:
+        return None
+    span = data[10:end + 1]
+    hit = PyDict_GetItem(_FIELD_SETS, span)
+    if hit != NULL:
+        fields = <tuple>hit
+    else:
+        try:
+            parsed = _loads(span)
+        except _JSONDecodeError:
+            return None
+        if type(parsed) is not list or len(parsed) > MAX_FIELDS:
+            return None
+        for f in parsed:
+            if type(f) is not str:
+                return None
+        fields = tuple(parsed)
+        if len(_FIELD_SETS) >= _FIELD_SETS_MAX:
+            _FIELD_SETS.clear()
+        _FIELD_SETS[span] = fields
+    try:
+        rest = _loads(b"{" + data[end + 2:])
+    except _JSONDecodeError:
+        return None
+    if type(rest) is not dict or "fields" in rest:
+        return None
+    return list(fields), rest
+
+
+cdef list _check_fields(object raw_fields):
+    cdef list fields
     cdef Py_ssize_t k, n
-    if type(doc) is not dict:
-        raise MalformedSignature("OCN-Signature JSON must be an object.")
-    raw_fields = (<dict>doc).get("fields")
     if type(raw_fields) is not list:
         raise MalformedSignature("OCN-Signature 'fields' must be an array.")
     fields = <list>raw_fields
@@ -245,6 +291,15 @@ cdef tuple _validate(object doc):
     for k in range(n):
         if type(<object>PyList_GET_ITEM(fields, k)) is not str:
             raise MalformedSignature("OCN-Signature 'fields' must hold strings.")
+    return fields
+
+
+cdef tuple _validate(object doc, list fields=None):
+    cdef list rewrites = []
+    if type(doc) is not dict:
+        raise MalformedSignature("OCN-Signature JSON must be an object.")
+    if fields is None:
+        fields = _check_fields((<dict>doc).get("fields"))
     hash_ = _string(doc, "hash", "")
     rsv = _string(doc, "rsv", "")
     signatory = _string(doc, "signatory", "")
@@ -301,11 +356,15 @@ cdef class Notary:
     def deserialize(cls, header):
         """Decode an OCN-Signature header; raises the typed malformed/too-large errors."""
         data = _inflate(header)
-        try:
-            doc = _loads(data)
-        except _JSONDecodeError:
-            doc = _codec.load(data)
-        fields, hash_, rsv, signatory, rewrites = _validate(doc)
+        split = _split_fields(data)
+        if split is not None:
+            fields, hash_, rsv, signatory, rewrites = _validate(split[1], split[0])
+        else:
+            try:
+                doc = _loads(data)
+            except _JSONDecodeError:
+                doc = _codec.load(data)
+            fields, hash_, rsv, signatory, rewrites = _validate(doc)
         cdef Notary n = Notary.__new__(cls)
         n.fields = fields
         n.hash = hash_
