@@ -67,6 +67,8 @@ def inflate(header: object) -> bytes:
         data: bytes = decoder.process(compressed, output_buffer_limit=MAX_JSON_BYTES + 1)
     except brotli.error:
         raise MalformedSignature("OCN-Signature is not valid Brotli.") from None
+    except TypeError:  # brotli < 1.2 has no output_buffer_limit: refuse rather than risk a bomb
+        raise MalformedSignature("Multi-block Brotli needs brotli>=1.2 (capped).") from None
     if len(data) > MAX_JSON_BYTES:
         raise SignatureTooLarge(f"OCN-Signature inflates beyond {MAX_JSON_BYTES} bytes.")
     if not decoder.is_finished():
