@@ -68,10 +68,8 @@ class Peer:
         if result["isValid"]:
             return "valid"
         error = result["error"]
-        return {
-            "Request has been modified": "modified",
-            "Signatories do not match": "signatory",
-        }.get(error, error)
+        known = {"Request has been modified": "modified", "Signatories do not match": "signatory"}
+        return str(known.get(error, error))
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +117,8 @@ def ours_verify(impl: ModuleType, header: str, values: Any) -> str:
 
 
 def request(body: Any, params: dict[str, str] | None = None) -> dict[str, Any]:
-    return signing.request_values(OBJECTS["request_headers"], params, body)
+    values: dict[str, Any] = signing.request_values(OBJECTS["request_headers"], params, body)
+    return values
 
 
 def envelope(data: Any) -> dict[str, Any]:
@@ -204,7 +203,7 @@ def test_rewrites_both_ways(js: Peer, impl: ModuleType, name: str) -> None:
     base, change, stash = REWRITES[name]
     old = MESSAGES[base]
     new = copy.deepcopy(old)
-    change(new)
+    change(new)  # type: ignore[no-untyped-call]
     # ours rewrites a reference signature -> theirs verifies
     notary = impl.Notary.deserialize(js.sign(old))
     notary.stash(stash)

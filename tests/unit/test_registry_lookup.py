@@ -14,6 +14,7 @@ from ocn_core.registry import _lookup_ref as ref
 from ocn_core.registry import codec as c
 from ocn_core.store import Store
 
+cy: ModuleType | None
 try:
     from ocn_core.registry import _lookup_cy as cy
 except ImportError:  # pure build

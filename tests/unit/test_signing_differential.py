@@ -78,7 +78,7 @@ def _perturb(values: Any, data: st.DataObject) -> Any:
         )
         node = node[key]
     if parent is not None:
-        parent[key] = data.draw(json_values)
+        parent[key] = data.draw(json_values)  # type: ignore[index]
     return out
 
 
