@@ -53,7 +53,10 @@ class Gateway:
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
         with structlog.contextvars.bound_contextvars(
-            request_id=req.request_id, correlation_id=req.correlation_id
+            request_id=req.request_id,
+            correlation_id=req.correlation_id,
+            sender=req.from_party.key,
+            receiver=req.to_party.key,
         ):
             resp = await self.core.route(req)
             if _access.isEnabledFor(logging.INFO):
@@ -61,8 +64,6 @@ class Gateway:
                     "route_completed",
                     method=req.method,
                     module=req.module,
-                    sender=req.from_party.key,
-                    receiver=req.to_party.key,
                     status=resp.status,
                     ocpi_status=resp.ocpi_status,
                     error=resp.error_reason or None,

@@ -7,8 +7,8 @@ import asyncio
 from ocn_core.adapters.http_client import HttpClient
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
-from ocn_core.signing import address_of
 from ocn_core.registry import SOURCE_LOCAL, RegistryCache
+from ocn_core.signing import address_of
 from ocn_core.store import Store
 
 
