@@ -1,0 +1,90 @@
+"""Node state in LMDB: durable across reopen, atomic registration, scoped and expiring proxies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord
+from ocn_core.state.records import EndpointRecord
+from ocn_core.store import Store
+
+
+def _platform(pid: str, *roles: tuple[str, str, str]) -> Platform:
+    return Platform(
+        id=pid,
+        status="CONNECTED",
+        ocpi_version="2.2.1",
+        versions_url="http://x/versions",
+        token_b="b-" + pid,
+        token_b_base64=True,
+        roles=[RoleRecord(r, cc, p) for r, cc, p in roles],
+        endpoints=[EndpointRecord("locations", "SENDER", "http://x/locations")],
+        last_updated=1.0,
+        created=1.0,
+    )
+
+
+def test_registration_survives_a_reopen(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db", map_size=32 << 20)
+    platforms = PlatformStore(store)
+    token_a, _ = platforms.issue_token_a(
+        [{"country_code": "CH", "party_id": "CPO", "role": ""}], 60
+    )
+    platforms.register(token_a, _platform("p1", ("CPO", "CH", "CPO")), "token-c")
+    store.close()
+    reopened = PlatformStore(Store(tmp_path / "db", map_size=32 << 20))
+    assert reopened.platform_id_by_token("token-c") == "p1"
+    assert reopened.platform_id_by_role("ch", "cpo") == "p1"
+    assert reopened.grant(token_a) is None  # consumed
+    assert reopened.auth_header("p1") == "Token Yi1wMQ=="  # base64("b-p1")
+    found = reopened.platform("p1")
+    assert found is not None
+    assert found.endpoint("locations", "SENDER") == "http://x/locations"
+
+
+def test_conflicting_registration_changes_nothing(store: Store) -> None:
+    platforms = PlatformStore(store)
+    platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
+    with pytest.raises(RoleConflict):
+        platforms.register(None, _platform("p2", ("EMSP", "DE", "MSP"), ("CPO", "CH", "CPO")), "c2")
+    assert platforms.platform("p2") is None
+    assert platforms.platform_id_by_role("DE", "MSP") is None
+    assert platforms.platform_id_by_token("c2") is None
+
+
+def test_delete_removes_tokens_roles_and_endpoints(store: Store) -> None:
+    platforms = PlatformStore(store)
+    platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
+    assert platforms.delete("p1")
+    assert platforms.platform_id_by_token("c1") is None
+    assert platforms.platform_id_by_role("CH", "CPO") is None
+    assert platforms.auth_header("p1") is None
+    assert not platforms.delete("p1")
+
+
+def test_expired_token_a_is_invisible(store: Store) -> None:
+    platforms = PlatformStore(store)
+    token, _ = platforms.issue_token_a(
+        [{"country_code": "CH", "party_id": "CPO", "role": ""}], 0.01
+    )
+    time.sleep(0.02)
+    assert platforms.grant(token) is None
+
+
+def test_proxies_are_scoped_and_expire(store: Store) -> None:
+    proxies = ProxyStore(store)
+    long = proxies.put("http://msp/cb/1", "CHCPO", "DEMSP", 60)
+    short = proxies.put("http://msp/cb/2", "CHCPO", "DEMSP", 0.01)
+    assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
+    assert proxies.get(long, "DEMSP", "CHCPO") is None
+    assert proxies.get(long, "NLCPX", "DEMSP") is None
+    time.sleep(0.02)
+    assert proxies.get(short, "CHCPO", "DEMSP") is None
+    assert proxies.cleanup() == 1
+    assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
+    assert proxies.cleanup(now=time.time() + 120) == 1
+    assert proxies.get(long, "CHCPO", "DEMSP") is None
+    assert proxies.cleanup() == 0
