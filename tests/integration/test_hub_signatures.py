@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -170,3 +171,17 @@ async def test_paginated_link_is_re_signed(hub: SignedHub) -> None:
     notary.verify(signing.response_values({k.lower(): v for k, v in headers.items()}, answer))
     assert notary.signatory == hub.node.engine.ctx.node_address
     assert notary.rewrites[-1].rewritten_fields == {"$['headers']['link']": link}
+
+
+async def test_rewritten_query_response_url_is_stashed_and_re_signed(hub: SignedHub) -> None:
+    original = f"{hub.msp.base}/cp/1"
+    query = {"duration": "900", "response_url": original}
+    path = f"/ocpi/receiver/2.2.1/chargingprofiles/S1?duration=900&response_url={original}"
+    status, answer, _ = await _send(hub, "GET", path, _signed_headers(hub, query, None))
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = hub.cpo.received[-1]
+    forwarded = signing.Notary.deserialize(got.headers["OCN-Signature"])
+    params = dict(parse_qsl(got.query))
+    headers = {k.lower(): v for k, v in got.headers.items()}
+    forwarded.verify(signing.request_values(headers, params, None))
+    assert forwarded.rewrites[0].rewritten_fields == {"$['params']['response_url']": original}
