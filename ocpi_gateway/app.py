@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -11,13 +10,13 @@ import structlog
 
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
+from ocn_core.logconfig import request_context
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocpi_gateway.core_client import CoreClient
 from ocpi_gateway.http_server import Request, Response
 
 log = structlog.get_logger("ocpi_gateway.access")
-_access = logging.getLogger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
 _KINDS = tuple(RouteKind)  # index = enum value
 _ROLES = tuple(InterfaceRole)
@@ -52,23 +51,22 @@ class Gateway:
             body = ocpi.dumps(ocpi.envelope(2000, None, f"No OCPI endpoint at {request.path}"))
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
-        with structlog.contextvars.bound_contextvars(
+        with request_context(
             request_id=req.request_id,
             correlation_id=req.correlation_id,
             sender=req.from_party.key,
             receiver=req.to_party.key,
         ):
             resp = await self.core.route(req)
-            if _access.isEnabledFor(logging.INFO):
-                log.info(
-                    "route_completed",
-                    method=req.method,
-                    module=req.module,
-                    status=resp.status,
-                    ocpi_status=resp.ocpi_status,
-                    error=resp.error_reason or None,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                )
+            log.info(
+                "route_completed",
+                method=req.method,
+                module=req.module,
+                status=resp.status,
+                ocpi_status=resp.ocpi_status,
+                error=resp.error_reason or None,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
         return Response(resp.status, resp.headers, resp.body)
 
     async def _admin(self, request: Request) -> Response:

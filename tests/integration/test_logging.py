@@ -16,7 +16,7 @@ from tests.support.hub import CPO, MSP, three_platform_hub
 async def test_route_completed_carries_ids_and_parties(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("json", "info")  # writes to the (captured) stderr of this test
+    configure_logging("json", "info", cache=False)  # writes to the (captured) stderr of this test
     try:
         async with three_platform_hub(tmp_path) as hub:
             capsys.readouterr()
