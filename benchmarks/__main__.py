@@ -81,11 +81,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mode", choices=("quick", "full"), default="quick")
     ap.add_argument("--out", type=Path, help="output directory (default results/bench-<time>)")
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    ap.add_argument("--render", type=Path, help="only re-render DIR/results.json to Markdown+PNG")
     return ap.parse_args(argv)
+
+
+def render(out: Path, meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
+    (out / "results.md").write_text(report.document(meta, results, RENDERERS))
+    made = plots.scenario_plots(out, results)
+    print(f"wrote {out}/results.json, results.md and {len(made)} plots", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.render:
+        saved = json.loads((args.render / "results.json").read_text())
+        render(args.render, saved["meta"], saved["results"])
+        return 0
     only = [s for s in args.only.split(",") if s]
     unknown = [s for s in only if s not in SCENARIOS]
     if unknown:
@@ -106,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["implementations"] = implementation_report()
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1,
                                                  default=str))  # fmt: skip
-    (out / "results.md").write_text(report.document(meta, results, RENDERERS))
-    made = plots.scenario_plots(out, results)
-    print(f"wrote {out}/results.json, results.md and {len(made)} plots", file=sys.stderr)
+    render(out, meta, results)
     failed = [n for n, r in results.items() if "error" in r]
     for n in failed:
         print(f"scenario {n} failed:\n{results[n]['error']}", file=sys.stderr)

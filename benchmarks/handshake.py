@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -20,8 +21,11 @@ def _call(method: str, url: str, auth: str, body: Any = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Authorization": auth, "Content-Type": "application/json"}
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"{method} {url}: HTTP {err.code} {err.read()[:300]!r}") from None
 
 
 def _register(node: str, token_a: str, party: tuple[str, str], role: str, upstream: str) -> str:

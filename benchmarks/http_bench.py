@@ -13,9 +13,9 @@ from typing import Any
 from benchmarks import nginx, node_proc, payloads, procs, signed, stats, wrk
 from benchmarks.http_runs import Cell, Plan, run_cells, summarize
 from benchmarks.progress import Progress
-from benchmarks.upstream import start_upstream
+from benchmarks.upstream import Upstream
 
-FULL = Plan(runs=5, seconds=4, warm=1, quiet_pct=15.0, quiet_wait_s=60.0, redo_pct=10.0)
+FULL = Plan(runs=5, seconds=4, warm=1, quiet_pct=15.0, quiet_wait_s=8.0, redo_pct=10.0)
 QUICK = Plan(runs=1, seconds=1, warm=0, quiet_pct=100.0, quiet_wait_s=0.0, redo_pct=0.0)
 
 
@@ -34,17 +34,18 @@ class _Setup:
         return wrk.write_script(self.run_dir / f"{name}.lua", "GET", headers)
 
     def _add(self, name: str, label: str, workers: int, port: int, script: Path,
-             sut: list[int]) -> None:  # fmt: skip
+             sut: list[int], expect: bytes = payloads.LOCATION_RESPONSE) -> None:  # fmt: skip
         url = f"http://127.0.0.1:{port}{payloads.NODE_PATH}"
         status, body = node_proc.get_location(f"http://127.0.0.1:{port}", _headers(script))
-        if status != 200 or body != payloads.LOCATION_RESPONSE:
+        if status != 200 or body != expect:
             raise RuntimeError(f"{name} w{workers}: bad answer {status} {body[:120]!r}")
         for c in self.conc if workers == 1 else self.conc_w2:
             self.cells.append(Cell(name, label, workers, c, url, script, sut))
 
     def build(self) -> list[int]:
-        up = start_upstream(self.run_dir, prefer_nginx=True)
-        self.started.append(up.proc)
+        keys, addresses = signed.party_keys()
+        signed_body = signed.signed_location_response(keys["CPO"])
+        up, signed_base = self._upstream(signed_body)
         plain = self._script("plain", payloads.routing_headers("not-checked-by-nginx"))
         self._add("direct", "upstream (nginx) directly, no hop", 1, up.port, plain, [up.proc.pid])
         for w in (1, 2):
@@ -60,24 +61,33 @@ class _Setup:
             script = self._script(f"node-w{w}", payloads.routing_headers(node.tokens["EMSP"]))
             self._add("node", "ocn-node, local routing, signatures off", w, node.port, script,
                       [node.proc.pid])  # fmt: skip
-        self._signatures_on(up.base)
+        self._signatures_on(signed_base, keys, addresses, signed_body)
         return [up.proc.pid]
 
-    def _signatures_on(self, upstream: str) -> None:
-        keys, addresses = signed.party_keys()
-        node = node_proc.start_node(self.run_dir, "node-sig-w1", 1, True, upstream, addresses)
-        headers, why = signed.probe(node.url, payloads.routing_headers(node.tokens["EMSP"]),
-                                    keys["EMSP"])  # fmt: skip
-        procs.stop([node.proc])
-        if headers is None:
-            self.skipped.append({"name": "node-sig", "reason": why})
-            return
+    def _upstream(self, signed_body: bytes) -> tuple[Upstream, str]:
+        """One nginx with two servers: the plain party and the same party signing its answers."""
+        port, port_signed = procs.free_port(), procs.free_port()
+        bodies = []
+        for p, default in ((port, payloads.LOCATION_RESPONSE), (port_signed, signed_body)):
+            routes = payloads.static_routes(f"http://127.0.0.1:{p}")
+            bodies.append(nginx.upstream_body(p, routes, default))
+        proc = nginx.start(self.run_dir / "upstream", 1, "\n  ".join(bodies), port)
+        self.started.append(proc)
+        procs.wait_port(port_signed, proc)
+        return Upstream(port, "nginx", proc), f"http://127.0.0.1:{port_signed}"
+
+    def _signatures_on(self, upstream: str, keys: dict[str, str], addresses: dict[str, str],
+                       expect: bytes) -> None:  # fmt: skip
         for w in (1, 2):
             n = node_proc.start_node(self.run_dir, f"node-sig-w{w}", w, True, upstream, addresses)
             self.started.append(n.proc)
-            h = signed.sign_headers(payloads.routing_headers(n.tokens["EMSP"]), keys["EMSP"])
+            plain = payloads.routing_headers(n.tokens["EMSP"])
+            headers, why = signed.probe(n.url, plain, keys["EMSP"])
+            if headers is None:
+                self.skipped.append({"name": "node-sig", "reason": why})
+                return
             self._add("node-sig", "ocn-node, local routing, signatures verified", w, n.port,
-                      self._script(f"node-sig-w{w}", h), [n.proc.pid])  # fmt: skip
+                      self._script(f"node-sig-w{w}", headers), [n.proc.pid], expect)  # fmt: skip
 
     def close(self) -> None:
         procs.stop(self.started)

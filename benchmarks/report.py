@@ -33,11 +33,31 @@ def table(head: Sequence[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
+def scenario_targets(scenario: str, res: dict[str, Any]) -> list[dict[str, Any]]:
+    """A scenario's targets as rows: a list of dicts as produced here, or a delegated module's
+    ``{"<what>_met": bool, "<limit name>": number}`` mapping (values looked up in ``ratios``)."""
+    found = res.get("targets")
+    if isinstance(found, list):
+        return [t if isinstance(t, dict) else {"name": str(t), "met": None} for t in found]
+    if not isinstance(found, dict):
+        return []
+    found_ratios = res.get("ratios")
+    ratios: dict[str, Any] = found_ratios if isinstance(found_ratios, dict) else {}
+    limits = ", ".join(f"{k}={v}" for k, v in found.items() if not k.endswith("_met"))
+    return [
+        {"name": f"{scenario}: {k.removesuffix('_met')}", "met": v,
+         "value": ratios.get(k.removesuffix("_met")), "note": limits}
+        for k, v in found.items() if k.endswith("_met")
+    ]  # fmt: skip
+
+
 def targets(items: list[dict[str, Any]]) -> list[str]:
     rows = []
     for t in items:
-        met = {True: "**met**", False: "**missed**", None: "not measured"}[t.get("met")]
-        value = "-" if t.get("value") is None else f"{t['value']:.2f}"
+        met = {True: "**met**", False: "**missed**"}.get(t.get("met") is True, "not measured")
+        met = "not measured" if t.get("met") is None else met
+        value = t.get("value")
+        value = f"{value:.2f}" if isinstance(value, (int, float)) else "-"
         rows.append([t["name"], value, met, t.get("note", "")])
     return table(["target", "measured", "", "note"], rows) if rows else []
 
@@ -80,7 +100,7 @@ def document(meta: dict[str, Any], results: dict[str, dict[str, Any]],
     lines = [f"# ocn-router benchmarks ({meta['mode']} mode, {meta['started']})", ""]
     lines += [f"Machine: {meta['machine']}. Commit {meta['commit']}. "
               f"Implementations: {meta.get('implementations') or '-'}.", ""]  # fmt: skip
-    all_targets = [t for r in results.values() for t in r.get("targets", [])]
+    all_targets = [t for n, r in results.items() for t in scenario_targets(n, r)]
     if all_targets:
         lines += ["## Targets", "", *targets(all_targets), ""]
     for name, res in results.items():

@@ -9,7 +9,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from benchmarks import node_proc
+import orjson
+
+from benchmarks import node_proc, payloads
 
 
 def party_keys() -> tuple[dict[str, str], dict[str, str]]:
@@ -29,10 +31,26 @@ def sign_headers(headers: dict[str, str], key: str) -> dict[str, str]:
     return {**headers, "OCN-Signature": str(notary.serialize())}
 
 
+def signed_location_response(key: str) -> bytes:
+    """The upstream's Location answer with the receiver's ``ocn_signature`` in the body."""
+    from ocn_core.signing import response_values, sign
+
+    body = payloads.envelope(payloads.LOCATION)
+    notary: Any = sign(response_values({}, body), key)
+    return orjson.dumps({**body, "ocn_signature": str(notary.serialize())})
+
+
+def _routed(status: int, body: bytes) -> bool:
+    try:
+        return status == 200 and orjson.loads(body).get("status_code") == 1000
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
+
+
 def probe(node_url: str, headers: dict[str, str], key: str) -> tuple[dict[str, str] | None, str]:
     """(headers to load with, "") when signed routing works, else (None, why it is skipped)."""
     status, body = node_proc.get_location(node_url, headers)
-    if status == 200:
+    if _routed(status, body):
         return None, (
             "node started with --signatures routed an unsigned request (HTTP 200): "
             "signature verification is not enforced on the routing path yet"
@@ -42,6 +60,6 @@ def probe(node_url: str, headers: dict[str, str], key: str) -> tuple[dict[str, s
     except Exception as exc:  # the signing package may be mid-change; report, do not crash
         return None, f"could not sign the benchmark request: {exc!r}"
     status, body = node_proc.get_location(node_url, signed)
-    if status != 200:
+    if not _routed(status, body):
         return None, f"signed request refused: HTTP {status} {body[:200]!r}"
     return signed, ""
