@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -56,4 +57,8 @@ async def serve(data_dir: Path, address: str, public_url: str) -> None:
 
 if __name__ == "__main__":
     configure_logging("console", "warning")
+    if os.environ.get("OCN_BENCH_GRPC_UVLOOP") == "1":  # experiment: the product runs asyncio
+        import uvloop
+
+        uvloop.install()
     asyncio.run(serve(Path(sys.argv[1]), sys.argv[2], sys.argv[3]))

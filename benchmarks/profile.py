@@ -25,14 +25,14 @@ from benchmarks import grpc_bench, node_proc, payloads, procs, wrk
 from benchmarks.upstream import start_upstream
 
 
-def spy(pids: list[int], seconds: float, out: Path) -> list[Path]:
+def spy(pids: list[int], seconds: float, out: Path, native: bool = False) -> list[Path]:
     """One ``py-spy record`` per PID, in parallel, bounded by ``--duration``."""
     runs, files = [], []
     for pid in pids:
         path = out / f"pyspy-{pid}.txt"
         argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                "--rate", "200", "--format", "raw", "--nonblocking",
-                "--output", str(path)]  # fmt: skip
+                "--rate", "200", "--format", "raw", "--output", str(path)]  # fmt: skip
+        argv += ["--native"] if native else ["--nonblocking"]
         runs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         files.append(path)
     for r in runs:
@@ -83,7 +83,7 @@ def _http(a: argparse.Namespace, run_dir: Path) -> list[Path]:
         time.sleep(1)
         pids = procs.tree_pids([node.proc.pid])
         workers = [p for p in pids if p != node.proc.pid] or [node.proc.pid]
-        files = spy(workers, a.seconds, a.out)
+        files = spy(workers, a.seconds, a.out, a.native)
         load.wait(timeout=a.seconds + 30)
         return files
     finally:
@@ -112,7 +112,7 @@ def _grpc(a: argparse.Namespace, run_dir: Path) -> list[Path]:
                      str(a.conc), str(a.seconds + 2), token]  # fmt: skip
         load = subprocess.Popen(load_argv, stdout=subprocess.DEVNULL)
         time.sleep(1.5)
-        files = spy([server.pid], a.seconds, a.out)
+        files = spy([server.pid], a.seconds, a.out, a.native)
         load.wait(timeout=a.seconds + 60)
         return files
     finally:
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", default="route", choices=sorted(grpc_bench.KINDS))
     ap.add_argument("--conc", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
     ap.add_argument(
         "--out", type=Path, default=Path("results") / time.strftime("profile-%Y%m%d-%H%M%S")
     )
