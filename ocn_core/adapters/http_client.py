@@ -17,6 +17,7 @@ import httptools
 from ocn_core.transport import HttpResult, TransportTimeout, TransportUnreachable
 
 _Origin = tuple[str, str, int]
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class _Connection(asyncio.Protocol):
@@ -125,24 +126,34 @@ class HttpClient:
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
         payload = "".join(lines).encode("latin-1") + body
-        conn = await self._acquire(origin)
-        try:
-            result = await asyncio.wait_for(conn.send(payload), timeout or self.timeout)
-        except TimeoutError:
-            conn._close()
-            raise TransportTimeout(f"no answer from {parts.netloc} within timeout") from None
-        except BaseException:
-            conn._close()
-            raise
-        self._release(origin, conn)
-        return result
+        for attempt in (1, 2):
+            conn, reused = await self._acquire(origin)
+            try:
+                result = await asyncio.wait_for(conn.send(payload), timeout or self.timeout)
+            except TimeoutError:
+                conn._close()
+                raise TransportTimeout(f"no answer from {parts.netloc} within timeout") from None
+            except TransportUnreachable:
+                conn._close()
+                # a pooled keep-alive connection the peer closed while idle: retry once on a
+                # fresh one, for idempotent methods only
+                if reused and attempt == 1 and not conn.headers_done and method in _IDEMPOTENT:
+                    continue
+                raise
+            except BaseException:
+                conn._close()
+                raise
+            self._release(origin, conn)
+            return result
+        raise AssertionError("unreachable")
 
-    async def _acquire(self, origin: _Origin) -> _Connection:
+    async def _acquire(self, origin: _Origin) -> tuple[_Connection, bool]:
+        """A connection to ``origin`` and whether it was reused from the pool."""
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
             if not conn.closed:
-                return conn
+                return conn, True
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
         ctx = self._ssl_context() if scheme == "https" else None
@@ -154,7 +165,7 @@ class HttpClient:
             raise TransportUnreachable(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
             raise TransportUnreachable(f"cannot connect to {host}:{port}: {exc}") from None
-        return conn
+        return conn, False
 
     def _release(self, origin: _Origin, conn: _Connection) -> None:
         if conn.closed or not conn.reusable:
