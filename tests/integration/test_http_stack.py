@@ -124,7 +124,7 @@ async def _gateway(
     port = free_port()
     server = await serve(
         handler, "127.0.0.1", port, max_body, lambda r: Response(413, [], b"too large")
-    )  # type: ignore[arg-type]
+    )
     return server, port
 
 
