@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import payloads, procs, static_http, stats, timing
+from benchmarks import engine_bench, payloads, procs, static_http, stats, timing
 from benchmarks.inprocess import connected_node
 from benchmarks.progress import Progress
 from ocn_core import ocpi
@@ -107,7 +107,7 @@ async def _measure(quick: bool, bar: Progress) -> dict[str, Any]:
                 decide(ctx, req)  # fails loudly if the setup is wrong
                 repeats, seconds = (1, 0.3) if quick else (5, 1.0)
                 todo = cases(ctx, req)
-                bar.total(len(todo) * repeats)
+                bar.total(len(todo) * repeats + repeats)
                 raw: dict[str, list[dict[str, Any]]] = {n: [] for n, _, _ in todo}
                 for _ in range(repeats):  # interleaved: repeat 1 of every case, then 2, ...
                     for name, _, fn in todo:
@@ -116,9 +116,18 @@ async def _measure(quick: bool, bar: Progress) -> dict[str, Any]:
                         run.pop("hist")
                         raw[name].append(run)
                         bar.step(name)
+                    stubbed = await engine_bench.measure(node.engine, node.url,
+                                                         node.tokens["EMSP"], seconds)  # fmt: skip
+                    for name, run in stubbed.items():
+                        raw.setdefault(name, []).append(run)
+                    bar.step("engine/gateway, hop stubbed")
         finally:
             upstream.close()
-    rows = [_row(n, label, raw[n]) for n, label, _ in todo]
+    labels = [(n, label) for n, label, _ in todo] + [
+        ("engine-route", "await engine.route(req), outbound hop stubbed (no sockets)"),
+        ("gateway-handle", "await Gateway.handle(request): match + engine + response, hop stubbed"),
+    ]
+    rows = [_row(n, label, raw[n]) for n, label in labels]
     by = {r["name"]: r for r in rows}
     for r in rows:
         r["x_lmdb_get"] = stats.ratio(r["p50_us"], by["lmdb-get"]["p50_us"])

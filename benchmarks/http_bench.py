@@ -6,6 +6,7 @@ gateway workers; signatures off and, when the node enforces them, on.
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class _Setup:
             self._add("nginx-proxy", "nginx proxy_pass, keepalive upstream", w, port, plain,
                       [proxy.pid])  # fmt: skip
         for w in (1, 2):
+            self._bare_hop(w, up.port, plain)
+        for w in (1, 2):
             node = node_proc.start_node(self.run_dir, f"node-w{w}", w, False, up.base)
             self.started.append(node.proc)
             script = self._script(f"node-w{w}", payloads.routing_headers(node.tokens["EMSP"]))
@@ -63,6 +66,18 @@ class _Setup:
                       [node.proc.pid])  # fmt: skip
         self._signatures_on(signed_base, keys, addresses, signed_body)
         return [up.proc.pid]
+
+    def _bare_hop(self, workers: int, upstream_port: int, script: Path) -> None:
+        """``workers`` processes of :mod:`benchmarks.bare_hop` sharing one port."""
+        port = procs.free_port()
+        argv = [sys.executable, "-m", "benchmarks.bare_hop", str(port), str(upstream_port)]
+        hops = [
+            procs.start(argv, self.run_dir / f"bare-w{workers}-{i}.log") for i in range(workers)
+        ]
+        self.started += hops
+        procs.wait_port(port, hops[0])
+        self._add("bare-hop", "product HTTP server + HTTP client relay, no engine (floor)",
+                  workers, port, script, [h.pid for h in hops])  # fmt: skip
 
     def _upstream(self, signed_body: bytes) -> tuple[Upstream, str]:
         """One nginx with two servers: the plain party and the same party signing its answers."""

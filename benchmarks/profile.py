@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks import grpc_bench, node_proc, payloads, procs, wrk
+from benchmarks import grpc_bench, node_proc, payloads, procs, signed, wrk
 from benchmarks.upstream import start_upstream
 
 
@@ -61,14 +61,17 @@ def top(files: list[Path], n: int = 25) -> str:
 
 
 def _http(a: argparse.Namespace, run_dir: Path) -> list[Path]:
-    up = start_upstream(run_dir)
+    keys, addresses = signed.party_keys()
+    body = signed.signed_location_response(keys["CPO"]) if a.signatures else None
+    up = start_upstream(run_dir, default=body or payloads.LOCATION_RESPONSE)
     started = [up.proc]
     try:
-        node = node_proc.start_node(run_dir, "node", a.workers, False, up.base)
+        node = node_proc.start_node(run_dir, "node", a.workers, a.signatures, up.base, addresses)
         started.append(node.proc)
-        script = wrk.write_script(
-            run_dir / "p.lua", "GET", payloads.routing_headers(node.tokens["EMSP"])
-        )
+        headers = payloads.routing_headers(node.tokens["EMSP"])
+        if a.signatures:
+            headers = signed.sign_headers(headers, keys["EMSP"])
+        script = wrk.write_script(run_dir / "p.lua", "GET", headers)
         url = node.url + payloads.NODE_PATH
         load_argv = [
             "wrk",
@@ -126,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", default="route", choices=sorted(grpc_bench.KINDS))
     ap.add_argument("--conc", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--signatures", action="store_true", help="http: node with --signatures")
     ap.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
     ap.add_argument(
         "--out", type=Path, default=Path("results") / time.strftime("profile-%Y%m%d-%H%M%S")
