@@ -47,11 +47,11 @@ def _row(name: str, workers: int, conc: int, rps: float, p99: float) -> dict[str
 
 def test_http_ratios_and_targets_against_the_nginx_hop() -> None:
     rows = [_row("nginx-proxy", 2, 16, 20_000, 1000), _row("node", 2, 16, 9_000, 2500)]
-    add_ratios(rows)  # type: ignore[arg-type]
+    add_ratios(rows)
     node = rows[1]
     assert node["x_nginx_rps"] == pytest.approx(0.45)
     assert node["x_nginx_p99"] == pytest.approx(2.5)
-    found = {t["name"]: t for t in targets(rows, [{"name": "node-sig", "reason": "off"}])}  # type: ignore[arg-type]
+    found = {t["name"]: t for t in targets(rows, [{"name": "node-sig", "reason": "off"}])}
     assert found["node 2 workers c16 req/s ≥ 0.40x nginx hop"]["met"] is True
     assert found["node 2 workers c16 p99 ≤ 2x nginx's"]["met"] is False
     assert found["node-sig 2 workers c16 req/s ≥ 0.20x nginx hop"]["note"] == "off"
