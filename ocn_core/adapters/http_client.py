@@ -72,6 +72,10 @@ class _Connection(asyncio.Protocol):
         self.transport.write(payload)
         return self.future
 
+    def timed_out(self, host: str) -> None:
+        """Timer callback: no complete answer in time (the connection is unusable)."""
+        self._fail(TransportTimeout(f"no answer from {host} within timeout"))
+
     def _complete(self) -> None:
         fut, self.future = self.future, None
         if fut is not None and not fut.done():
@@ -100,6 +104,7 @@ class HttpClient:
         self.timeout = timeout
         self.max_idle = max_idle
         self._idle: dict[_Origin, deque[_Connection]] = {}
+        self._origins: dict[str, tuple[_Origin, str]] = {}
         self._ssl: ssl.SSLContext | None = None
 
     async def request(
@@ -110,29 +115,20 @@ class HttpClient:
         body: bytes = b"",
         timeout: float | None = None,
     ) -> HttpResult:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TransportUnreachable(f"unsupported URL {url!r}")
-        origin = (
-            parts.scheme,
-            parts.hostname,
-            parts.port or (443 if parts.scheme == "https" else 80),
-        )
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.netloc.rpartition("@")[2]
+        origin, host, target = self._split(url)
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
         lines += [f"{k}: {v}\r\n" for k, v in headers]
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
         payload = "".join(lines).encode("latin-1") + body
+        loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             conn, reused = await self._acquire(origin)
+            future = conn.send(payload)
+            timer = loop.call_later(timeout or self.timeout, conn.timed_out, host)
             try:
-                result = await asyncio.wait_for(conn.send(payload), timeout or self.timeout)
-            except TimeoutError:
-                conn._close()
-                raise TransportTimeout(f"no answer from {parts.netloc} within timeout") from None
+                result = await future
             except TransportUnreachable:
                 conn._close()
                 # a pooled keep-alive connection the peer closed while idle: retry once on a
@@ -143,9 +139,32 @@ class HttpClient:
             except BaseException:
                 conn._close()
                 raise
+            finally:
+                timer.cancel()
             self._release(origin, conn)
             return result
         raise AssertionError("unreachable")
+
+    def _split(self, url: str) -> tuple[_Origin, str, str]:
+        """(origin, Host header, request target) of ``url``; origins are parsed once."""
+        scheme, _, rest = url.partition("://")
+        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        netloc, target = rest[:cut], rest[cut:].partition("#")[0]
+        if not target.startswith("/"):
+            target = "/" + target
+        key = f"{scheme}://{netloc}"
+        found = self._origins.get(key)
+        if found is None:
+            parts = urlsplit(key)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise TransportUnreachable(f"unsupported URL {url!r}")
+            default = 443 if parts.scheme == "https" else 80
+            origin = (parts.scheme, parts.hostname, parts.port or default)
+            found = (origin, parts.netloc.rpartition("@")[2])
+            if len(self._origins) > 4096:
+                self._origins.clear()
+            self._origins[key] = found
+        return found[0], found[1], target
 
     async def _acquire(self, origin: _Origin) -> tuple[_Connection, bool]:
         """A connection to ``origin`` and whether it was reused from the pool."""

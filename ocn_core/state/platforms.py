@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -17,6 +17,14 @@ from ocn_core.ocpi import authorization_header
 from ocn_core.state import codec
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
 from ocn_core.store import Store
+
+
+class RouteFacts(NamedTuple):
+    sender: str | None  # platform of the token C
+    from_owner: str | None  # platform owning the OCPI-from role
+    receiver: str | None  # local platform owning the OCPI-to role
+    url: str | None  # receiver's endpoint for (module, interface)
+    auth: str | None  # Authorization value for the receiver
 
 
 class RoleConflict(Exception):
@@ -67,6 +75,31 @@ class PlatformStore:
         with self.env.begin() as txn:
             raw = txn.get(codec.role_key(country_code, party_id), db=self.roles)
         return raw.decode() if raw is not None else None
+
+    def route_facts(
+        self, tokens: tuple[str, ...], from_key: str, to_key: str, module: str, interface: str
+    ) -> RouteFacts:
+        """Everything a routing decision reads, in one read transaction.
+
+        ``tokens`` are the token C candidates; ``from_key``/``to_key`` are ``CCPID`` strings.
+        """
+        sender = from_owner = receiver = url = auth = None
+        with self.env.begin() as txn:
+            for token in tokens:
+                raw = txn.get(codec.token_key("C", token), db=self.tokens)
+                if raw is not None:
+                    sender = raw.decode()
+                    break
+            raw = txn.get(codec.role_key(from_key, ""), db=self.roles)
+            from_owner = raw.decode() if raw is not None else None
+            raw = txn.get(codec.role_key(to_key, ""), db=self.roles)
+            if raw is not None:
+                receiver = raw.decode()
+                raw = txn.get(codec.endpoint_key(receiver, module, interface), db=self.endpoints)
+                url = raw.decode() if raw is not None else None
+                raw = txn.get(codec.platform_key(receiver), db=self.auth)
+                auth = raw.decode() if raw is not None else None
+        return RouteFacts(sender, from_owner, receiver, url, auth)
 
     def auth_header(self, platform_id: str) -> str | None:
         """The Authorization value to send to ``platform_id`` (its token B, encoded per peer)."""
