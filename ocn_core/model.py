@@ -66,6 +66,15 @@ class RouteRequest:
     has_from: bool = False
     has_to: bool = False
 
+    def log_context(self) -> dict[str, str]:
+        """What every log line of this request carries."""
+        return {
+            "request_id": self.request_id,
+            "correlation_id": self.correlation_id,
+            "sender": self.from_party.key,
+            "receiver": self.to_party.key,
+        }
+
 
 @dataclass(slots=True)
 class RouteResponse:
@@ -78,8 +87,13 @@ class RouteResponse:
 
     def header(self, name: str) -> str | None:
         """First header named ``name`` (case-insensitive)."""
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        return find_header(self.headers, name)
+
+
+def find_header(headers: list[tuple[str, str]], name: str) -> str | None:
+    """First value of header ``name`` (case-insensitive) in a list of pairs."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None

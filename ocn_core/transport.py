@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ocn_core.model import find_header
+
 
 class TransportError(Exception):
     """The request could not be completed."""
@@ -25,11 +27,7 @@ class HttpResult:
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        return find_header(self.headers, name)
 
 
 class HttpTransport(Protocol):

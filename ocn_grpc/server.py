@@ -61,12 +61,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> routing_pb2.RouteResponse:
         req = convert.request_from_pb(request)
-        with request_context(
-            request_id=req.request_id,
-            correlation_id=req.correlation_id,
-            sender=req.from_party.key,
-            receiver=req.to_party.key,
-        ):
+        with request_context(**req.log_context()):
             resp = await self.engine.route(req)
         return convert.response_to_pb(resp)
 

@@ -51,12 +51,7 @@ class Gateway:
             body = ocpi.dumps(ocpi.envelope(2000, None, f"No OCPI endpoint at {request.path}"))
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
-        with request_context(
-            request_id=req.request_id,
-            correlation_id=req.correlation_id,
-            sender=req.from_party.key,
-            receiver=req.to_party.key,
-        ):
+        with request_context(**req.log_context()):
             resp = await self.core.route(req)
             log.info(
                 "route_completed",
