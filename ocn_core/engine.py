@@ -57,6 +57,8 @@ class Engine:
 
     async def route(self, req: RouteRequest) -> RouteResponse:
         try:
+            if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
+                return await forward.route_module(self.ctx, req)
             return await self._dispatch(req)
         except OcnError as exc:
             sign = self._sign if signatures.active(self.ctx, req) else None

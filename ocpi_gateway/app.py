@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -23,14 +24,21 @@ _ROLES = tuple(InterfaceRole)
 
 
 class Gateway:
-    def __init__(self, core: CoreClient, node_info: dict[str, str]) -> None:
+    def __init__(
+        self, core: CoreClient, node_info: dict[str, str], access_log: bool = True
+    ) -> None:
         self.core = core
         self.node_info = node_info
+        self.access_log = access_log  # one canonical line per OCPI request (info level)
 
-    async def handle(self, request: Request) -> Response:
+    def handle(self, request: Request) -> Awaitable[Response]:
+        """The server's handler (a plain function: OCPI requests skip one coroutine frame)."""
+        if request.path.startswith("/ocpi/"):
+            return self._ocpi(request)
+        return self._other(request)
+
+    async def _other(self, request: Request) -> Response:
         path = request.path
-        if path.startswith("/ocpi/"):
-            return await self._ocpi(request)
         if path == "/health":
             return Response(200, [("Content-Type", "text/plain")], b"OK")
         if path == "/health/details":
@@ -53,15 +61,16 @@ class Gateway:
         req = to_route_request(request, found)
         with request_context(**req.log_context()):
             resp = await self.core.route(req)
-            log.info(
-                "route_completed",
-                method=req.method,
-                module=req.module,
-                status=resp.status,
-                ocpi_status=resp.ocpi_status,
-                error=resp.error_reason or None,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
+            if self.access_log:
+                log.info(
+                    "route_completed",
+                    method=req.method,
+                    module=req.module,
+                    status=resp.status,
+                    ocpi_status=resp.ocpi_status,
+                    error=resp.error_reason or None,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
         return Response(resp.status, resp.headers, resp.body)
 
     async def _admin(self, request: Request) -> Response:

@@ -29,6 +29,7 @@ class InProcessCore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.route = engine.route  # type: ignore[method-assign]  # no extra coroutine frame
 
     async def route(self, req: RouteRequest) -> RouteResponse:
         return await self.engine.route(req)

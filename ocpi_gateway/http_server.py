@@ -40,7 +40,7 @@ class Response:
     body: bytes = b""
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]  # may return a coroutine or any awaitable
 TooLarge = Callable[[Request], Response]
 
 

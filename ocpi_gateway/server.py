@@ -44,7 +44,7 @@ async def run_gateway(
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
         housekeeping = asyncio.ensure_future(_housekeeping(engine))
         chain_sync = start_registry_sync(engine, follow=worker == 0)
-    gateway = Gateway(core, node_info)
+    gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
     server = await serve(
         gateway.handle,
         settings.host,

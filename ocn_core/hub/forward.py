@@ -8,6 +8,8 @@ status_code and to refuse non-JSON answers).
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from ocn_core import ocpi
@@ -30,6 +32,26 @@ from ocn_core.routing import module_route
 from ocn_core.transport import TransportTimeout, TransportUnreachable
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
+_LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
+
+
+def envelope_status(body: bytes) -> int:
+    """The receiver's OCPI ``status_code`` (0 if absent); 3000 when the answer is not JSON.
+
+    Fast path: an envelope that starts with its status_code and ends like an object is read
+    without parsing the (large) ``data``; anything else is parsed in full.
+    """
+    found = _LEADING_STATUS.match(body)
+    if found is not None and body.rstrip().endswith(b"}"):
+        return int(found.group(1))
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadResponse(
+            f"Could not parse JSON response of forwarded OCPI request: {exc}"
+        ) from None
+    status = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
+    return status if isinstance(status, int) else 0
 
 
 def check_routing_headers(req: RouteRequest) -> None:
@@ -184,13 +206,7 @@ async def send(
         raise ReceiverTimeout(f"Timeout forwarding request to receiver: {exc}") from None
     except TransportUnreachable as exc:
         raise ReceiverUnreachable(f"Receiver not reachable: {exc}") from None
-    try:
-        envelope = orjson.loads(result.body)
-    except orjson.JSONDecodeError as exc:
-        raise BadResponse(
-            f"Could not parse JSON response of forwarded OCPI request: {exc}"
-        ) from None
-    status_code = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
+    ocpi_status = envelope_status(result.body)
     out = [
         ("Content-Type", "application/json"),
         ("X-Request-ID", req.request_id),
@@ -203,7 +219,6 @@ async def send(
     for name, value in result.headers:
         if name.lower() in PASSED_HEADERS:
             out.append((name, value))
-    ocpi_status = status_code if isinstance(status_code, int) else 0
     resp = RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
     if signatures.active(ctx, req):
         signatures.verify_response(ctx, req, resp)
