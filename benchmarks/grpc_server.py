@@ -57,7 +57,9 @@ async def serve(data_dir: Path, address: str, public_url: str) -> None:
 
 if __name__ == "__main__":
     configure_logging("console", "warning")
-    if os.environ.get("OCN_BENCH_GRPC_UVLOOP") == "1":  # experiment: the product runs asyncio
+    if (
+        os.environ.get("OCN_BENCH_GRPC_UVLOOP", "1") == "1"
+    ):  # the product (`ocn-node core`) runs uvloop
         import uvloop
 
         uvloop.install()

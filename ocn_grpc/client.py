@@ -143,7 +143,12 @@ class OcnClient:
 
 
 class RouteStream:
-    """Send many RouteRequests on one RouteStream call; ``await route(req)`` per request."""
+    """Many RouteRequests over one RouteBatchStream call; ``await route(req)`` per request.
+
+    Requests queued while the previous message was being sent go out together in one batch
+    message, and the server answers with whatever has completed, so under load the per-message
+    cost of gRPC is shared by many requests while a lone request still goes out at once.
+    """
 
     def __init__(self, stub: routing_pb2_grpc.RoutingServiceStub) -> None:
         self._stub = stub
@@ -154,25 +159,36 @@ class RouteStream:
         self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> RouteStream:
-        self._call = self._stub.RouteStream(self._requests())  # type: ignore[arg-type]
+        self._call = self._stub.RouteBatchStream(self._batches())  # type: ignore[arg-type]
         self._reader = asyncio.ensure_future(self._read())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._outbox.put(None)
+        self._outbox.put_nowait(None)
         if self._reader is not None:
             await self._reader
 
-    async def _requests(self) -> AsyncIterator[routing_pb2.RouteRequest]:
-        while (msg := await self._outbox.get()) is not None:
-            yield msg
+    async def _batches(self) -> AsyncIterator[routing_pb2.RouteRequestBatch]:
+        closing = False
+        while not closing:
+            msg = await self._outbox.get()
+            batch: list[routing_pb2.RouteRequest] = []
+            while msg is not None:
+                batch.append(msg)
+                if self._outbox.empty():
+                    break
+                msg = self._outbox.get_nowait()
+            closing = msg is None
+            if batch:
+                yield routing_pb2.RouteRequestBatch(requests=batch)
 
     async def _read(self) -> None:
         try:
-            async for msg in self._call:
-                fut = self._waiting.pop(msg.call_id, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(convert.response_from_pb(msg))
+            async for batch in self._call:
+                for msg in batch.responses:
+                    fut = self._waiting.pop(msg.call_id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(convert.response_from_pb(msg))
         except grpc.aio.AioRpcError as err:
             for fut in self._waiting.values():
                 if not fut.done():
@@ -182,7 +198,7 @@ class RouteStream:
         req.call_id = next(self._ids)
         fut: asyncio.Future[RouteResponse] = asyncio.get_running_loop().create_future()
         self._waiting[req.call_id] = fut
-        await self._outbox.put(convert.request_to_pb(req))
+        self._outbox.put_nowait(convert.request_to_pb(req))
         return await fut
 
 

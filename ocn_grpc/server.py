@@ -71,28 +71,72 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[routing_pb2.RouteResponse]:
         """Route every request concurrently; answer each as soon as it is done (by call_id)."""
+        async for batch in self._serve(_single(request_iterator)):
+            for reply in batch:
+                yield reply
+
+    async def RouteBatchStream(
+        self,
+        request_iterator: AsyncIterator[routing_pb2.RouteRequestBatch],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[routing_pb2.RouteResponseBatch]:
+        """RouteStream with batched messages: each reply carries every answer ready by then."""
+        async for batch in self._serve(_batches(request_iterator)):
+            yield routing_pb2.RouteResponseBatch(responses=batch)
+
+    async def _serve(
+        self, requests: AsyncIterator[routing_pb2.RouteRequest]
+    ) -> AsyncIterator[list[routing_pb2.RouteResponse]]:
+        """Route requests concurrently; yield the completed answers in groups as they finish."""
         done: asyncio.Queue[routing_pb2.RouteResponse | None] = asyncio.Queue()
         pending: set[asyncio.Task[None]] = set()
 
         async def one(msg: routing_pb2.RouteRequest) -> None:
-            resp = await self.engine.route(convert.request_from_pb(msg))
-            await done.put(convert.response_to_pb(resp))
+            req = convert.request_from_pb(msg)
+            with request_context(**req.log_context()):
+                resp = await self.engine.route(req)
+            done.put_nowait(convert.response_to_pb(resp))
 
         async def read() -> None:
-            async for msg in request_iterator:
+            async for msg in requests:
                 task = asyncio.ensure_future(one(msg))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             while pending:
                 await asyncio.gather(*list(pending))
-            await done.put(None)
+            done.put_nowait(None)
 
         reader = asyncio.ensure_future(read())
+        finished = False
         try:
-            while (item := await done.get()) is not None:
-                yield item
+            while not finished:
+                item = await done.get()
+                group: list[routing_pb2.RouteResponse] = []
+                while item is not None:
+                    group.append(item)
+                    if done.empty():
+                        break
+                    item = done.get_nowait()
+                finished = item is None
+                if group:
+                    yield group
         finally:
             reader.cancel()
+
+
+async def _single(
+    messages: AsyncIterator[routing_pb2.RouteRequest],
+) -> AsyncIterator[routing_pb2.RouteRequest]:
+    async for msg in messages:
+        yield msg
+
+
+async def _batches(
+    messages: AsyncIterator[routing_pb2.RouteRequestBatch],
+) -> AsyncIterator[routing_pb2.RouteRequest]:
+    async for batch in messages:
+        for msg in batch.requests:
+            yield msg
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):

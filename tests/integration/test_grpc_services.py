@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -12,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from ocn_core.config import Settings
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
 from ocn_core.model import PartyRef, RouteKind, RouteRequest
+from ocn_grpc import convert
 from ocn_grpc.client import OcnClient
 from ocn_grpc.server import start_server
 from ocpi_gateway.node import build_engine
@@ -88,3 +92,31 @@ async def test_admin_errors_come_back_as_the_same_class(core) -> None:  # type: 
     party = await client.set_party("ch", "cpo", ["CPO"])
     assert (party["country_code"], party["party_id"]) == ("CH", "CPO")
     assert (await client.get_party("CH", "CPO")) == party
+
+
+async def test_batched_stream_answers_concurrent_requests_by_call_id(core) -> None:  # type: ignore[no-untyped-def]
+    client, _ = core
+    token = (await client.create_registration_token([{"country_code": "NL", "party_id": "ABC"}]))[
+        "token"
+    ]
+    async with client.stream() as stream:
+        reqs = [
+            RouteRequest(
+                kind=RouteKind.VERSIONS, authorization=f"Token {token}" if i % 2 else "Token bad"
+            )
+            for i in range(50)
+        ]
+        replies = await asyncio.gather(*(stream.route(r) for r in reqs))
+    assert [r.status for r in replies] == [200 if i % 2 else 401 for i in range(50)]
+
+
+async def test_plain_route_stream(core) -> None:  # type: ignore[no-untyped-def]
+    client, _ = core
+
+    async def requests() -> AsyncIterator[Any]:
+        for i in range(3):
+            yield convert.request_to_pb(RouteRequest(kind=RouteKind.VERSIONS, call_id=i + 1))
+
+    replies = [r async for r in client.routing.RouteStream(requests())]
+    assert sorted(r.call_id for r in replies) == [1, 2, 3]
+    assert {r.status for r in replies} == {401}

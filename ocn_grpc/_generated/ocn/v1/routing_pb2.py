@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ocn/v1/routing.proto\x12\x06ocn.v1\"2\n\x08PartyRef\x12\x14\n\x0c\x63ountry_code\x18\x01 \x01(\t\x12\x10\n\x08party_id\x18\x02 \x01(\t\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xc5\x03\n\x0cRouteRequest\x12\x1f\n\x04kind\x18\x01 \x01(\x0e\x32\x11.ocn.v1.RouteKind\x12\x0e\n\x06module\x18\x02 \x01(\t\x12-\n\x0einterface_role\x18\x03 \x01(\x0e\x32\x15.ocn.v1.InterfaceRole\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x14\n\x0cocpi_version\x18\x05 \x01(\t\x12\x13\n\x0bpath_suffix\x18\x06 \x01(\t\x12\r\n\x05query\x18\x07 \x01(\t\x12\x15\n\rauthorization\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12$\n\nfrom_party\x18\x0b \x01(\x0b\x32\x10.ocn.v1.PartyRef\x12\"\n\x08to_party\x18\x0c \x01(\x0b\x32\x10.ocn.v1.PartyRef\x12\x15\n\rocn_signature\x18\r \x01(\t\x12\x0c\n\x04\x62ody\x18\x0e \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x0f \x01(\t\x12\x10\n\x08proxy_id\x18\x10 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x11 \x01(\x04\x12\x10\n\x08has_from\x18\x12 \x01(\x08\x12\x0e\n\x06has_to\x18\x13 \x01(\x08\"\x8a\x01\n\rRouteResponse\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x1f\n\x07headers\x18\x02 \x03(\x0b\x32\x0e.ocn.v1.Header\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x13\n\x0bocpi_status\x18\x04 \x01(\x05\x12\x14\n\x0c\x65rror_reason\x18\x05 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x06 \x01(\x04*\xf5\x01\n\tRouteKind\x12\x1a\n\x16ROUTE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13ROUTE_KIND_VERSIONS\x10\x01\x12\x1e\n\x1aROUTE_KIND_VERSION_DETAILS\x10\x02\x12\x1a\n\x16ROUTE_KIND_CREDENTIALS\x10\x03\x12\x1c\n\x18ROUTE_KIND_HUBCLIENTINFO\x10\x04\x12\x15\n\x11ROUTE_KIND_MODULE\x10\x05\x12\x13\n\x0fROUTE_KIND_PAGE\x10\x06\x12\x16\n\x12ROUTE_KIND_PROXIED\x10\x07\x12\x15\n\x11ROUTE_KIND_CUSTOM\x10\x08*g\n\rInterfaceRole\x12\x1e\n\x1aINTERFACE_ROLE_UNSPECIFIED\x10\x00\x12\x19\n\x15INTERFACE_ROLE_SENDER\x10\x01\x12\x1b\n\x17INTERFACE_ROLE_RECEIVER\x10\x02\x32\x86\x01\n\x0eRoutingService\x12\x34\n\x05Route\x12\x14.ocn.v1.RouteRequest\x1a\x15.ocn.v1.RouteResponse\x12>\n\x0bRouteStream\x12\x14.ocn.v1.RouteRequest\x1a\x15.ocn.v1.RouteResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ocn/v1/routing.proto\x12\x06ocn.v1\"2\n\x08PartyRef\x12\x14\n\x0c\x63ountry_code\x18\x01 \x01(\t\x12\x10\n\x08party_id\x18\x02 \x01(\t\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xc5\x03\n\x0cRouteRequest\x12\x1f\n\x04kind\x18\x01 \x01(\x0e\x32\x11.ocn.v1.RouteKind\x12\x0e\n\x06module\x18\x02 \x01(\t\x12-\n\x0einterface_role\x18\x03 \x01(\x0e\x32\x15.ocn.v1.InterfaceRole\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x14\n\x0cocpi_version\x18\x05 \x01(\t\x12\x13\n\x0bpath_suffix\x18\x06 \x01(\t\x12\r\n\x05query\x18\x07 \x01(\t\x12\x15\n\rauthorization\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12$\n\nfrom_party\x18\x0b \x01(\x0b\x32\x10.ocn.v1.PartyRef\x12\"\n\x08to_party\x18\x0c \x01(\x0b\x32\x10.ocn.v1.PartyRef\x12\x15\n\rocn_signature\x18\r \x01(\t\x12\x0c\n\x04\x62ody\x18\x0e \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x0f \x01(\t\x12\x10\n\x08proxy_id\x18\x10 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x11 \x01(\x04\x12\x10\n\x08has_from\x18\x12 \x01(\x08\x12\x0e\n\x06has_to\x18\x13 \x01(\x08\"\x8a\x01\n\rRouteResponse\x12\x0e\n\x06status\x18\x01 \x01(\r\x12\x1f\n\x07headers\x18\x02 \x03(\x0b\x32\x0e.ocn.v1.Header\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x13\n\x0bocpi_status\x18\x04 \x01(\x05\x12\x14\n\x0c\x65rror_reason\x18\x05 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x06 \x01(\x04\";\n\x11RouteRequestBatch\x12&\n\x08requests\x18\x01 \x03(\x0b\x32\x14.ocn.v1.RouteRequest\">\n\x12RouteResponseBatch\x12(\n\tresponses\x18\x01 \x03(\x0b\x32\x15.ocn.v1.RouteResponse*\xf5\x01\n\tRouteKind\x12\x1a\n\x16ROUTE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13ROUTE_KIND_VERSIONS\x10\x01\x12\x1e\n\x1aROUTE_KIND_VERSION_DETAILS\x10\x02\x12\x1a\n\x16ROUTE_KIND_CREDENTIALS\x10\x03\x12\x1c\n\x18ROUTE_KIND_HUBCLIENTINFO\x10\x04\x12\x15\n\x11ROUTE_KIND_MODULE\x10\x05\x12\x13\n\x0fROUTE_KIND_PAGE\x10\x06\x12\x16\n\x12ROUTE_KIND_PROXIED\x10\x07\x12\x15\n\x11ROUTE_KIND_CUSTOM\x10\x08*g\n\rInterfaceRole\x12\x1e\n\x1aINTERFACE_ROLE_UNSPECIFIED\x10\x00\x12\x19\n\x15INTERFACE_ROLE_SENDER\x10\x01\x12\x1b\n\x17INTERFACE_ROLE_RECEIVER\x10\x02\x32\xd5\x01\n\x0eRoutingService\x12\x34\n\x05Route\x12\x14.ocn.v1.RouteRequest\x1a\x15.ocn.v1.RouteResponse\x12>\n\x0bRouteStream\x12\x14.ocn.v1.RouteRequest\x1a\x15.ocn.v1.RouteResponse(\x01\x30\x01\x12M\n\x10RouteBatchStream\x12\x19.ocn.v1.RouteRequestBatch\x1a\x1a.ocn.v1.RouteResponseBatch(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ocn.v1.routing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUTEKIND']._serialized_start=721
-  _globals['_ROUTEKIND']._serialized_end=966
-  _globals['_INTERFACEROLE']._serialized_start=968
-  _globals['_INTERFACEROLE']._serialized_end=1071
+  _globals['_ROUTEKIND']._serialized_start=846
+  _globals['_ROUTEKIND']._serialized_end=1091
+  _globals['_INTERFACEROLE']._serialized_start=1093
+  _globals['_INTERFACEROLE']._serialized_end=1196
   _globals['_PARTYREF']._serialized_start=32
   _globals['_PARTYREF']._serialized_end=82
   _globals['_HEADER']._serialized_start=84
@@ -43,6 +43,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTEREQUEST']._serialized_end=577
   _globals['_ROUTERESPONSE']._serialized_start=580
   _globals['_ROUTERESPONSE']._serialized_end=718
-  _globals['_ROUTINGSERVICE']._serialized_start=1074
-  _globals['_ROUTINGSERVICE']._serialized_end=1208
+  _globals['_ROUTEREQUESTBATCH']._serialized_start=720
+  _globals['_ROUTEREQUESTBATCH']._serialized_end=779
+  _globals['_ROUTERESPONSEBATCH']._serialized_start=781
+  _globals['_ROUTERESPONSEBATCH']._serialized_end=843
+  _globals['_ROUTINGSERVICE']._serialized_start=1199
+  _globals['_ROUTINGSERVICE']._serialized_end=1412
 # @@protoc_insertion_point(module_scope)

@@ -44,6 +44,11 @@ class RoutingServiceStub:
                 request_serializer=ocn_dot_v1_dot_routing__pb2.RouteRequest.SerializeToString,
                 response_deserializer=ocn_dot_v1_dot_routing__pb2.RouteResponse.FromString,
                 _registered_method=True)
+        self.RouteBatchStream = channel.stream_stream(
+                '/ocn.v1.RoutingService/RouteBatchStream',
+                request_serializer=ocn_dot_v1_dot_routing__pb2.RouteRequestBatch.SerializeToString,
+                response_deserializer=ocn_dot_v1_dot_routing__pb2.RouteResponseBatch.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -62,6 +67,14 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RouteBatchStream(self, request_iterator, context):
+        """Like RouteStream, but messages carry batches: under load one message amortises the per-
+        message cost of gRPC over many requests; at low load batches hold a single request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +87,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.RouteStream,
                     request_deserializer=ocn_dot_v1_dot_routing__pb2.RouteRequest.FromString,
                     response_serializer=ocn_dot_v1_dot_routing__pb2.RouteResponse.SerializeToString,
+            ),
+            'RouteBatchStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.RouteBatchStream,
+                    request_deserializer=ocn_dot_v1_dot_routing__pb2.RouteRequestBatch.FromString,
+                    response_serializer=ocn_dot_v1_dot_routing__pb2.RouteResponseBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -130,6 +148,33 @@ class RoutingService:
             '/ocn.v1.RoutingService/RouteStream',
             ocn_dot_v1_dot_routing__pb2.RouteRequest.SerializeToString,
             ocn_dot_v1_dot_routing__pb2.RouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteBatchStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ocn.v1.RoutingService/RouteBatchStream',
+            ocn_dot_v1_dot_routing__pb2.RouteRequestBatch.SerializeToString,
+            ocn_dot_v1_dot_routing__pb2.RouteResponseBatch.FromString,
             options,
             channel_credentials,
             insecure,

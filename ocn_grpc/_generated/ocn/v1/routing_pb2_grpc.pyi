@@ -36,6 +36,10 @@ class RoutingServiceStub:
     Route: _grpc.UnaryUnaryMultiCallable[_routing_pb2.RouteRequest, _routing_pb2.RouteResponse]
     RouteStream: _grpc.StreamStreamMultiCallable[_routing_pb2.RouteRequest, _routing_pb2.RouteResponse]
     """Many requests on one stream; replies may come out of order, matched by call_id."""
+    RouteBatchStream: _grpc.StreamStreamMultiCallable[_routing_pb2.RouteRequestBatch, _routing_pb2.RouteResponseBatch]
+    """Like RouteStream, but messages carry batches: under load one message amortises the per-
+    message cost of gRPC over many requests; at low load batches hold a single request.
+    """
 
 @_typing.type_check_only
 class RoutingServiceAsyncStub(RoutingServiceStub):
@@ -43,6 +47,10 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     Route: _aio.UnaryUnaryMultiCallable[_routing_pb2.RouteRequest, _routing_pb2.RouteResponse]  # type: ignore[assignment]
     RouteStream: _aio.StreamStreamMultiCallable[_routing_pb2.RouteRequest, _routing_pb2.RouteResponse]  # type: ignore[assignment]
     """Many requests on one stream; replies may come out of order, matched by call_id."""
+    RouteBatchStream: _aio.StreamStreamMultiCallable[_routing_pb2.RouteRequestBatch, _routing_pb2.RouteResponseBatch]  # type: ignore[assignment]
+    """Like RouteStream, but messages carry batches: under load one message amortises the per-
+    message cost of gRPC over many requests; at low load batches hold a single request.
+    """
 
 class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -59,5 +67,15 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_routing_pb2.RouteResponse], _abc.AsyncIterator[_routing_pb2.RouteResponse]]:
         """Many requests on one stream; replies may come out of order, matched by call_id."""
+
+    @_abc_1.abstractmethod
+    def RouteBatchStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_routing_pb2.RouteRequestBatch],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_routing_pb2.RouteResponseBatch], _abc.AsyncIterator[_routing_pb2.RouteResponseBatch]]:
+        """Like RouteStream, but messages carry batches: under load one message amortises the per-
+        message cost of gRPC over many requests; at low load batches hold a single request.
+        """
 
 def add_RoutingServiceServicer_to_server(servicer: RoutingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
