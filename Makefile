@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 PEERS := tests/peers
 
-.PHONY: install test-deps bench-tools peers build proto proto-check lint type test test-pure check bench bench-quick clean
+.PHONY: install test-deps bench-tools peers build proto proto-check lint type test test-pure check bench bench-quick bench-profile clean
 
 install:            ## install the node (compiles the Cython extensions)
 	$(PIP) install .
@@ -49,6 +49,9 @@ bench:
 
 bench-quick:
 	$(PYTHON) -m benchmarks --mode quick
+
+bench-profile:      ## py-spy profile of the node under wrk load (2 workers)
+	$(PYTHON) -m benchmarks.profile http --workers 2
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
