@@ -1,9 +1,9 @@
 """Route decision in process, party cached (already connected): µs p50/p99 per decision.
 
-Rows: the URL match; the decision proper (validate_sender + resolve_receiver + the receiver's
+Rows: the URL match; the decision proper (forward.decide: sender, receiver and the receiver's
 endpoint and token lookup, as ``forward.route_module`` does before it sends); both together.
 Baselines in the same run: the timer itself, a dict get, one LMDB read transaction with a get
-(the decision makes five of those).
+(the decision makes five gets in one transaction).
 """
 
 from __future__ import annotations
@@ -44,16 +44,10 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str]:
     row = module_route(req.module, req.interface_role.ocpi)
     if row is None or req.method not in row.methods:
         raise RuntimeError("route table refuses the benchmark request")
-    forward.validate_sender(ctx, req)
-    receiver = forward.resolve_receiver(ctx, req)
-    with ctx.store.env.begin() as txn:
-        url = txn.get(
-            codec.endpoint_key(receiver, req.module, "SENDER"), db=ctx.platforms.endpoints
-        )
-        auth = txn.get(codec.platform_key(receiver), db=ctx.platforms.auth)
+    _, url, auth = forward.decide(ctx, req)  # sender, receiver, endpoint: one LMDB txn
     if url is None or auth is None:
         raise RuntimeError("receiver endpoint missing")
-    return ocpi.join_url(url.decode(), req.path_suffix), auth.decode()
+    return ocpi.join_url(url, req.path_suffix), auth
 
 
 def cases(ctx: NodeContext, req: RouteRequest) -> list[tuple[str, str, Callable[[], object]]]:
@@ -76,7 +70,7 @@ def cases(ctx: NodeContext, req: RouteRequest) -> list[tuple[str, str, Callable[
         ("url-match", f"URL match ({IMPLEMENTATION})", lambda: match("GET", payloads.NODE_PATH)),
         (
             "decision",
-            "validate_sender + resolve_receiver + endpoint lookup",
+            "forward.decide: sender + receiver + endpoint lookup",
             lambda: decide(ctx, req),
         ),
         ("route-decision", "URL match + decision (target ≤ 10 µs p50)", full),
