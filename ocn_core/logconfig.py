@@ -14,18 +14,26 @@ import logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
 
-_request: ContextVar[dict[str, Any] | None] = ContextVar("ocn_request_context", default=None)
+
+class LogContext(Protocol):
+    def log_context(self) -> dict[str, Any]: ...
+
+
+_request: ContextVar[LogContext | None] = ContextVar("ocn_request_context", default=None)
 
 
 @contextlib.contextmanager
-def request_context(**values: Any) -> Iterator[None]:
-    """Bind ``values`` to every log line emitted inside the block (one ContextVar set)."""
-    token = _request.set(values)
+def request_context(source: LogContext) -> Iterator[None]:
+    """Bind ``source.log_context()`` to every log line emitted inside the block.
+
+    One ContextVar set per request; the values are only computed when a line is written.
+    """
+    token = _request.set(source)
     try:
         yield
     finally:
@@ -36,8 +44,8 @@ def merge_request_context(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     bound = _request.get()
-    if bound:
-        for key, value in bound.items():
+    if bound is not None:
+        for key, value in bound.log_context().items():
             event.setdefault(key, value)
     return event
 

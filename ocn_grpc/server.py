@@ -61,7 +61,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         self, request: routing_pb2.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> routing_pb2.RouteResponse:
         req = convert.request_from_pb(request)
-        with request_context(**req.log_context()):
+        with request_context(req):
             resp = await self.engine.route(req)
         return convert.response_to_pb(resp)
 
@@ -93,7 +93,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
         async def one(msg: routing_pb2.RouteRequest) -> None:
             req = convert.request_from_pb(msg)
-            with request_context(**req.log_context()):
+            with request_context(req):
                 resp = await self.engine.route(req)
             done.put_nowait(convert.response_to_pb(resp))
 

@@ -59,7 +59,7 @@ class Gateway:
             body = ocpi.dumps(ocpi.envelope(2000, None, f"No OCPI endpoint at {request.path}"))
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
-        with request_context(**req.log_context()):
+        with request_context(req):
             resp = await self.core.route(req)
             if self.access_log:
                 log.info(
