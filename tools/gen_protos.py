@@ -30,7 +30,9 @@ def generate(out: Path) -> None:
         f"--python_out={out}", f"--grpc_python_out={out}",
         f"--mypy_out={out}", f"--mypy_grpc_out={out}", *sources,
     ]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"protoc failed:\n{done.stdout}{done.stderr}")
     for path in out.rglob("*.py*"):
         text = IMPORT_RE.sub("from ocn_grpc._generated.ocn.v1 import", path.read_text())
         path.write_text(text)
