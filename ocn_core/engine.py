@@ -22,7 +22,7 @@ from ocn_core.hub.registry_admin import RegistryAdmin
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.state import PlatformStore, ProxyStore
 from ocn_core.store import Store
-from ocn_core.transport import HttpTransport
+from ocn_core.transport import HttpTransport, TransportError
 
 if TYPE_CHECKING:
     from ocn_core.registry import RegistryCache
@@ -60,9 +60,10 @@ class Engine:
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
                 return await forward.route_module(self.ctx, req)
             return await self._dispatch(req)
-        except OcnError as exc:
+        except (OcnError, TransportError) as exc:
+            err = exc if isinstance(exc, OcnError) else forward.transport_error(exc)
             sign = self._sign if signatures.active(self.ctx, req) else None
-            return responses.error(req, exc, self._hub, sign)
+            return responses.error(req, err, self._hub, sign)
 
     def _sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return signatures.sign_envelope(self.ctx, envelope)

@@ -19,6 +19,7 @@ from ocn_core.errors import (
     MethodNotAllowed,
     NotFound,
     NotSupported,
+    OcnError,
     ReceiverTimeout,
     ReceiverUnreachable,
     UnknownReceiver,
@@ -29,7 +30,7 @@ from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import InterfaceRole, RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
-from ocn_core.transport import TransportTimeout, TransportUnreachable
+from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
@@ -163,8 +164,10 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     target = ocpi.join_url(url, req.path_suffix)
     if query:
         target += "?" + query
-    resp = await send(ctx, req, req.method, target, auth, body, signature)
-    return proxying.proxy_response_headers(ctx, req, row, resp)
+    headers = outbound_headers(req, auth, body, signature)
+    timeout = ctx.settings.forward_timeout
+    result = await ctx.transport.request(req.method, target, headers, body, timeout)
+    return proxying.proxy_response_headers(ctx, req, row, relay(ctx, req, result))
 
 
 async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
@@ -194,7 +197,19 @@ async def send(
     body: bytes,
     signature: str = "",
 ) -> RouteResponse:
-    """One outbound hop to ``url`` and the relayed answer (hub errors 4002/4003, 3000)."""
+    """One outbound hop to ``url`` and the relayed answer.
+
+    Transport failures propagate (the engine answers them with 4002/4003).
+    """
+    headers = outbound_headers(req, auth, body, signature)
+    timeout = ctx.settings.forward_timeout
+    return relay(ctx, req, await ctx.transport.request(method, url, headers, body, timeout))
+
+
+def outbound_headers(
+    req: RouteRequest, auth: str, body: bytes, signature: str
+) -> list[tuple[str, str]]:
+    """The receiver's token B, a fresh X-Request-ID, the same correlation id and parties."""
     headers = [
         ("Authorization", auth),
         ("X-Request-ID", ocpi.request_id()),
@@ -208,14 +223,11 @@ async def send(
         headers.append(("OCN-Signature", signature))
     if body:
         headers.append(("Content-Type", req.content_type or "application/json"))
-    try:
-        result = await ctx.transport.request(
-            method, url, headers, body, timeout=ctx.settings.forward_timeout
-        )
-    except TransportTimeout as exc:
-        raise ReceiverTimeout(f"Timeout forwarding request to receiver: {exc}") from None
-    except TransportUnreachable as exc:
-        raise ReceiverUnreachable(f"Receiver not reachable: {exc}") from None
+    return headers
+
+
+def relay(ctx: NodeContext, req: RouteRequest, result: HttpResult) -> RouteResponse:
+    """The receiver's answer for the requester: raw body, ids, TO = requester, FROM = receiver."""
     ocpi_status = envelope_status(result.body)
     out = [
         ("Content-Type", "application/json"),
@@ -233,6 +245,13 @@ async def send(
     if signatures.active(ctx, req):
         signatures.verify_response(ctx, req, resp)
     return resp
+
+
+def transport_error(exc: TransportError) -> OcnError:
+    """The hub error for a failed outbound hop: 4002 timeout, 4003 unreachable."""
+    if isinstance(exc, TransportTimeout):
+        return ReceiverTimeout(f"Timeout forwarding request to receiver: {exc}")
+    return ReceiverUnreachable(f"Receiver not reachable: {exc}")
 
 
 __all__ = ["InterfaceRole", "check_routing_headers", "route_module", "route_proxied", "send"]
