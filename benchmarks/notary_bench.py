@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -131,40 +129,17 @@ def _spread(rates: list[float]) -> dict[str, float]:
     }
 
 
-class _Peer:
-    """The JSON-lines driver around the reference package (tests/interop/js/notary_peer.js)."""
-
-    def __init__(self) -> None:
-        env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
-        self.proc = subprocess.Popen(
-            ["node", str(PEER_JS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-
-    def __call__(self, **request: Any) -> Any:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        answer = json.loads(self.proc.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError(answer["error"])
-        return answer
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def _peer() -> _Peer | str:
+def _peer() -> Any:
+    """The reference package's driver (a repository test peer), or why it is unavailable."""
     if shutil.which("node") is None:
         return "node is not installed"
     if not (NODE_MODULES / "@shareandcharge" / "ocn-notary").is_dir() or not PEER_JS.is_file():
         return "npm test peers missing (make peers)"
-    return _Peer()
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.interop.notary_peer import NotaryPeer
+
+    return NotaryPeer(NODE_MODULES)
 
 
 def _cython() -> ModuleType | str:
@@ -181,7 +156,7 @@ def run(quick: bool) -> dict[str, Any]:
     values_text = json.dumps(values, separators=(",", ":"))
     peer = _peer()
     try:
-        if isinstance(peer, _Peer):  # signed by the reference, as a party would
+        if not isinstance(peer, str):  # signed by the reference, as a party would
             header = str(peer(op="sign", values=values_text, key=TEST_KEY)["header"])
         else:
             header = _notary_ref.sign(values, TEST_KEY).serialize()
@@ -197,7 +172,7 @@ def run(quick: bool) -> dict[str, Any]:
                 "body_bytes": body_bytes,
                 "header_chars": len(header),
                 "notary_json_bytes": len(_codec.inflate(header)),
-                "signed_by": "reference JS notary" if isinstance(peer, _Peer) else "ours",
+                "signed_by": "reference JS notary" if not isinstance(peer, str) else "ours",
             },
             "fast_recover": _crypto.FAST_RECOVER,
         }
@@ -222,7 +197,7 @@ def run(quick: bool) -> dict[str, Any]:
                     rates[name] += _rates(_verifier(impl, header, values), seconds, 1)
         for name, rs in rates.items():
             figures[name] = _spread(rs) if rs else str(impls[name])
-        if isinstance(peer, _Peer):
+        if not isinstance(peer, str):
             js = peer(
                 op="bench",
                 header=header,
@@ -235,7 +210,7 @@ def run(quick: bool) -> dict[str, Any]:
         else:
             figures["js"] = peer
     finally:
-        if isinstance(peer, _Peer):
+        if not isinstance(peer, str):
             peer.close()
 
     result["verify"] = figures

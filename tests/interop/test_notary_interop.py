@@ -7,11 +7,9 @@ OCPI objects; plus hypothesis-generated values compared with the reference byte 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -21,9 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocn_core import _ext, signing
+from ocn_core import signing
 from ocn_core.signing import _jsvalue, _notary_ref
 from ocn_core.signing import errors as serr
+from tests.interop.notary_peer import NotaryPeer
+from tests.support.twins import twins
+
+TWINS = twins(_notary_ref, "ocn_core.signing._notary_cy")
 
 pytestmark = pytest.mark.notary
 
@@ -34,27 +36,8 @@ NODE_KEY = "0x" + "22" * 32
 OTHER_KEY = "0x" + "33" * 32
 
 
-class Peer:
-    """One long-lived node process driving the reference package (JSON lines)."""
-
-    def __init__(self, node_modules: Path) -> None:
-        env = {**os.environ, "NODE_PATH": str(node_modules)}
-        self.proc = subprocess.Popen(
-            ["node", str(HERE / "js" / "notary_peer.js")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-
-    def __call__(self, **request: Any) -> Any:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        answer = json.loads(self.proc.stdout.readline())
-        assert "error" not in answer, answer
-        return answer
+class Peer(NotaryPeer):
+    """The reference package, with sign/verify helpers returning comparable outcomes."""
 
     def sign(self, values: Any, key: str = PARTY_KEY) -> str:
         return str(self(op="sign", values=json.dumps(values), key=key)["header"])
@@ -78,24 +61,10 @@ def js(peers: Path) -> Iterator[Peer]:
         pytest.skip("node is not installed")
     peer = Peer(peers)
     yield peer
-    peer.proc.terminate()
-    peer.proc.wait(timeout=10)
+    peer.close()
 
 
-def _twins() -> list[Any]:
-    params: list[Any] = [pytest.param(_notary_ref, id="ref")]
-    if not _ext.NO_EXTENSIONS:
-        try:
-            params.append(
-                pytest.param(importlib.import_module("ocn_core.signing._notary_cy"), id="cy")
-            )
-        except ImportError:
-            if _ext.REQUIRE_EXTENSIONS:
-                raise
-    return params
-
-
-@pytest.fixture(params=_twins())
+@pytest.fixture(params=TWINS)
 def impl(request: pytest.FixtureRequest) -> ModuleType:
     return request.param  # type: ignore[no-any-return]
 
@@ -294,7 +263,7 @@ def test_generated_sign_is_byte_identical(js: Peer, body: Any) -> None:
     values = {"headers": {"x-correlation-id": "c"}, "body": body}
     text = json.dumps(values, ensure_ascii=False)
     theirs = js(op="sign", values=text, key=PARTY_KEY)
-    for impl in (p.values[0] for p in _twins()):
+    for impl in (p.values[0] for p in TWINS):
         ours = impl.sign(signing.parse_json(text.encode()), PARTY_KEY)
         assert ours.to_json() == theirs["notary"]
         assert ours.serialize() == theirs["header"]
@@ -330,7 +299,7 @@ def test_generated_verify_outcomes_agree(js: Peer, body: Any, data: st.DataObjec
     received = _perturb(values, data) if data.draw(st.booleans()) else values
     wire = signing.parse_json(json.dumps(received).encode())
     theirs = js.verify(header, received)
-    for impl in (p.values[0] for p in _twins()):
+    for impl in (p.values[0] for p in TWINS):
         assert ours_verify(impl, header, wire) == theirs
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib
 import json
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +18,7 @@ import pytest
 from ocn_core import _ext, errors, signing
 from ocn_core.signing import _codec, _jsvalue, _notary_ref
 from ocn_core.signing import errors as serr
+from tests.support.twins import twins
 
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "vectors" / "notary" / "vectors.json").read_text()
@@ -28,20 +28,7 @@ PARTY_KEY = bytes.fromhex(VECTORS["party_key"][2:])
 NODE_KEY = bytes.fromhex(VECTORS["node_key"][2:])
 
 
-def _twins() -> list[Any]:
-    params: list[Any] = [pytest.param(_notary_ref, id="ref")]
-    if not _ext.NO_EXTENSIONS:
-        try:
-            params.append(
-                pytest.param(importlib.import_module("ocn_core.signing._notary_cy"), id="cy")
-            )
-        except ImportError:
-            if _ext.REQUIRE_EXTENSIONS:
-                raise
-    return params
-
-
-@pytest.fixture(params=_twins())
+@pytest.fixture(params=twins(_notary_ref, "ocn_core.signing._notary_cy"))
 def impl(request: pytest.FixtureRequest) -> ModuleType:
     return request.param  # type: ignore[no-any-return]
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,10 @@ import sha3
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
-PEER = ROOT / "tests" / "interop" / "js" / "notary_peer.js"
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from tests.interop.notary_peer import NotaryPeer  # noqa: E402
+
 PARTY_KEY = "0x" + sha3.keccak_256(b"ocn-router throw-away test key: party").hexdigest()
 NODE_KEY = "0x" + sha3.keccak_256(b"ocn-router throw-away test key: node").hexdigest()
 
@@ -32,26 +34,6 @@ TRAP_BODIES = [
 ]
 
 
-class Peer:
-    """The JSON-lines driver around the reference package."""
-
-    def __init__(self) -> None:
-        env = {**os.environ, "NODE_PATH": str(ROOT / "tests" / "peers" / "node_modules")}
-        self.proc = subprocess.Popen(
-            ["node", str(PEER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-
-    def __call__(self, **request: Any) -> Any:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        answer = json.loads(self.proc.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError(answer["error"])
-        return answer
-
-
 def _values(headers: dict[str, str], body: object, params: dict[str, str] | None = None) -> str:
     values: dict[str, Any] = {"headers": headers}
     if params is not None:
@@ -62,7 +44,7 @@ def _values(headers: dict[str, str], body: object, params: dict[str, str] | None
 
 
 def main() -> None:
-    peer = Peer()
+    peer = NotaryPeer(ROOT / "tests" / "peers" / "node_modules")
     objects = json.loads((HERE / "ocpi_objects.json").read_text())
     req_h, resp_h = objects["request_headers"], objects["response_headers"]
     envelope = {
@@ -183,7 +165,7 @@ def main() -> None:
         "node_signature": {"body": body.decode(), **node_sig},
     }
     (HERE / "vectors.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
-    peer.proc.terminate()
+    peer.close()
 
 
 if __name__ == "__main__":
