@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import orjson
 
 from ocn_core.model import RouteRequest, RouteResponse
 from ocn_grpc import convert
@@ -25,6 +26,8 @@ from ocn_grpc.pb import (
     registry_pb2_grpc,
     routing_pb2,
     routing_pb2_grpc,
+    signatures_pb2,
+    signatures_pb2_grpc,
 )
 
 
@@ -35,6 +38,7 @@ class OcnClient:
         self.routing = routing_pb2_grpc.RoutingServiceStub(self.channel)
         self.admin_stub = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channel)
+        self.signatures = signatures_pb2_grpc.SignatureServiceStub(self.channel)
         self.api_key = api_key
 
     def _meta(self, authorization: str | None = None) -> tuple[tuple[str, str], ...]:
@@ -119,6 +123,25 @@ class OcnClient:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
+
+    async def verify_signature(self, ocn_signature: str, values: Any) -> dict[str, Any]:
+        """Check ``ocn_signature`` against ValuesToSign ``values``: valid, signatory, error."""
+        req = signatures_pb2.VerifyRequest(
+            ocn_signature=ocn_signature, values_json=orjson.dumps(values)
+        )
+        msg = await self._unary(self.signatures.Verify, req, "")
+        return {
+            "valid": msg.valid,
+            "signatory": msg.signatory,
+            "error_reason": msg.error_reason,
+            "error_message": msg.error_message,
+        }
+
+    async def sign(self, values: Any, authorization: str | None = None) -> dict[str, str]:
+        """Sign ``values`` with the node key (admin api key required)."""
+        req = signatures_pb2.SignRequest(values_json=orjson.dumps(values))
+        msg = await self._unary(self.signatures.Sign, req, authorization)
+        return {"ocn_signature": msg.ocn_signature, "signatory": msg.signatory}
 
     async def registry_status(self) -> dict[str, Any]:
         msg = await self._unary(self.registry.GetStatus, registry_pb2.RegistryStatusRequest())

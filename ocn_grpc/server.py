@@ -15,6 +15,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ocn_core import signing
 from ocn_core.engine import Engine
 from ocn_core.errors import OcnError
 from ocn_core.hub.admin_calls import run_admin_call
@@ -29,11 +30,18 @@ from ocn_grpc.pb import (
     registry_pb2_grpc,
     routing_pb2,
     routing_pb2_grpc,
+    signatures_pb2,
+    signatures_pb2_grpc,
 )
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-SERVICES = ("ocn.v1.RoutingService", "ocn.v1.AdminService", "ocn.v1.RegistryService")
+SERVICES = (
+    "ocn.v1.RoutingService",
+    "ocn.v1.AdminService",
+    "ocn.v1.RegistryService",
+    "ocn.v1.SignatureService",
+)
 
 
 async def _guard(
@@ -270,6 +278,39 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         return registry_pb2.Node(operator=request.operator, url=request.url)
 
 
+class SignatureServicer(signatures_pb2_grpc.SignatureServiceServicer):
+    """OCN-Signature for embedding backends: verify any signature, sign with the node key."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def Verify(
+        self, request: signatures_pb2.VerifyRequest, context: Any
+    ) -> signatures_pb2.VerifyResponse:
+        try:
+            values = signing.parse_json(request.values_json)
+            notary = signing.Notary.deserialize(request.ocn_signature)
+            notary.verify(values)
+        except OcnError as exc:
+            return signatures_pb2.VerifyResponse(
+                valid=False, error_reason=exc.reason, error_message=exc.message
+            )
+        return signatures_pb2.VerifyResponse(valid=True, signatory=notary.signatory)
+
+    async def Sign(
+        self, request: signatures_pb2.SignRequest, context: Any
+    ) -> signatures_pb2.SignResponse:
+        async def run() -> Any:
+            self.engine.admin.check_key(_auth(context))  # the node key signs: admin only
+            values = signing.parse_json(request.values_json)
+            return signing.sign(values, self.engine.settings.private_key_bytes)
+
+        notary = await _guard(context, run)
+        return signatures_pb2.SignResponse(
+            ocn_signature=notary.serialize(), signatory=notary.signatory
+        )
+
+
 def party_pb(p: Party) -> registry_pb2.Party:
     return registry_pb2.Party(
         country_code=p.country_code,
@@ -309,6 +350,7 @@ async def start_server(engine: Engine, address: str, reflection_on: bool = True)
     routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(engine), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(engine), server)
+    signatures_pb2_grpc.add_SignatureServiceServicer_to_server(SignatureServicer(engine), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if reflection_on:

@@ -48,7 +48,13 @@ async def test_health_and_reflection(core) -> None:  # type: ignore[no-untyped-d
             iter([reflection_pb2.ServerReflectionRequest(list_services="")])
         )
         names = {s.name async for r in replies for s in r.list_services_response.service}
-    assert {"ocn.v1.RoutingService", "ocn.v1.AdminService", "ocn.v1.RegistryService"} <= names
+    assert {
+        "ocn.v1.RoutingService",
+        "ocn.v1.AdminService",
+        "ocn.v1.RegistryService",
+        "ocn.v1.SignatureService",
+        "grpc.health.v1.Health",
+    } <= names
 
 
 async def test_stream_routes_many_requests(core) -> None:  # type: ignore[no-untyped-def]
@@ -120,3 +126,19 @@ async def test_plain_route_stream(core) -> None:  # type: ignore[no-untyped-def]
     replies = [r async for r in client.routing.RouteStream(requests())]
     assert sorted(r.call_id for r in replies) == [1, 2, 3]
     assert {r.status for r in replies} == {401}
+
+
+async def test_signature_service_signs_with_the_node_key_and_verifies(core) -> None:  # type: ignore[no-untyped-def]
+    client, _ = core
+    values = {"headers": {"x-correlation-id": "c1"}, "body": {"id": "L1", "power": 11.0}}
+    with pytest.raises(AdminUnauthorized):
+        await client.sign(values, authorization="Token wrong")
+    signed = await client.sign(values)
+    info = await client.node_info()
+    assert signed["signatory"] == info["address"]
+    assert (await client.verify_signature(signed["ocn_signature"], values))["valid"] is True
+    tampered = {**values, "body": {"id": "L2", "power": 11.0}}
+    refused = await client.verify_signature(signed["ocn_signature"], tampered)
+    assert (refused["valid"], refused["error_reason"]) == (False, "signature_request_modified")
+    garbage = await client.verify_signature("not a signature", values)
+    assert (garbage["valid"], garbage["error_reason"]) == (False, "signature_malformed")
