@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ocn_core import implementation_report, ocpi
+from ocn_core import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
-from ocn_core.hub import credentials, forward, responses, signatures, versions
+from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
 from ocn_core.hub.admin import Admin
-from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
@@ -81,25 +80,8 @@ class Engine:
         if kind == RouteKind.CREDENTIALS:
             return responses.ok(req, await credentials.handle(self.ctx, req), self._hub)
         if kind == RouteKind.HUBCLIENTINFO:
-            return self._hubclientinfo(req)
+            return clientinfo.hubclientinfo(self.ctx, req, self._hub)
         raise NotFound(f"No OCPI route for {req.method} {req.module} ({kind.name})")
-
-    def _hubclientinfo(self, req: RouteRequest) -> RouteResponse:
-        require_platform(self.ctx, req.authorization)
-        items = [
-            {
-                "party_id": role.party_id,
-                "country_code": role.country_code,
-                "role": role.role,
-                "status": platform.status,
-                "last_updated": ocpi.timestamp(platform.last_updated),
-            }
-            for platform in self.ctx.platforms.all()
-            for role in platform.roles
-        ]
-        count = str(len(items))
-        extra = [("X-Total-Count", count), ("X-Limit", count)]
-        return responses.ok(req, items, self._hub, extra)
 
     def health(self) -> dict[str, Any]:
         """Registry freshness (``stale`` when the chain source is failing) and loaded impls."""

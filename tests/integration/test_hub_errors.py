@@ -205,6 +205,29 @@ async def test_hubclientinfo_lists_connected_parties(hub: Hub) -> None:
     }
 
 
+async def test_hubclientinfo_is_paginated(hub: Hub) -> None:
+    auth = {"Authorization": hub.msp.auth(hub.msp.token_c)}
+    seen: list[tuple[str, str]] = []
+    url: str | None = f"{hub.node.url}/ocpi/2.2.1/hubclientinfo?limit=3"
+    async with aiohttp.ClientSession() as http:
+        while url:
+            async with http.get(url, headers=auth) as r:
+                body = await r.json()
+                assert (r.headers["X-Total-Count"], r.headers["X-Limit"]) == ("4", "3")
+                link = r.headers.get("Link")
+            seen += [(c["country_code"], c["party_id"]) for c in body["data"]]
+            url = link[1 : link.index(">")] if link else None
+        assert len(seen) == 4
+        assert len(set(seen)) == 4
+        async with http.get(
+            f"{hub.node.url}/ocpi/2.2.1/hubclientinfo?date_from=2999-01-01T00:00:00Z", headers=auth
+        ) as r:
+            body = await r.json()
+            assert (body["data"], r.headers["X-Total-Count"]) == ([], "0")
+        async with http.get(f"{hub.node.url}/ocpi/2.2.1/hubclientinfo?offset=x", headers=auth) as r:
+            assert (r.status, (await r.json())["status_code"]) == (400, 2001)
+
+
 async def test_expired_registration_token_is_refused(hub: Hub) -> None:
     status, body = await hub.node.admin(
         "POST",
