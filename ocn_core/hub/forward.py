@@ -28,7 +28,7 @@ from ocn_core.errors import (
 from ocn_core.hub import proxying, signatures
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
-from ocn_core.model import InterfaceRole, RouteKind, RouteRequest, RouteResponse
+from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
@@ -254,4 +254,13 @@ def transport_error(exc: TransportError) -> OcnError:
     return ReceiverUnreachable(f"Receiver not reachable: {exc}")
 
 
-__all__ = ["InterfaceRole", "check_routing_headers", "route_module", "route_proxied", "send"]
+__all__ = [
+    "check_routing_headers",
+    "decide",
+    "envelope_status",
+    "route_module",
+    "route_proxied",
+    "send",
+    "transport_error",
+    "validate_sender",
+]
