@@ -69,7 +69,7 @@ class Engine:
 
     async def _dispatch(self, req: RouteRequest) -> RouteResponse:
         kind = req.kind
-        if kind in (RouteKind.MODULE, RouteKind.CUSTOM):
+        if kind == RouteKind.CUSTOM:  # MODULE is taken in route() already
             return await forward.route_module(self.ctx, req)
         if kind in (RouteKind.PAGE, RouteKind.PROXIED):
             return await forward.route_proxied(self.ctx, req)

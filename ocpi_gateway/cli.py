@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_core(args: argparse.Namespace) -> int:
     from ocn_grpc.server import start_server
     from ocpi_gateway.node import build_engine, start_registry_sync
-    from ocpi_gateway.server import _housekeeping
+    from ocpi_gateway.server import run_housekeeping
 
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
@@ -107,7 +107,7 @@ def _run_core(args: argparse.Namespace) -> int:
     async def serve() -> None:
         engine = build_engine(settings)
         server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
-        housekeeping = asyncio.ensure_future(_housekeeping(engine))
+        housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine)
         try:
             await server.wait_for_termination()

@@ -43,7 +43,7 @@ async def run_gateway(
         engine = build_engine(settings)
         core = InProcessCore(engine)
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
-        housekeeping = asyncio.ensure_future(_housekeeping(engine))
+        housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine, follow=worker == 0)
     gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
     server = await serve(
@@ -86,7 +86,7 @@ async def run_gateway(
         log.info("node_stopped", pid=os.getpid())
 
 
-async def _housekeeping(engine: Engine, every: float = 60.0) -> None:
+async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
     while True:
         await asyncio.sleep(every)
         try:

@@ -158,7 +158,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         raise NotSupported("Receiver does not support the requested module")
     query, body, signature = req.query, req.body, req.ocn_signature
     if row is not None and row.response_url:
-        query, body, stash = proxying.proxy_response_url(ctx, req, row)
+        query, body, stash = proxying.proxy_response_url(ctx, req)
         if notary is not None:
             signature = signatures.resign_request(ctx, req, notary, query, body, stash)
     target = ocpi.join_url(url, req.path_suffix)

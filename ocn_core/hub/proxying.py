@@ -22,9 +22,7 @@ def _version(req: RouteRequest) -> str:
     return req.ocpi_version or "2.2.1"
 
 
-def proxy_response_url(
-    ctx: NodeContext, req: RouteRequest, row: ModuleRoute
-) -> tuple[str, bytes, dict[str, str]]:
+def proxy_response_url(ctx: NodeContext, req: RouteRequest) -> tuple[str, bytes, dict[str, str]]:
     """Store the requester's response_url and put a node URL in its place.
 
     Returns (query, body, stash): the stash maps the changed signed value's path to its old value.

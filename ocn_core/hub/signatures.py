@@ -58,7 +58,7 @@ def verify_request(ctx: NodeContext, req: RouteRequest) -> Any | None:
         raise SignatureError("Missing OCN Signature")
     notary = signing.Notary.deserialize(req.ocn_signature)
     notary.verify(request_values(req, req.query, req.body))
-    _check_signatory(ctx, req.from_party, notary.signatory, SignatureError)
+    _check_signatory(ctx, req.from_party, notary.signatory)
     return notary
 
 
@@ -82,7 +82,7 @@ def verify_response(ctx: NodeContext, req: RouteRequest, resp: RouteResponse) ->
             return
         notary = signing.Notary.deserialize(header)
         notary.verify(signing.response_values(_lower(resp.headers), body))
-        _check_signatory(ctx, req.to_party, notary.signatory, SignatureError)
+        _check_signatory(ctx, req.to_party, notary.signatory)
     except SignatureError as exc:
         raise BadResponse(f"Unable to verify response signature: {exc.message}") from None
 
@@ -106,15 +106,13 @@ def sign_envelope(ctx: NodeContext, envelope: dict[str, Any]) -> dict[str, Any]:
     return {**envelope, "ocn_signature": notary.serialize()}
 
 
-def _check_signatory(
-    ctx: NodeContext, party: PartyRef, signatory: str, error: type[SignatureError]
-) -> None:
+def _check_signatory(ctx: NodeContext, party: PartyRef, signatory: str) -> None:
     listing = ctx.registry.party(party.country_code, party.party_id)
     allowed = {a.lower() for a in (listing.address, listing.operator) if a} if listing else set()
     if signatory.lower() not in allowed:
         address = listing.address if listing else "unknown"
         operator = listing.operator if listing else "unknown"
-        raise error(
+        raise SignatureError(
             f"Actual signatory {signatory} differs from expected signatory {address} (party) "
             f"or {operator} (operator)"
         )

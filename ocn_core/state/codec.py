@@ -36,7 +36,12 @@ def platform_key(platform_id: str) -> bytes:
 
 
 def role_key(country_code: str, party_id: str) -> bytes:
-    return PREFIX + (country_code + party_id).upper().encode()
+    return party_key(country_code + party_id)
+
+
+def party_key(ccpid: str) -> bytes:
+    """``state.roles`` key of a ``CCPID`` string (upper-cased)."""
+    return PREFIX + ccpid.upper().encode()
 
 
 def endpoint_key(platform_id: str, module: str, interface: str) -> bytes:

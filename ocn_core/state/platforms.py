@@ -90,9 +90,9 @@ class PlatformStore:
                 if raw is not None:
                     sender = raw.decode()
                     break
-            raw = txn.get(codec.role_key(from_key, ""), db=self.roles)
+            raw = txn.get(codec.party_key(from_key), db=self.roles)
             from_owner = raw.decode() if raw is not None else None
-            raw = txn.get(codec.role_key(to_key, ""), db=self.roles)
+            raw = txn.get(codec.party_key(to_key), db=self.roles)
             if raw is not None:
                 receiver = raw.decode()
                 raw = txn.get(codec.endpoint_key(receiver, module, interface), db=self.endpoints)
