@@ -42,11 +42,17 @@ class OcnClient:
         self.api_key = api_key
 
     def _meta(self, authorization: str | None = None) -> tuple[tuple[str, str], ...]:
-        auth = authorization if authorization is not None else f"Token {self.api_key}"
-        return (("authorization", auth),) if auth else ()
+        """The admin credential as call metadata; none at all when there is no key to send."""
+        if authorization is None:
+            authorization = f"Token {self.api_key}" if self.api_key else ""
+        return (("authorization", authorization),) if authorization else ()
 
     async def route(self, req: RouteRequest) -> RouteResponse:
-        msg = await self._unary(self.routing.Route, convert.request_to_pb(req))
+        """Route one request; the OCPI token inside it authenticates, so no call metadata."""
+        try:
+            msg = await self.routing.Route(convert.request_to_pb(req))
+        except grpc.aio.AioRpcError as err:
+            raise from_rpc_error(err) from None
         return convert.response_from_pb(msg)
 
     def stream(self) -> RouteStream:

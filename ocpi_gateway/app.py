@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -44,7 +45,8 @@ class Gateway:
         if path == "/health/details":
             details = await self.core.health()
             stale = bool(details.get("registry", {}).get("stale"))
-            body = orjson.dumps({"status": "degraded" if stale else "ok", **details})
+            status = "degraded" if stale else "ok"
+            body = orjson.dumps({"status": status, "worker_pid": os.getpid(), **details})
             return Response(200, [JSON], body)
         if path.startswith("/admin/"):
             return await self._admin(request)

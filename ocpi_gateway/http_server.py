@@ -47,8 +47,15 @@ TooLarge = Callable[[Request], Response]
 class HttpProtocol(asyncio.Protocol):
     """One client connection; requests are answered in the order they arrived."""
 
-    def __init__(self, handler: Handler, max_body: int, too_large: TooLarge) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        max_body: int,
+        too_large: TooLarge,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self.handler = handler
+        self.on_close = on_close
         self.max_body = max_body
         self.too_large = too_large
         self.transport: asyncio.Transport | None = None
@@ -67,6 +74,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self.on_close is not None:
+            self.on_close()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -154,6 +163,12 @@ class HttpProtocol(asyncio.Protocol):
             self.transport = None
 
 
+def protocol_factory(
+    handler: Handler, max_body: int, too_large: TooLarge, on_close: Callable[[], None] | None = None
+) -> Callable[[], HttpProtocol]:
+    return lambda: HttpProtocol(handler, max_body, too_large, on_close)
+
+
 async def serve(
     handler: Handler,
     host: str,
@@ -164,7 +179,7 @@ async def serve(
 ) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: HttpProtocol(handler, max_body, too_large),
+        protocol_factory(handler, max_body, too_large),
         host,
         port,
         reuse_port=reuse_port,

@@ -1,16 +1,19 @@
-"""Run the gateway: one or more worker processes on one port (SO_REUSEPORT), one LMDB file.
+"""Run the gateway: one or more worker processes on one port, one LMDB file.
 
 Each worker opens its own LMDB environment after the fork (LMDB handles must not cross a fork)
-and runs its own event loop; the kernel spreads connections over the workers.
+and runs its own event loop. With several workers the parent process owns the port and hands
+each new connection to the worker with the fewest open ones (:mod:`ocpi_gateway.balancer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 import signal
+import socket
 import sys
 
 import structlog
@@ -21,16 +24,25 @@ from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import serve
+from ocpi_gateway.balancer import Balancer, receive_connections, report_closed
+from ocpi_gateway.http_server import protocol_factory, serve
 from ocpi_gateway.node import build_engine, start_registry_sync
 
 log = structlog.get_logger(__name__)
 
 
 async def run_gateway(
-    settings: Settings, core_url: str = "", ready: asyncio.Event | None = None, worker: int = 0
+    settings: Settings,
+    core_url: str = "",
+    ready: asyncio.Event | None = None,
+    worker: int = 0,
+    channel: socket.socket | None = None,
 ) -> None:
-    """Serve until cancelled or SIGTERM/SIGINT."""
+    """Serve until cancelled or SIGTERM/SIGINT.
+
+    Listens on ``settings.host:port`` itself, or, given the ``channel`` of a
+    :class:`~ocpi_gateway.balancer.Balancer`, serves the connections handed over on it.
+    """
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
@@ -46,14 +58,16 @@ async def run_gateway(
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine, follow=worker == 0)
     gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
-    server = await serve(
-        gateway.handle,
-        settings.host,
-        settings.port,
-        settings.max_body_bytes,
-        too_large,
-        reuse_port=settings.workers > 1,
-    )
+    server: asyncio.Server | None = None
+    loop = asyncio.get_running_loop()
+    if channel is None:
+        server = await serve(
+            gateway.handle, settings.host, settings.port, settings.max_body_bytes, too_large
+        )
+    else:
+        closed = functools.partial(report_closed, channel)
+        factory = protocol_factory(gateway.handle, settings.max_body_bytes, too_large, closed)
+        receive_connections(loop, channel, factory)
     log.info(
         "node_started",
         url=settings.public_url,
@@ -64,7 +78,6 @@ async def run_gateway(
         impl=implementation_report(),
     )
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
@@ -80,8 +93,12 @@ async def run_gateway(
         for task in (housekeeping, chain_sync):
             if task is not None:
                 task.cancel()
-        server.close()
-        await server.wait_closed()
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        if channel is not None:
+            loop.remove_reader(channel.fileno())
+            channel.close()
         await core.close()
         log.info("node_stopped", pid=os.getpid())
 
@@ -98,7 +115,9 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
                 log.info("housekeeping", **done)
 
 
-def _worker(settings: Settings, core_url: str, index: int = 0) -> None:
+def _worker(
+    settings: Settings, core_url: str, index: int = 0, channel: socket.socket | None = None
+) -> None:
     configure_logging(settings.log_format, settings.log_level)
     try:
         import uvloop
@@ -106,7 +125,7 @@ def _worker(settings: Settings, core_url: str, index: int = 0) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         pass
-    asyncio.run(run_gateway(settings, core_url, worker=index))
+    asyncio.run(run_gateway(settings, core_url, worker=index, channel=channel))
 
 
 def run(settings: Settings, core_url: str = "") -> int:
@@ -115,26 +134,30 @@ def run(settings: Settings, core_url: str = "") -> int:
     if settings.workers <= 1:
         _worker(settings, core_url)
         return 0
+    balancer = Balancer(settings.host, settings.port, settings.workers)
     children = []
     for index in range(settings.workers):
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                _worker(settings, core_url, index)
+                _worker(settings, core_url, index, balancer.worker_socket(index))
             except BaseException:
                 code = 1
             finally:
                 os._exit(code)
         children.append(pid)
+    balancer.parent_ready()
 
     def forward(signum: int, _frame: object) -> None:
+        balancer.stop()
         for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    balancer.run()  # until a signal, or until every worker has exited
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)
