@@ -9,10 +9,9 @@ asyncio) still flow through the stdlib handler with the same processors. Request
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -27,17 +26,23 @@ class LogContext(Protocol):
 _request: ContextVar[LogContext | None] = ContextVar("ocn_request_context", default=None)
 
 
-@contextlib.contextmanager
-def request_context(source: LogContext) -> Iterator[None]:
+class request_context:  # noqa: N801 - used like a function: ``with request_context(req):``
     """Bind ``source.log_context()`` to every log line emitted inside the block.
 
     One ContextVar set per request; the values are only computed when a line is written.
+    A plain class rather than ``@contextmanager``: it runs once per request.
     """
-    token = _request.set(source)
-    try:
-        yield
-    finally:
-        _request.reset(token)
+
+    __slots__ = ("_source", "_token")
+
+    def __init__(self, source: LogContext) -> None:
+        self._source = source
+
+    def __enter__(self) -> None:
+        self._token = _request.set(self._source)
+
+    def __exit__(self, *_exc: object) -> None:
+        _request.reset(self._token)
 
 
 def merge_request_context(

@@ -30,7 +30,10 @@ class InterfaceRole(IntEnum):
     @property
     def ocpi(self) -> str:
         """The OCPI spelling: ``SENDER`` / ``RECEIVER``."""
-        return self.name
+        return _ROLE_NAMES[self]  # a tuple index: Enum.name is a slow descriptor on hot paths
+
+
+_ROLE_NAMES = tuple(role.name for role in InterfaceRole)
 
 
 @dataclass(slots=True)

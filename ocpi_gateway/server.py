@@ -23,8 +23,8 @@ from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
-from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.balancer import Balancer, receive_connections, report_closed
+from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import protocol_factory, serve
 from ocpi_gateway.node import build_engine, start_registry_sync
 

@@ -99,9 +99,12 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | 
     """
     facts = None
     if req.has_from and req.has_to:
-        tokens = ocpi.token_candidates(ocpi.token_from_header(req.authorization))
         facts = ctx.platforms.route_facts(
-            tokens, req.from_party.key, req.to_party.key, req.module, req.interface_role.ocpi
+            req.authorization,
+            req.from_party.key,
+            req.to_party.key,
+            req.module,
+            req.interface_role.ocpi,
         )
     if facts is None or facts.sender is None:
         validate_sender(ctx, req)  # raises: no/unknown token, missing headers

@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import lmdb
 import orjson
 
-from ocn_core.ocpi import authorization_header
+from ocn_core.ocpi import authorization_header, token_candidates, token_from_header
 from ocn_core.state import codec
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
 from ocn_core.store import Store
@@ -31,8 +32,14 @@ class RoleConflict(Exception):
     """A role being registered belongs to another platform already."""
 
 
+_FactsKey = tuple[str, str, str, str, str]
+FACTS_CACHE_SIZE = 4096
+
+
 class PlatformStore:
     def __init__(self, store: Store) -> None:
+        self._facts: dict[_FactsKey, RouteFacts] = {}
+        self._facts_txn = -1  # the LMDB transaction id the memo is valid for
         self.store = store
         self.env = store.env
         self.platforms = store.db("state.platforms")
@@ -77,28 +84,57 @@ class PlatformStore:
         return raw.decode() if raw is not None else None
 
     def route_facts(
-        self, tokens: tuple[str, ...], from_key: str, to_key: str, module: str, interface: str
+        self, authorization: str, from_key: str, to_key: str, module: str, interface: str
     ) -> RouteFacts:
         """Everything a routing decision reads, in one read transaction.
 
-        ``tokens`` are the token C candidates; ``from_key``/``to_key`` are ``CCPID`` strings.
+        ``authorization`` is the sender's header value; ``from_key``/``to_key`` are ``CCPID``
+        strings. Answers are memoised until the next write to the LMDB environment, by any
+        process: every committed write moves the id a new read transaction starts at.
         """
+        key = (authorization, from_key, to_key, module, interface)
+        txn = self.env.begin()
+        try:
+            snapshot = txn.id()
+            if snapshot == self._facts_txn:
+                found = self._facts.get(key)
+                if found is not None:
+                    return found
+            else:
+                self._facts.clear()
+                self._facts_txn = snapshot
+            facts = self._read_facts(txn, authorization, from_key, to_key, module, interface)
+        finally:
+            txn.abort()
+        if len(self._facts) >= FACTS_CACHE_SIZE:
+            self._facts.clear()
+        self._facts[key] = facts
+        return facts
+
+    def _read_facts(
+        self,
+        txn: lmdb.Transaction,
+        authorization: str,
+        from_key: str,
+        to_key: str,
+        module: str,
+        interface: str,
+    ) -> RouteFacts:
         sender = from_owner = receiver = url = auth = None
-        with self.env.begin() as txn:
-            for token in tokens:
-                raw = txn.get(codec.token_key("C", token), db=self.tokens)
-                if raw is not None:
-                    sender = raw.decode()
-                    break
-            raw = txn.get(codec.party_key(from_key), db=self.roles)
-            from_owner = raw.decode() if raw is not None else None
-            raw = txn.get(codec.party_key(to_key), db=self.roles)
+        for token in token_candidates(token_from_header(authorization)):
+            raw = txn.get(codec.token_key("C", token), db=self.tokens)
             if raw is not None:
-                receiver = raw.decode()
-                raw = txn.get(codec.endpoint_key(receiver, module, interface), db=self.endpoints)
-                url = raw.decode() if raw is not None else None
-                raw = txn.get(codec.platform_key(receiver), db=self.auth)
-                auth = raw.decode() if raw is not None else None
+                sender = raw.decode()
+                break
+        raw = txn.get(codec.party_key(from_key), db=self.roles)
+        from_owner = raw.decode() if raw is not None else None
+        raw = txn.get(codec.party_key(to_key), db=self.roles)
+        if raw is not None:
+            receiver = raw.decode()
+            raw = txn.get(codec.endpoint_key(receiver, module, interface), db=self.endpoints)
+            url = raw.decode() if raw is not None else None
+            raw = txn.get(codec.platform_key(receiver), db=self.auth)
+            auth = raw.decode() if raw is not None else None
         return RouteFacts(sender, from_owner, receiver, url, auth)
 
     def auth_header(self, platform_id: str) -> str | None:

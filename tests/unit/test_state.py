@@ -88,3 +88,20 @@ def test_proxies_are_scoped_and_expire(store: Store) -> None:
     assert proxies.cleanup(now=time.time() + 120) == 1
     assert proxies.get(long, "CHCPO", "DEMSP") is None
     assert proxies.cleanup() == 0
+
+
+def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
+    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+    writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+    writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+    args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
+    first = reader.route_facts(*args)
+    assert first == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
+    assert reader.route_facts(*args) is first  # memoised while nothing was written
+    assert reader.route_facts("Token other", *args[1:]).sender is None
+
+    writer.delete("cpo")
+    gone = reader.route_facts(*args)
+    assert (gone.sender, gone.receiver, gone.url, gone.auth) == ("msp", None, None, None)
+    writer.register(None, _platform("cpo2", ("CPO", "CH", "CPO")), "c-cpo2")
+    assert reader.route_facts(*args).receiver == "cpo2"
