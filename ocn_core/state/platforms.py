@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-import lmdb
 import orjson
 
 from ocn_core.ocpi import authorization_header, token_candidates, token_from_header
@@ -113,7 +112,7 @@ class PlatformStore:
 
     def _read_facts(
         self,
-        txn: lmdb.Transaction,
+        txn: Any,
         authorization: str,
         from_key: str,
         to_key: str,
