@@ -34,17 +34,30 @@ from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
+# the envelope's last members: status_code[, status_message][, timestamp] and the closing brace.
+# The [,{] before the key rules out an escaped quote (always preceded by a backslash).
+_TRAILING_STATUS = re.compile(
+    rb'[,{]\s*"status_code"\s*:\s*(-?\d{1,9})\s*'
+    rb'(?:,\s*"status_message"\s*:\s*"(?:[^"\\]|\\.)*"\s*)?'
+    rb'(?:,\s*"timestamp"\s*:\s*"[^"\\]*"\s*)?\}\s*$'
+)
+_TAIL = 512  # bytes searched for the trailing layout
 
 
 def envelope_status(body: bytes) -> int:
     """The receiver's OCPI ``status_code`` (0 if absent); 3000 when the answer is not JSON.
 
-    Fast path: an envelope that starts with its status_code and ends like an object is read
-    without parsing the (large) ``data``; anything else is parsed in full.
+    Fast paths: an envelope whose first or last members are its status fields (the two
+    layouts parties use) is read without parsing the (large) ``data``; anything else is
+    parsed in full.
     """
     found = _LEADING_STATUS.match(body)
     if found is not None and body.rstrip().endswith(b"}"):
         return int(found.group(1))
+    if body[:1] == b"{" or body.lstrip()[:1] == b"{":
+        found = _TRAILING_STATUS.search(body, max(0, len(body) - _TAIL))
+        if found is not None:
+            return int(found.group(1))
     try:
         envelope = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
