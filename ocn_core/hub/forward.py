@@ -34,10 +34,9 @@ from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
-# the envelope's last members: status_code[, status_message][, timestamp] and the closing brace.
-# The [,{] before the key rules out an escaped quote (always preceded by a backslash).
+# the envelope's last members: status_code[, status_message][, timestamp] and the closing brace
 _TRAILING_STATUS = re.compile(
-    rb'[,{]\s*"status_code"\s*:\s*(-?\d{1,9})\s*'
+    rb'"status_code"\s*:\s*(-?\d{1,9})\s*'
     rb'(?:,\s*"status_message"\s*:\s*"(?:[^"\\]|\\.)*"\s*)?'
     rb'(?:,\s*"timestamp"\s*:\s*"[^"\\]*"\s*)?\}\s*$'
 )
@@ -54,8 +53,11 @@ def envelope_status(body: bytes) -> int:
     found = _LEADING_STATUS.match(body)
     if found is not None and body.rstrip().endswith(b"}"):
         return int(found.group(1))
-    if body[:1] == b"{" or body.lstrip()[:1] == b"{":
-        found = _TRAILING_STATUS.search(body, max(0, len(body) - _TAIL))
+    at = body.rfind(b'"status_code"', max(0, len(body) - _TAIL))
+    # a member of the top-level object: a ',' or '{' before it (an escaped quote has a
+    # backslash there) and only the other status fields up to the closing brace
+    if at > 0 and _last_byte(body, at) in (b",", b"{") and _first_byte(body) == b"{":
+        found = _TRAILING_STATUS.match(body, at)
         if found is not None:
             return int(found.group(1))
     try:
@@ -66,6 +68,21 @@ def envelope_status(body: bytes) -> int:
         ) from None
     status = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
     return status if isinstance(status, int) else 0
+
+
+_BLANK = (b" ", b"\t", b"\r", b"\n")
+
+
+def _first_byte(body: bytes) -> bytes:
+    """The first non-blank byte of ``body`` (b"" when there is none)."""
+    first = body[:1]
+    return first if first not in _BLANK else body.lstrip()[:1]
+
+
+def _last_byte(body: bytes, end: int) -> bytes:
+    """The last non-blank byte of ``body[:end]`` (b"" when there is none)."""
+    last = body[end - 1 : end]
+    return last if last not in _BLANK else body[:end].rstrip()[-1:]
 
 
 def check_routing_headers(req: RouteRequest) -> None:
