@@ -68,16 +68,15 @@ class _Setup:
         return [up.proc.pid]
 
     def _bare_hop(self, workers: int, upstream_port: int, script: Path) -> None:
-        """``workers`` processes of :mod:`benchmarks.bare_hop` sharing one port."""
+        """:mod:`benchmarks.bare_hop` with ``workers`` worker processes on one port."""
         port = procs.free_port()
-        argv = [sys.executable, "-m", "benchmarks.bare_hop", str(port), str(upstream_port)]
-        hops = [
-            procs.start(argv, self.run_dir / f"bare-w{workers}-{i}.log") for i in range(workers)
-        ]
-        self.started += hops
-        procs.wait_port(port, hops[0])
+        argv = [sys.executable, "-m", "benchmarks.bare_hop", str(port), str(upstream_port),
+                str(workers)]  # fmt: skip
+        hop = procs.start(argv, self.run_dir / f"bare-w{workers}.log")
+        self.started.append(hop)
+        procs.wait_port(port, hop)
         self._add("bare-hop", "product HTTP server + HTTP client relay, no engine (floor)",
-                  workers, port, script, [h.pid for h in hops])  # fmt: skip
+                  workers, port, script, [hop.pid])  # fmt: skip
 
     def _upstream(self, signed_body: bytes) -> tuple[Upstream, str]:
         """One nginx with two servers: the plain party and the same party signing its answers."""

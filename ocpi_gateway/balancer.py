@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import selectors
+import signal
 import socket
 from collections.abc import Callable
 
@@ -160,3 +162,42 @@ def report_closed(channel: socket.socket) -> None:
     """Tell the parent one of this worker's connections has closed."""
     with contextlib.suppress(OSError):
         channel.send(CLOSED)
+
+
+def run_workers(
+    host: str, port: int, workers: int, worker_main: Callable[[int, socket.socket], None]
+) -> int:
+    """Fork ``workers`` processes running ``worker_main(index, channel)`` behind one balancer.
+
+    Returns once every worker has exited (SIGTERM/SIGINT are passed on to them): 0 when all
+    exited cleanly, else 1.
+    """
+    balancer = Balancer(host, port, workers)
+    children = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                worker_main(index, balancer.worker_socket(index))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    balancer.parent_ready()
+
+    def forward(signum: int, _frame: object) -> None:
+        balancer.stop()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    balancer.run()  # until a signal, or until every worker has exited
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    return 1 if status else 0

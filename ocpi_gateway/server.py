@@ -23,7 +23,7 @@ from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
-from ocpi_gateway.balancer import Balancer, receive_connections, report_closed
+from ocpi_gateway.balancer import receive_connections, report_closed, run_workers
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import protocol_factory, serve
 from ocpi_gateway.node import build_engine, start_registry_sync
@@ -134,35 +134,12 @@ def run(settings: Settings, core_url: str = "") -> int:
     if settings.workers <= 1:
         _worker(settings, core_url)
         return 0
-    balancer = Balancer(settings.host, settings.port, settings.workers)
-    children = []
-    for index in range(settings.workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                _worker(settings, core_url, index, balancer.worker_socket(index))
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    balancer.parent_ready()
-
-    def forward(signum: int, _frame: object) -> None:
-        balancer.stop()
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    balancer.run()  # until a signal, or until every worker has exited
-    status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
-    return 1 if status else 0
+    return run_workers(
+        settings.host,
+        settings.port,
+        settings.workers,
+        lambda index, channel: _worker(settings, core_url, index, channel),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
