@@ -110,6 +110,11 @@ class PlatformStore:
         self._facts[key] = facts
         return facts
 
+    def forget_route_facts(self) -> None:
+        """Drop the memo: the next decision reads LMDB (the cold path, as after a write)."""
+        self._facts.clear()
+        self._facts_txn = -1
+
     def _read_facts(
         self,
         txn: Any,
