@@ -16,8 +16,8 @@ import sys
 import uvloop
 
 from ocn_core.adapters.http_client import HttpClient
-from ocpi_gateway.balancer import receive_connections, report_closed, run_workers
-from ocpi_gateway.http_server import Request, Response, protocol_factory, serve
+from ocpi_gateway.balancer import receive_connections, run_workers
+from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
 
 FORWARDED = ("authorization", "x-request-id", "x-correlation-id", "ocpi-from-country-code",
              "ocpi-from-party-id", "ocpi-to-country-code", "ocpi-to-party-id")  # fmt: skip
@@ -41,9 +41,8 @@ async def main(port: int, upstream_port: int, channel: socket.socket | None = No
         async with server:
             await server.serve_forever()
         return
-    closed = functools.partial(report_closed, channel)
-    factory = protocol_factory(relay, 1 << 20, too_large, closed)
-    receive_connections(asyncio.get_running_loop(), channel, factory)
+    make = functools.partial(HttpProtocol, relay, 1 << 20, too_large)
+    receive_connections(asyncio.get_running_loop(), channel, make)
     await asyncio.Event().wait()
 
 

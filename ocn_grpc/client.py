@@ -49,10 +49,7 @@ class OcnClient:
 
     async def route(self, req: RouteRequest) -> RouteResponse:
         """Route one request; the OCPI token inside it authenticates, so no call metadata."""
-        try:
-            msg = await self.routing.Route(convert.request_to_pb(req))
-        except grpc.aio.AioRpcError as err:
-            raise from_rpc_error(err) from None
+        msg = await self._unary(self.routing.Route, convert.request_to_pb(req), authorization="")
         return convert.response_from_pb(msg)
 
     def stream(self) -> RouteStream:

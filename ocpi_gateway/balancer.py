@@ -122,10 +122,19 @@ class Balancer:
 def receive_connections(
     loop: asyncio.AbstractEventLoop,
     channel: socket.socket,
-    protocol_factory: Callable[[], asyncio.Protocol],
-) -> None:
-    """The worker's side: serve every connection the parent hands over on ``channel``."""
+    make_protocol: Callable[[Callable[[], None]], asyncio.Protocol],
+) -> Callable[[], None]:
+    """The worker's side: serve every connection the parent hands over on ``channel``.
+
+    ``make_protocol(on_close)`` builds the protocol of one connection; it must call
+    ``on_close()`` when that connection is lost, so the parent's count stays right.
+    Returns the function that stops receiving and closes ``channel``.
+    """
     channel.setblocking(False)
+
+    def report_closed() -> None:
+        with contextlib.suppress(OSError):
+            channel.send(CLOSED)
 
     def on_readable() -> None:
         while True:
@@ -142,9 +151,14 @@ def receive_connections(
             for fd in fds:
                 sock = socket.socket(fileno=fd)
                 sock.setblocking(False)
-                loop.create_task(_serve_one(loop, sock, protocol_factory))
+                loop.create_task(_serve_one(loop, sock, lambda: make_protocol(report_closed)))
+
+    def stop() -> None:
+        loop.remove_reader(channel.fileno())
+        channel.close()
 
     loop.add_reader(channel.fileno(), on_readable)
+    return stop
 
 
 async def _serve_one(
@@ -156,12 +170,6 @@ async def _serve_one(
         await loop.connect_accepted_socket(protocol_factory, sock)
     except OSError:
         sock.close()
-
-
-def report_closed(channel: socket.socket) -> None:
-    """Tell the parent one of this worker's connections has closed."""
-    with contextlib.suppress(OSError):
-        channel.send(CLOSED)
 
 
 def run_workers(

@@ -163,25 +163,17 @@ class HttpProtocol(asyncio.Protocol):
             self.transport = None
 
 
-def protocol_factory(
-    handler: Handler, max_body: int, too_large: TooLarge, on_close: Callable[[], None] | None = None
-) -> Callable[[], HttpProtocol]:
-    return lambda: HttpProtocol(handler, max_body, too_large, on_close)
-
-
 async def serve(
     handler: Handler,
     host: str,
     port: int,
     max_body: int,
     too_large: TooLarge,
-    reuse_port: bool = False,
 ) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        protocol_factory(handler, max_body, too_large),
+        lambda: HttpProtocol(handler, max_body, too_large),
         host,
         port,
-        reuse_port=reuse_port,
         backlog=4096,
     )

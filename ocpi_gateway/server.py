@@ -23,9 +23,9 @@ from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
-from ocpi_gateway.balancer import receive_connections, report_closed, run_workers
+from ocpi_gateway.balancer import receive_connections, run_workers
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import protocol_factory, serve
+from ocpi_gateway.http_server import HttpProtocol, serve
 from ocpi_gateway.node import build_engine, start_registry_sync
 
 log = structlog.get_logger(__name__)
@@ -59,15 +59,15 @@ async def run_gateway(
         chain_sync = start_registry_sync(engine, follow=worker == 0)
     gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
     server: asyncio.Server | None = None
+    stop_receiving = None
     loop = asyncio.get_running_loop()
     if channel is None:
         server = await serve(
             gateway.handle, settings.host, settings.port, settings.max_body_bytes, too_large
         )
     else:
-        closed = functools.partial(report_closed, channel)
-        factory = protocol_factory(gateway.handle, settings.max_body_bytes, too_large, closed)
-        receive_connections(loop, channel, factory)
+        make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
+        stop_receiving = receive_connections(loop, channel, make)
     log.info(
         "node_started",
         url=settings.public_url,
@@ -96,9 +96,8 @@ async def run_gateway(
         if server is not None:
             server.close()
             await server.wait_closed()
-        if channel is not None:
-            loop.remove_reader(channel.fileno())
-            channel.close()
+        if stop_receiving is not None:
+            stop_receiving()
         await core.close()
         log.info("node_stopped", pid=os.getpid())
 

@@ -92,8 +92,7 @@ class PlatformStore:
         process: every committed write moves the id a new read transaction starts at.
         """
         key = (authorization, from_key, to_key, module, interface)
-        txn = self.env.begin()
-        try:
+        with self.env.begin() as txn:
             snapshot = txn.id()
             if snapshot == self._facts_txn:
                 found = self._facts.get(key)
@@ -103,8 +102,6 @@ class PlatformStore:
                 self._facts.clear()
                 self._facts_txn = snapshot
             facts = self._read_facts(txn, authorization, from_key, to_key, module, interface)
-        finally:
-            txn.abort()
         if len(self._facts) >= FACTS_CACHE_SIZE:
             self._facts.clear()
         self._facts[key] = facts
