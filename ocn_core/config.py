@@ -40,6 +40,11 @@ class Settings:
     registry_address: str = ""
     permissions_address: str = ""
     confirmations: int = 0
+    registry_poll_interval: float = 5.0  # seconds between chain polls of the registry follower
+    # federation (node to node over /ocn/message)
+    message_replay_window: float = 3600.0  # seconds a (sending node, request id) stays refused
+    allow_loopback_urls: bool = False  # development: node URLs on 127.0.0.0/8 or ::1 allowed
+    allow_private_urls: bool = False  # node URLs in private / link-local ranges allowed
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

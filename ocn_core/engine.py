@@ -14,6 +14,7 @@ import structlog
 from ocn_core import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
+from ocn_core.federation.inbound import Inbound
 from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
@@ -53,12 +54,14 @@ class Engine:
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
         self._hub = (settings.country_code, settings.party_id)
+        self.inbound = Inbound(self.ctx, store.path.with_name(store.path.name + "-replay"))
 
-    async def route(self, req: RouteRequest) -> RouteResponse:
+    async def route(self, req: RouteRequest, origin: str = "") -> RouteResponse:
+        """Route ``req``; ``origin`` is the sending node of a request from an ``/ocn/message``."""
         try:
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
-                return await forward.route_module(self.ctx, req)
-            return await self._dispatch(req)
+                return await forward.route_module(self.ctx, req, origin)
+            return await self._dispatch(req, origin)
         except (OcnError, TransportError) as exc:
             err = exc if isinstance(exc, OcnError) else forward.transport_error(exc)
             sign = self._sign if signatures.active(self.ctx, req) else None
@@ -67,12 +70,14 @@ class Engine:
     def _sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return signatures.sign_envelope(self.ctx, envelope)
 
-    async def _dispatch(self, req: RouteRequest) -> RouteResponse:
+    async def _dispatch(self, req: RouteRequest, origin: str) -> RouteResponse:
         kind = req.kind
         if kind == RouteKind.CUSTOM:  # MODULE is taken in route() already
-            return await forward.route_module(self.ctx, req)
+            return await forward.route_module(self.ctx, req, origin)
         if kind in (RouteKind.PAGE, RouteKind.PROXIED):
-            return await forward.route_proxied(self.ctx, req)
+            return await forward.route_proxied(self.ctx, req, origin)
+        if kind == RouteKind.OCN_MESSAGE and not origin:
+            return await self.inbound.receive(req, self.route)
         if kind == RouteKind.VERSIONS:
             return responses.ok(req, versions.versions(self.ctx, req), self._hub)
         if kind == RouteKind.VERSION_DETAILS:
@@ -99,7 +104,11 @@ class Engine:
 
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""
-        return {"proxies_expired": self.ctx.proxies.cleanup()}
+        return {
+            "proxies_expired": self.ctx.proxies.cleanup(),
+            "replay_claims_expired": self.inbound.guard.cleanup(),
+        }
 
     async def close(self) -> None:
         await self.ctx.transport.close()
+        self.inbound.close()

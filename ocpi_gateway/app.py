@@ -50,6 +50,8 @@ class Gateway:
             return Response(200, [JSON], body)
         if path.startswith("/admin/"):
             return await self._admin(request)
+        if path == "/ocn/message":
+            return await self._ocn_message(request)
         if path == "/ocn/registry/node-info":
             return Response(200, [JSON], orjson.dumps(self.node_info))
         return Response(404, [JSON], ocpi.dumps(ocpi.envelope(2000, None, "Not found")))
@@ -73,6 +75,21 @@ class Gateway:
                     error=resp.error_reason or None,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
+        return Response(resp.status, resp.headers, resp.body)
+
+    async def _ocn_message(self, request: Request) -> Response:
+        """Another node's signed message: the engine verifies it over the raw body."""
+        h = request.headers
+        req = RouteRequest(
+            kind=RouteKind.OCN_MESSAGE,
+            method=request.method,
+            request_id=h.get("x-request-id", ""),
+            ocn_signature=h.get("ocn-signature", ""),
+            body=request.body,
+            content_type=h.get("content-type", ""),
+        )
+        with request_context(req):
+            resp = await self.core.route(req)
         return Response(resp.status, resp.headers, resp.body)
 
     async def _admin(self, request: Request) -> Response:

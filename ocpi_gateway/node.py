@@ -28,6 +28,7 @@ def start_registry_sync(engine: Engine, follow: bool = True) -> asyncio.Task[Non
         registry_address=settings.registry_address,
         permissions_address=settings.permissions_address,
         confirmations=settings.confirmations,
+        poll_interval=settings.registry_poll_interval,
     )
     engine.ctx.party_reader = sync
     return asyncio.ensure_future(sync.run()) if follow else None
