@@ -81,7 +81,7 @@ def encode(
         "method": req.method,
         "headers": headers,
     }
-    if req.path_suffix and not proxy_resource:
+    if req.path_suffix:
         message["url_path"] = req.path_suffix
     if query:
         message["query_params"] = dict(ocpi.parse_query(query))

@@ -43,9 +43,10 @@ class Federation:
         if data is not None:
             headers["Content-Type"] = "application/json"
         url = path if path.startswith("http") else node.url + path
-        async with aiohttp.ClientSession() as http, http.request(
-            method, url, headers=headers, data=data
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, url, headers=headers, data=data) as r,
+        ):
             return r.status, json.loads(await r.read()), dict(r.headers)
 
 
@@ -64,7 +65,7 @@ def mirror(nodes: list[RunningNode], parties: list[tuple[RunningNode, PartyServe
 async def two_nodes(tmp: Path, **settings: Any) -> AsyncIterator[Federation]:
     settings.setdefault("allow_loopback_urls", True)
     msp = await PartyServer([("EMSP", *MSP)]).start()
-    cpo = await PartyServer([("CPO", *CPO)]).start()
+    cpo = await PartyServer([("CPO", *CPO)], custom=[("lite-locations", "RECEIVER")]).start()
     try:
         async with (
             running_node(tmp / "a", **settings) as a,
