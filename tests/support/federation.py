@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from ocn_core import signing
 from tests.support.node import RunningNode, running_node
 from tests.support.parties import PartyServer
 
@@ -58,14 +60,21 @@ def mirror(nodes: list[RunningNode], parties: list[tuple[RunningNode, PartyServe
             admin.set_node(other.engine.ctx.node_address, other.url)
         for home, party in parties:
             for role, cc, pid in party.roles:
-                admin.set_party(cc, pid, [role], operator=home.engine.ctx.node_address)
+                address = signing.address_of(party.key) if party.key else ""
+                admin.set_party(
+                    cc, pid, [role], operator=home.engine.ctx.node_address, address=address
+                )
 
 
 @contextlib.asynccontextmanager
-async def two_nodes(tmp: Path, **settings: Any) -> AsyncIterator[Federation]:
+async def two_nodes(tmp: Path, signed: bool = False, **settings: Any) -> AsyncIterator[Federation]:
+    """Node A with an eMSP, node B with a CPO; ``signed``: the parties sign with their own keys."""
     settings.setdefault("allow_loopback_urls", True)
-    msp = await PartyServer([("EMSP", *MSP)]).start()
-    cpo = await PartyServer([("CPO", *CPO)], custom=[("lite-locations", "RECEIVER")]).start()
+    keys = (secrets.token_bytes(32), secrets.token_bytes(32)) if signed else (None, None)
+    msp = await PartyServer([("EMSP", *MSP)], key=keys[0]).start()
+    cpo = await PartyServer(
+        key=keys[1], roles=[("CPO", *CPO)], custom=[("lite-locations", "RECEIVER")]
+    ).start()
     try:
         async with (
             running_node(tmp / "a", **settings) as a,
