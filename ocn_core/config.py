@@ -45,6 +45,7 @@ class Settings:
     message_replay_window: float = 3600.0  # seconds a (sending node, request id) stays refused
     allow_loopback_urls: bool = False  # development: node URLs on 127.0.0.0/8 or ::1 allowed
     allow_private_urls: bool = False  # node URLs in private / link-local ranges allowed
+    service_interface: bool = True  # copy requests to agreed service providers (Permissions)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -15,6 +15,7 @@ from ocn_core import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
 from ocn_core.federation.inbound import Inbound
+from ocn_core.federation.services import ServiceCopies
 from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
@@ -54,6 +55,8 @@ class Engine:
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
         self._hub = (settings.country_code, settings.party_id)
+        if settings.service_interface:
+            self.ctx.copies = ServiceCopies(self.ctx)
         self.inbound = Inbound(self.ctx, store.path.with_name(store.path.name + "-replay"))
 
     async def route(self, req: RouteRequest, origin: str = "") -> RouteResponse:
@@ -110,5 +113,7 @@ class Engine:
         }
 
     async def close(self) -> None:
+        if self.ctx.copies is not None:
+            await self.ctx.copies.drain()
         await self.ctx.transport.close()
         self.inbound.close()

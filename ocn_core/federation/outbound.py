@@ -60,6 +60,8 @@ async def route_remote(
 ) -> RouteResponse:
     """MODULE / CUSTOM for a party on ``node_url``."""
     notary = signatures.verify_request(ctx, req)
+    if ctx.copies is not None:
+        ctx.copies.fire(req)
     query, body, signature = req.query, req.body, req.ocn_signature
     proxy_uid = proxy_resource = ""
     if row is not None and row.response_url:

@@ -192,6 +192,8 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
         except UnknownReceiver:  # another node's party (one direct registry read on a miss)
             return await outbound.route_remote(ctx, req, row, await outbound.remote_node(ctx, req))
     notary = signatures.verify_request(ctx, req)
+    if ctx.copies is not None and not origin:
+        ctx.copies.fire(req)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
     query, body, signature = req.query, req.body, req.ocn_signature

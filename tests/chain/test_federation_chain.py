@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from eth_account import Account
 
 from tests.chain.conftest import Anvil, Chain
 from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli
@@ -25,6 +26,8 @@ pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]
 MSP = ("DE", "MSP")  # on node A
 CPB = ("CH", "CPB")  # on node B
 CPC = ("CH", "CPC")  # on node C
+NSP = ("NL", "NSP")  # service provider on node C
+NSA = ("NL", "NSA")  # service provider on node A
 
 
 @dataclass
@@ -81,12 +84,29 @@ async def cluster(
         name: NodeProcess(ANVIL_KEYS[i], tmp / name, env) for i, name in enumerate(("a", "b", "c"))
     }
     assert [n.address for n in nodes.values()] == chain.accounts[1:4]
-    keys = {"msp": ANVIL_KEYS[3], "cpb": ANVIL_KEYS[4], "cpc": ANVIL_KEYS[5]}
-    homes = {"msp": ("a", MSP, "EMSP"), "cpb": ("b", CPB, "CPO"), "cpc": ("c", CPC, "CPO")}
+    keys = {
+        "msp": ANVIL_KEYS[3],
+        "cpb": ANVIL_KEYS[4],
+        "cpc": ANVIL_KEYS[5],
+        "nsp": ANVIL_KEYS[6],
+        "nsa": ANVIL_KEYS[7],
+    }
+    homes = {
+        "msp": ("a", MSP, "EMSP"),
+        "cpb": ("b", CPB, "CPO"),
+        "cpc": ("c", CPC, "CPO"),
+        "nsp": ("c", NSP, "NSP"),
+        "nsa": ("a", NSA, "NSP"),
+    }
     for node in nodes.values():
         cli.set_node(node.url, node.key)
     for name, (home, (cc, pid), role) in homes.items():
         cli.set_party(cc, pid, [role], nodes[home].address, keys[name])
+    # two services: NSP (node C) copies of locations sender requests, NSA (node A) everything
+    cli.set_service("nsp", ["FORWARD_MODULE_LOCATIONS_SENDER"], keys["nsp"])
+    cli.set_service("nsa", ["FORWARD_ALL"], keys["nsa"])
+    for provider in ("nsp", "nsa"):
+        cli.agreement(_address(keys[provider]), keys["msp"])
     parties = {
         name: await PartyServer([(role, cc, pid)]).start()
         for name, (_, (cc, pid), role) in homes.items()
@@ -104,6 +124,10 @@ async def cluster(
             node.stop()
         for party in parties.values():
             await party.stop()
+
+
+def _address(key: str) -> str:
+    return str(Account.from_key(key).address)
 
 
 async def _eventually(check: Any, timeout: float = 10.0) -> Any:
@@ -154,6 +178,55 @@ async def test_three_nodes_command_and_its_result(cluster: Cluster) -> None:
     # and between B's and C's parties, neither of them on A
     _, answer, _ = await cluster.call("cpb", "b", "GET", "/ocpi/sender/2.2.1/tariffs", CPC)
     assert answer["status_code"] == 1000, answer
+
+
+async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> None:
+    msp, nsp, nsa = (cluster.parties[n] for n in ("msp", "nsp", "nsa"))
+    headers = msp.routing_headers(to=CPB)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            cluster.nodes["a"].url + "/ocpi/sender/2.2.1/locations/COPY1", headers=headers
+        ) as r,
+    ):
+        assert json.loads(await r.read())["status_code"] == 1000
+
+    def copies(party: PartyServer, path: str) -> list[Any]:
+        return [r for r in party.received if r.path == path]
+
+    async def both_copied() -> bool | None:
+        path = "/ocpi/2.2.1/sender/locations/COPY1"
+        return True if copies(nsp, path) and copies(nsa, path) else None
+
+    await _eventually(both_copied, timeout=5)
+    for party, pid in ((nsp, NSP[1]), (nsa, NSA[1])):  # remote (C) and local (A) provider
+        got = copies(party, "/ocpi/2.2.1/sender/locations/COPY1")[0]
+        assert got.headers["OCPI-to-party-id"] == pid
+        assert got.headers["OCPI-from-party-id"] == MSP[1]
+        assert got.headers["X-Correlation-ID"] == headers["X-Correlation-ID"]
+    # NSP's permission covers locations (sender) only; NSA gets everything
+    _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/tariffs/T1", CPB)
+    assert body["status_code"] == 1000
+    await _eventually(lambda: _some(copies(nsa, "/ocpi/2.2.1/sender/tariffs/T1")), timeout=5)
+    assert copies(nsp, "/ocpi/2.2.1/sender/tariffs/T1") == []
+    # revoked on chain: no more copies for NSP once the nodes follow
+    await asyncio.to_thread(
+        cluster.cli.agreement, _address(cluster.keys["nsp"]), cluster.keys["msp"], True
+    )
+
+    async def revoked() -> bool | None:
+        path = f"/ocpi/2.2.1/sender/locations/R{time.monotonic_ns()}"
+        before = len(nsa.received)
+        await cluster.call("msp", "a", "GET", path.replace("/2.2.1/sender", "/sender/2.2.1"), CPB)
+        await _eventually(lambda: _some(len(nsa.received) > before or None), timeout=5)
+        await asyncio.sleep(0.3)
+        return True if copies(nsp, path) == [] else None
+
+    await _eventually(revoked, timeout=15)
+
+
+async def _some(value: Any) -> Any:
+    return value or None
 
 
 async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluster) -> None:

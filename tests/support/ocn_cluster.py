@@ -67,6 +67,13 @@ class RegistryCli:
         self.run("set-party", "--credentials", cc, pid, "--roles", *roles, "--operator", operator,
                  signer=key)  # fmt: skip
 
+    def set_service(self, name: str, permissions: list[str], key: str) -> None:
+        self.run("set-service", "--name", name, "--url", "https://service.example",
+                 "--permissions", *permissions, signer=key)  # fmt: skip
+
+    def agreement(self, provider: str, key: str, revoke: bool = False) -> None:
+        self.run("revoke-agreement" if revoke else "set-agreement", provider, signer=key)
+
 
 @dataclass
 class NodeProcess:
