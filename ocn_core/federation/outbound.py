@@ -100,7 +100,11 @@ async def route_remote_proxied(ctx: NodeContext, req: RouteRequest, node_url: st
         ctx, node_url, out, query="", body=body, signature=req.ocn_signature, proxy_resource=url
     )
     resp = forward.relay(ctx, req, result)
-    row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
+    row = (
+        module_route(req.module, req.interface_role.ocpi, req.ocpi_version)
+        if req.kind == RouteKind.PAGE
+        else None
+    )
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 

@@ -181,7 +181,11 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     (its sender was checked by that node); the receiver is then local by construction.
     """
     interface = req.interface_role.ocpi
-    row = module_route(req.module, interface) if req.kind == RouteKind.MODULE else None
+    row = (
+        module_route(req.module, interface, req.ocpi_version)
+        if req.kind == RouteKind.MODULE
+        else None
+    )
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     if origin:
@@ -233,7 +237,11 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -
     method = "GET" if req.kind == RouteKind.PAGE else req.method
     body = req.body if method != "GET" else b""
     resp = await send(ctx, req, method, url, auth, body, req.ocn_signature)
-    row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
+    row = (
+        module_route(req.module, req.interface_role.ocpi, req.ocpi_version)
+        if req.kind == RouteKind.PAGE
+        else None
+    )
     if origin:
         return inbound.handed_out(ctx, req, row, resp)
     return proxying.proxy_response_headers(ctx, req, row, resp)
