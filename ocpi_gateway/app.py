@@ -185,6 +185,8 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
             return "set_party", {k: body[k] for k in keys if k in body}
         if method == "DELETE" and len(parts) == 4:
             return "delete_party", {"country_code": parts[2], "party_id": parts[3]}
+    if parts == ["registry", "nodes"] and method == "POST" and isinstance(body, dict):
+        return "set_node", {"operator": body.get("operator", ""), "url": body.get("url", "")}
     return None, {}
 
 

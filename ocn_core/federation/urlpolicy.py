@@ -19,6 +19,7 @@ from ocn_core.errors import UrlRefused
 
 _TTL = 60.0
 _resolved: dict[str, tuple[float, tuple[str, ...]]] = {}
+_allowed: dict[tuple[str, bool, bool], float] = {}  # (url, loopback, private) -> valid until
 
 
 def _verdict(address: str, settings: Settings) -> str | None:
@@ -59,7 +60,21 @@ async def _addresses(host: str) -> tuple[str, ...]:
 
 
 async def check_url(url: str, settings: Settings) -> None:
-    """Raise :class:`UrlRefused` unless the node may send requests to ``url``."""
+    """Raise :class:`UrlRefused` unless the node may send requests to ``url``.
+
+    An allowed URL is remembered for a minute (the per-message path is one dict lookup).
+    """
+    key = (url, settings.allow_loopback_urls, settings.allow_private_urls)
+    now = time.monotonic()
+    if _allowed.get(key, 0.0) > now:
+        return
+    await _check(url, settings)
+    if len(_allowed) > 1024:
+        _allowed.clear()
+    _allowed[key] = now + _TTL
+
+
+async def _check(url: str, settings: Settings) -> None:
     try:
         parts = urlsplit(url)
         host = parts.hostname

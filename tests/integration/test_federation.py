@@ -280,3 +280,16 @@ async def test_a_node_cannot_send_a_local_partys_token_to_its_own_url(fed: Feder
         assert trap.received == []
     finally:
         await trap.stop()
+
+
+async def test_node_url_outside_the_policy_is_4003(fed: Federation) -> None:
+    """Without the development setting, a loopback node URL from the registry is refused."""
+    fed.a.settings.allow_loopback_urls = False
+    try:
+        sent = len(fed.cpo.received)
+        _, answer, _ = await fed.call(fed.msp, fed.a, "GET", "/ocpi/sender/2.2.1/locations/L1", CPO)
+        assert answer["status_code"] == 4003, answer
+        assert "loopback" in answer["status_message"]
+        assert len(fed.cpo.received) == sent
+    finally:
+        fed.a.settings.allow_loopback_urls = True
