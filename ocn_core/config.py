@@ -49,8 +49,10 @@ class Settings:
     registry_poll_interval: float = 5.0  # seconds between chain polls of the registry follower
     # federation (node to node over /ocn/message)
     message_replay_window: float = 3600.0  # seconds a (sending node, request id) stays refused
-    allow_loopback_urls: bool = False  # development: node URLs on 127.0.0.0/8 or ::1 allowed
-    allow_private_urls: bool = False  # node URLs in private / link-local ranges allowed
+    # outbound URL policy for node URLs (registry) and party URLs (credentials): loopback
+    # (127.0.0.0/8, ::1) only with this development setting or when public_url is loopback
+    allow_loopback_urls: bool = False
+    allow_private_urls: bool = False  # private / link-local (metadata) ranges allowed
     service_interface: bool = True  # copy requests to agreed service providers (Permissions)
     extra: dict[str, str] = field(default_factory=dict)
 

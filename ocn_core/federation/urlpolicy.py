@@ -1,6 +1,8 @@
-"""Outbound URL policy for URLs the node did not choose (node URLs from the registry).
+"""Outbound URL policy for URLs the node did not choose (node URLs from the registry, party URLs
+from credentials).
 
-http(s) only; loopback only when ``Settings.allow_loopback_urls`` (a development setting);
+http(s) only; loopback only when ``Settings.allow_loopback_urls`` (a development setting) or
+when the node's own public URL is on loopback (a development node nobody else can reach);
 private, link-local (cloud metadata), unspecified, multicast and reserved addresses only when
 ``Settings.allow_private_urls``. Host names are resolved (asynchronously, cached for a minute)
 and every address they resolve to must pass.
@@ -19,7 +21,7 @@ from ocn_core.errors import UrlRefused
 
 _TTL = 60.0
 _resolved: dict[str, tuple[float, tuple[str, ...]]] = {}
-_allowed: dict[tuple[str, bool, bool], float] = {}  # (url, loopback, private) -> valid until
+_allowed: dict[tuple[str, bool, bool, str], float] = {}  # (url, settings) -> valid until
 
 
 def _verdict(address: str, settings: Settings) -> str | None:
@@ -28,7 +30,7 @@ def _verdict(address: str, settings: Settings) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
-        return None if settings.allow_loopback_urls else "loopback"
+        return None if settings.allow_loopback_urls or _development(settings) else "loopback"
     if ip.is_link_local:
         return None if settings.allow_private_urls else "link-local (metadata)"
     if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
@@ -36,6 +38,17 @@ def _verdict(address: str, settings: Settings) -> str | None:
     if ip.is_private or not ip.is_global:
         return None if settings.allow_private_urls else "private"
     return None
+
+
+def _development(settings: Settings) -> bool:
+    """Whether the node itself serves on loopback only (its public URL is a loopback one)."""
+    host = urlsplit(settings.public_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _addresses(host: str) -> tuple[str, ...]:
@@ -64,7 +77,7 @@ async def check_url(url: str, settings: Settings) -> None:
 
     An allowed URL is remembered for a minute (the per-message path is one dict lookup).
     """
-    key = (url, settings.allow_loopback_urls, settings.allow_private_urls)
+    key = (url, settings.allow_loopback_urls, settings.allow_private_urls, settings.public_url)
     now = time.monotonic()
     if _allowed.get(key, 0.0) > now:
         return

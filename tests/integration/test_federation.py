@@ -283,13 +283,40 @@ async def test_a_node_cannot_send_a_local_partys_token_to_its_own_url(fed: Feder
 
 
 async def test_node_url_outside_the_policy_is_4003(fed: Federation) -> None:
-    """Without the development setting, a loopback node URL from the registry is refused."""
-    fed.a.settings.allow_loopback_urls = False
+    """A party listed with a node at a private address: refused before any connection."""
+    operator = signing.address_of(secrets.token_bytes(32))
+    fed.a.engine.registry_admin.set_node(operator, "http://10.255.255.1:9")
+    fed.a.engine.registry_admin.set_party("XX", "PRV", ["CPO"], operator=operator)
+    _, answer, _ = await fed.call(fed.msp, fed.a, "GET", "/ocpi/sender/2.2.1/locations/L1",
+                                  ("XX", "PRV"))  # fmt: skip
+    assert answer["status_code"] == 4003, answer
+    assert "private" in answer["status_message"]
+
+
+@pytest.mark.parametrize(
+    ("versions", "endpoint", "code", "why"),
+    [
+        ("http://169.254.169.254/latest", None, 3001, "link-local"),
+        (None, "http://10.0.0.7/ocpi/locations", 2001, "private"),
+    ],
+)
+async def test_party_urls_outside_the_policy_are_refused_at_registration(
+    fed: Federation, versions: str | None, endpoint: str | None, code: int, why: str
+) -> None:
+    party = await PartyServer([("CPO", "XX", "URL")]).start()
     try:
-        sent = len(fed.cpo.received)
-        _, answer, _ = await fed.call(fed.msp, fed.a, "GET", "/ocpi/sender/2.2.1/locations/L1", CPO)
-        assert answer["status_code"] == 4003, answer
-        assert "loopback" in answer["status_message"]
-        assert len(fed.cpo.received) == sent
+        fed.a.engine.registry_admin.set_party("XX", "URL", ["CPO"])
+        if versions is not None:
+            party.credentials = lambda: {  # type: ignore[method-assign]
+                "token": party.token_b, "url": versions,
+                "roles": [{"role": "CPO", "country_code": "XX", "party_id": "URL",
+                           "business_details": {"name": "x"}}],
+            }  # fmt: skip
+        if endpoint is not None:
+            party.custom = [("evil", "RECEIVER")]
+            party.endpoint = lambda module, role: endpoint  # type: ignore[method-assign]
+        result = await party.register(fed.a.url, await fed.a.token_a(("XX", "URL")))
+        assert result["status_code"] == code, result
+        assert why in result["status_message"]
     finally:
-        fed.a.settings.allow_loopback_urls = True
+        await party.stop()

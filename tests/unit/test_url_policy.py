@@ -8,6 +8,8 @@ from ocn_core.config import Settings
 from ocn_core.errors import UrlRefused
 from ocn_core.federation.urlpolicy import check_url
 
+PUBLIC_NODE = Settings(public_url="https://node.example.com")
+
 REFUSED = [
     ("ftp://93.184.216.34/x", "URLs only"),
     ("file:///etc/passwd", "URLs only"),
@@ -28,21 +30,29 @@ REFUSED = [
 @pytest.mark.parametrize(("url", "why"), REFUSED)
 async def test_refused_by_default(url: str, why: str) -> None:
     with pytest.raises(UrlRefused, match=why):
-        await check_url(url, Settings())
+        await check_url(url, PUBLIC_NODE)
 
 
 async def test_public_https_allowed() -> None:
-    await check_url("https://93.184.216.34:443/ocn", Settings())
+    await check_url("https://93.184.216.34:443/ocn", PUBLIC_NODE)
 
 
 async def test_loopback_only_with_the_development_setting() -> None:
-    await check_url("http://127.0.0.1:8080", Settings(allow_loopback_urls=True))
+    dev = Settings(public_url="https://node.example.com", allow_loopback_urls=True)
+    await check_url("http://127.0.0.1:8080", dev)
     with pytest.raises(UrlRefused):
-        await check_url("http://10.1.2.3", Settings(allow_loopback_urls=True))
+        await check_url("http://10.1.2.3", dev)
+
+
+async def test_a_node_serving_on_loopback_is_a_development_node() -> None:
+    await check_url("http://127.0.0.1:9000", Settings(public_url="http://127.0.0.1:8080"))
+    await check_url("http://localhost:9000", Settings(public_url="http://localhost:8080"))
+    with pytest.raises(UrlRefused, match="private"):
+        await check_url("http://10.1.2.3", Settings(public_url="http://127.0.0.1:8080"))
 
 
 async def test_private_and_link_local_only_when_allowed() -> None:
-    allowed = Settings(allow_private_urls=True)
+    allowed = Settings(public_url="https://node.example.com", allow_private_urls=True)
     await check_url("http://10.1.2.3", allowed)
     await check_url("http://169.254.169.254/", allowed)
     with pytest.raises(UrlRefused, match="loopback"):
