@@ -12,6 +12,7 @@ import base64
 import json
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -320,3 +321,14 @@ async def test_party_urls_outside_the_policy_are_refused_at_registration(
         assert why in result["status_message"]
     finally:
         await party.stop()
+
+
+async def test_inbound_message_through_a_grpc_core(tmp_path: Path) -> None:
+    """Node B's gateway hands /ocn/message to its core over gRPC (RouteKind OCN_MESSAGE)."""
+    async with two_nodes(tmp_path, mode_b="grpc") as f:
+        f.cpo.answer("GET", "/ocpi/2.2.1/sender/locations/G1", {"id": "G1"})
+        _, answer, _ = await f.call(f.msp, f.a, "GET", "/ocpi/sender/2.2.1/locations/G1", CPO)
+        assert answer["data"] == {"id": "G1"}, answer
+        body = _message(f, path_suffix="G1")
+        assert (await _post(f, body, _sign(f, body)))[1]["status_code"] == 1000
+        assert (await _post(f, body, _sign(f, body)))[1]["status_code"] == 2001  # replay

@@ -67,8 +67,11 @@ def mirror(nodes: list[RunningNode], parties: list[tuple[RunningNode, PartyServe
 
 
 @contextlib.asynccontextmanager
-async def two_nodes(tmp: Path, signed: bool = False, **settings: Any) -> AsyncIterator[Federation]:
-    """Node A with an eMSP, node B with a CPO; ``signed``: the parties sign with their own keys."""
+async def two_nodes(
+    tmp: Path, signed: bool = False, mode_b: str = "inprocess", **settings: Any
+) -> AsyncIterator[Federation]:
+    """Node A with an eMSP, node B with a CPO; ``signed``: the parties sign with their own keys;
+    ``mode_b="grpc"``: node B's gateway reaches its core over a real gRPC channel."""
     settings.setdefault("allow_loopback_urls", True)
     keys = (secrets.token_bytes(32), secrets.token_bytes(32)) if signed else (None, None)
     msp = await PartyServer([("EMSP", *MSP)], key=keys[0]).start()
@@ -78,7 +81,7 @@ async def two_nodes(tmp: Path, signed: bool = False, **settings: Any) -> AsyncIt
     try:
         async with (
             running_node(tmp / "a", **settings) as a,
-            running_node(tmp / "b", **settings) as b,
+            running_node(tmp / "b", mode_b, **settings) as b,
         ):
             mirror([a, b], [(a, msp), (b, cpo)])
             for node, party in ((a, msp), (b, cpo)):
