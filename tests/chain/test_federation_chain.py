@@ -231,7 +231,7 @@ async def _some(value: Any) -> Any:
 
 async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluster) -> None:
     """C's CPO is re-listed with node B: A routes to B within a poll; B answers 4001 until the
-    party registers there, then delivers."""
+    party registers there, then delivers; listed with C again, A routes to C again."""
     b = cluster.nodes["b"]
     await asyncio.to_thread(cluster.cli.set_party, *CPC, ["CPO"], b.address, cluster.keys["cpc"])
 
@@ -248,6 +248,20 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
         _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/X", CPC)
         assert body["status_code"] == 1000, body
         assert moved.received[-1].path == "/ocpi/2.2.1/sender/locations/X"
+        # and back to node C, where its first connection still stands
+        c = cluster.nodes["c"]
+        await asyncio.to_thread(
+            cluster.cli.set_party, *CPC, ["CPO"], c.address, cluster.keys["cpc"]
+        )
+        original = cluster.parties["cpc"]
+
+        async def back_at_c() -> bool | None:
+            before = len(original.received)
+            path = "/ocpi/sender/2.2.1/locations/BACK"
+            _, body, _ = await cluster.call("msp", "a", "GET", path, CPC)
+            return True if body["status_code"] == 1000 and len(original.received) > before else None
+
+        await _eventually(back_at_c)
     finally:
         await moved.stop()
 
