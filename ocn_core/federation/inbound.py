@@ -28,6 +28,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rewrite import next_link
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import ModuleRoute
+from ocn_core.signing._crypto import personal_digest, recover, split_rsv
 
 Deliver = Callable[[RouteRequest, str], Awaitable[RouteResponse]]
 
@@ -62,11 +63,8 @@ class Inbound:
         receiver = inner.to_party
         if ctx.platforms.platform_id_by_role(receiver.country_code, receiver.party_id) is None:
             raise UnknownReceiver("Recipient unknown to OCN Node entered in Registry")
-        try:
-            signer = signing.node_recover(req.body, req.ocn_signature)
-        except signing.SignatureError:
-            signer = ""
-        if signer.lower() != sender.operator.lower():
+        signer = node_signer(req.body, req.ocn_signature)
+        if signer != sender.operator.lower():
             raise NodeSignatureInvalid("Could not verify OCN-Signature of request")
         if not self.guard.claim(signer, inner.request_id):
             raise ReplayedMessage(
@@ -93,6 +91,18 @@ class Inbound:
         if self._guard is not None:
             self._guard.close()
             self._guard = None
+
+
+def node_signer(body: bytes, signature: str) -> str:
+    """The lower-case address that node-signed ``body`` ("" when the signature is unusable).
+
+    Compared in lower case: skips the EIP-55 checksum, ~10 µs per message.
+    """
+    try:
+        raw = recover(personal_digest(body), split_rsv(signature, require_0x=False))
+    except signing.SignatureError:
+        return ""
+    return "0x" + raw.hex()
 
 
 def local_target(ctx: NodeContext, req: RouteRequest) -> tuple[str | None, str | None]:
