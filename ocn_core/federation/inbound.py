@@ -131,7 +131,7 @@ def handed_out(
     if resp.status < 300 and resp.ocpi_status == 1000:
         link = resp.header("link")
         url = next_link(link) if link else None
-        if url is None and req.method == "POST" and (row is None or row.location_header):
+        if url is None and req.method == "POST" and row is not None and row.location_header:
             url = resp.header("location")
         if url:
             remember(ctx, url, req.from_party.key, req.to_party.key)
