@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -15,12 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import handshake, nginx, node_proc, payloads, procs, signed, wrk
-from benchmarks.http_bench import _headers, _med, _target
-from benchmarks.http_runs import Cell, Plan, run_cells, summarize
-from benchmarks.progress import Progress
+from benchmarks import handshake, http_bench, nginx, payloads, procs, signed, wrk
+from benchmarks.http_bench import _med, _target
+from benchmarks.http_runs import Plan
 from benchmarks.stats import ratio
-from benchmarks.upstream import Upstream
 
 FULL = Plan(runs=5, seconds=4, warm=1, quiet_pct=15.0, quiet_wait_s=8.0, redo_pct=10.0)
 QUICK = Plan(runs=1, seconds=1, warm=0, quiet_pct=100.0, quiet_wait_s=0.0, redo_pct=0.0)
@@ -30,22 +27,13 @@ def _admin(url: str, key: str, path: str, body: Any) -> Any:
     return handshake._call("POST", url + path, f"Token {key}", body)
 
 
-class _Setup:
-    def __init__(self, run_dir: Path, quick: bool) -> None:
-        self.run_dir, self.quick = run_dir, quick
-        self.started: list[subprocess.Popen[bytes]] = []
-        self.cells: list[Cell] = []
-        self.workers = [1] if quick else [1, 2]
-        self.conc = [16] if quick else [16, 64]
+class _Setup(http_bench._Setup):
+    """The nginx chain and the node pairs (the upstream, pre-flight and cleanup as in http)."""
 
-    def _add(self, name: str, label: str, workers: int, port: int, script: Path,
-             sut: list[int], expect: bytes) -> None:  # fmt: skip
-        url = f"http://127.0.0.1:{port}{payloads.NODE_PATH}"
-        status, body = node_proc.get_location(f"http://127.0.0.1:{port}", _headers(script))
-        if status != 200 or body != expect:
-            raise RuntimeError(f"{name} w{workers}: bad answer {status} {body[:200]!r}")
-        for c in self.conc:
-            self.cells.append(Cell(name, label, workers, c, url, script, sut))
+    def __init__(self, run_dir: Path, quick: bool) -> None:
+        super().__init__(run_dir, quick)
+        self.workers = [1] if quick else [1, 2]
+        self.conc = self.conc_w2 = [16] if quick else [16, 64]
 
     def build(self) -> list[int]:
         keys, addresses = signed.party_keys()
@@ -61,24 +49,13 @@ class _Setup:
             first = nginx.start(self.run_dir / f"chain1-w{w}", w, nginx.proxy_body(p1, p2), p1)
             self.started += [second, first]
             self._add("nginx-chain", "two chained nginx proxy_pass hops", w, p1, plain,
-                      [first.pid, second.pid], payloads.LOCATION_RESPONSE)  # fmt: skip
+                      [first.pid, second.pid])  # fmt: skip
         for sig in (False, True):
             base = signed_base if sig else f"http://127.0.0.1:{up.port}"
             expect = signed_body if sig else payloads.LOCATION_RESPONSE
             for w in self.workers:
                 self._nodes(w, sig, base, keys, addresses, expect)
         return [up.proc.pid]
-
-    def _upstream(self, signed_body: bytes) -> tuple[Upstream, str]:
-        port, port_signed = procs.free_port(), procs.free_port()
-        bodies = []
-        for p, default in ((port, payloads.LOCATION_RESPONSE), (port_signed, signed_body)):
-            routes = payloads.static_routes(f"http://127.0.0.1:{p}")
-            bodies.append(nginx.upstream_body(p, routes, default))
-        proc = nginx.start(self.run_dir / "upstream", 1, "\n  ".join(bodies), port)
-        self.started.append(proc)
-        procs.wait_port(port_signed, proc)
-        return Upstream(port, "nginx", proc), f"http://127.0.0.1:{port_signed}"
 
     def _start(self, name: str, workers: int, sig: bool, key: str) -> tuple[str, str, Any]:
         port = procs.free_port()
@@ -135,9 +112,6 @@ class _Setup:
         self._add(name, label, workers, int(a_url.rsplit(":", 1)[1]), script,
                   [a_proc.pid, b_proc.pid], expect)  # fmt: skip
 
-    def close(self) -> None:
-        procs.stop(self.started)
-
 
 def node_signature_cost(quick: bool) -> dict[str, float]:
     """µs to node-sign the benchmark's /ocn/message body and to recover its signer."""
@@ -187,18 +161,11 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    missing = [m for m in (nginx.available(), wrk.available()) if m]
-    if missing:
-        return {"skipped": "; ".join(missing)}
+    if missing := http_bench.missing_tools():
+        return {"skipped": missing}
     plan = QUICK if quick else FULL
-    with tempfile.TemporaryDirectory(prefix="ocn-bench-fed-") as tmp, Progress("federation") as bar:
-        setup = _Setup(Path(tmp), quick)
-        try:
-            upstream = setup.build()
-            run_cells(setup.cells, upstream, plan, bar)
-        finally:
-            setup.close()
-    rows = [summarize(c) for c in setup.cells]
+    with tempfile.TemporaryDirectory(prefix="ocn-bench-fed-") as tmp:
+        rows = http_bench.measure(_Setup(Path(tmp), quick), plan, "federation")
     ref = {(r["workers"], r["conc"]): r for r in rows if r["name"] == "nginx-chain" and "rps" in r}
     for r in rows:
         base = ref.get((r["workers"], r["conc"]))
