@@ -104,6 +104,9 @@ class Gateway:
         )
         with request_context(req):
             resp = await self.core.route(req)
+            if self.access_log:
+                log.info("ocn_message_completed", status=resp.status,
+                         ocpi_status=resp.ocpi_status, error=resp.error_reason or None)  # fmt: skip
         return Response(resp.status, resp.headers, resp.body)
 
     async def _admin(self, request: Request) -> Response:
