@@ -281,3 +281,14 @@ async def test_remote_node_down_answers_4003_within_the_timeout(cluster: Cluster
     _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/L1", CPB)
     assert body["status_code"] == 4003, body
     assert time.monotonic() - started < 5
+
+
+async def test_remote_node_back_after_restart_serves_again(cluster: Cluster) -> None:
+    """Node B restarted on its data dir: A's pooled connections to it are stale, the next
+    message goes out on a fresh one and is delivered once."""
+    await asyncio.to_thread(cluster.nodes["b"].start)
+    cpb = cluster.parties["cpb"]
+    before = len(cpb.received)
+    _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/L1", CPB)
+    assert body["status_code"] == 1000, body
+    assert len(cpb.received) == before + 1
