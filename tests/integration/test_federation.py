@@ -332,3 +332,13 @@ async def test_inbound_message_through_a_grpc_core(tmp_path: Path) -> None:
         body = _message(f, path_suffix="G1")
         assert (await _post(f, body, _sign(f, body)))[1]["status_code"] == 1000
         assert (await _post(f, body, _sign(f, body)))[1]["status_code"] == 2001  # replay
+
+
+async def test_slow_remote_party_is_4002_within_the_timeout(tmp_path: Path) -> None:
+    async with two_nodes(tmp_path, forward_timeout=0.3) as f:
+        f.cpo.delay = 1.0
+        started = asyncio.get_running_loop().time()
+        _, answer, _ = await f.call(f.msp, f.a, "GET", "/ocpi/sender/2.2.1/locations/SLOW", CPO)
+        assert answer["status_code"] == 4002, answer
+        assert asyncio.get_running_loop().time() - started < 0.9
+        f.cpo.delay = 0.0
