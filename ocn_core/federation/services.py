@@ -55,8 +55,12 @@ class ServiceCopies:
     def targets(self, req: RouteRequest) -> tuple[PartyRef, ...]:
         frm, to = req.from_party, req.to_party
         key = (frm.key, to.key, req.module, req.interface_role.ocpi)
-        with self.ctx.store.env.begin() as txn:
-            snapshot = txn.id()
+        # the snapshot this request's routing decision read (any LMDB write, a registry update
+        # included, moves it): no extra read transaction on the hot path
+        snapshot = self.ctx.platforms.facts_snapshot
+        if snapshot < 0:
+            with self.ctx.store.env.begin() as txn:
+                snapshot = txn.id()
         if snapshot != self._snapshot:
             self._memo.clear()
             self._snapshot = snapshot

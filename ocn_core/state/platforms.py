@@ -107,6 +107,14 @@ class PlatformStore:
         self._facts[key] = facts
         return facts
 
+    @property
+    def facts_snapshot(self) -> int:
+        """The LMDB snapshot (transaction id) the last :meth:`route_facts` read (-1: none).
+
+        Memos derived from the same request's decision can key on it.
+        """
+        return self._facts_txn
+
     def forget_route_facts(self) -> None:
         """Drop the memo: the next decision reads LMDB (the cold path, as after a write)."""
         self._facts.clear()

@@ -130,7 +130,7 @@ def _address(key: str) -> str:
     return str(Account.from_key(key).address)
 
 
-async def _eventually(check: Any, timeout: float = 10.0) -> Any:
+async def _eventually(check: Any, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = await check()
@@ -198,7 +198,7 @@ async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> N
         path = "/ocpi/2.2.1/sender/locations/COPY1"
         return True if copies(nsp, path) and copies(nsa, path) else None
 
-    await _eventually(both_copied, timeout=5)
+    await _eventually(both_copied, timeout=20)
     for party, pid in ((nsp, NSP[1]), (nsa, NSA[1])):  # remote (C) and local (A) provider
         got = copies(party, "/ocpi/2.2.1/sender/locations/COPY1")[0]
         assert got.headers["OCPI-to-party-id"] == pid
@@ -207,7 +207,7 @@ async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> N
     # NSP's permission covers locations (sender) only; NSA gets everything
     _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/tariffs/T1", CPB)
     assert body["status_code"] == 1000
-    await _eventually(lambda: _some(copies(nsa, "/ocpi/2.2.1/sender/tariffs/T1")), timeout=5)
+    await _eventually(lambda: _some(copies(nsa, "/ocpi/2.2.1/sender/tariffs/T1")), timeout=20)
     assert copies(nsp, "/ocpi/2.2.1/sender/tariffs/T1") == []
     # revoked on chain: no more copies for NSP once the nodes follow
     await asyncio.to_thread(
@@ -218,11 +218,11 @@ async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> N
         path = f"/ocpi/2.2.1/sender/locations/R{time.monotonic_ns()}"
         before = len(nsa.received)
         await cluster.call("msp", "a", "GET", path.replace("/2.2.1/sender", "/sender/2.2.1"), CPB)
-        await _eventually(lambda: _some(len(nsa.received) > before or None), timeout=5)
+        await _eventually(lambda: _some(len(nsa.received) > before or None), timeout=20)
         await asyncio.sleep(0.3)
         return True if copies(nsp, path) == [] else None
 
-    await _eventually(revoked, timeout=15)
+    await _eventually(revoked, timeout=30)
 
 
 async def _some(value: Any) -> Any:
