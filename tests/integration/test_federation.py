@@ -342,3 +342,21 @@ async def test_slow_remote_party_is_4002_within_the_timeout(tmp_path: Path) -> N
         assert answer["status_code"] == 4002, answer
         assert asyncio.get_running_loop().time() - started < 0.9
         f.cpo.delay = 0.0
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["CANCEL_RESERVATION", "RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR"],
+)
+async def test_each_command_gets_a_response_url_on_the_receivers_node(
+    fed: Federation, command: str
+) -> None:
+    body = {"response_url": f"{fed.msp.base}/cb/{command}", "reservation_id": "R1"}
+    _, answer, _ = await fed.call(
+        fed.msp, fed.a, "POST", f"/ocpi/receiver/2.2.1/commands/{command}", CPO, body
+    )
+    assert answer["status_code"] == 1000, answer
+    got = _last(fed.cpo, f"/ocpi/2.2.1/receiver/commands/{command}")
+    sent = json.loads(got.body)
+    assert sent["response_url"].startswith(f"{fed.b.url}/ocpi/sender/2.2/commands/{command}/")
+    assert sent["reservation_id"] == "R1"
