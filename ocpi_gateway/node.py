@@ -33,13 +33,19 @@ def start_registry_sync(engine: Engine, follow: bool = True) -> asyncio.Task[Non
     return asyncio.ensure_future(sync.run()) if follow else None
 
 
-def build_engine(settings: Settings, store: Store | None = None) -> Engine:
-    """An engine over ``settings.data_dir`` (secrets created on first start)."""
+def build_engine(
+    settings: Settings, store: Store | None = None, *, list_self: bool = True
+) -> Engine:
+    """An engine over ``settings.data_dir`` (secrets created on first start).
+
+    ``list_self``: a serving node lists itself in a local registry (operator → public URL);
+    admin tools opening the same data dir pass False and leave the node's entry alone.
+    """
     settings.ensure_secrets()
     store = store or Store(settings.data_dir / "lmdb", map_size=settings.map_size)
     registry = RegistryCache(store)
     transport = HttpClient(settings.connect_timeout, settings.forward_timeout)
     engine = Engine(settings, store, registry, transport, address_of(settings.private_key_bytes))
-    if settings.registry == "local" and registry.source() in (None, SOURCE_LOCAL):
+    if list_self and settings.registry == "local" and registry.source() in (None, SOURCE_LOCAL):
         engine.registry_admin.list_self()
     return engine
