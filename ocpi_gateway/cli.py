@@ -145,6 +145,8 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
         for f in config.settings_fields()
         if hasattr(args, _FLAG + f.name)
     }
+    if getattr(args, "data_dir", None) is not None:  # the registry commands' own --data-dir
+        flags.setdefault("data_dir", args.data_dir)
     return config.load(config_file=Path(file) if file else None, flags=flags)
 
 

@@ -1,0 +1,184 @@
+"""Issue 10 §4 / 14 §4: a real ``ocn-node run --workers 2`` supervised, drained, locked, audited."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.support.parties import PartyServer
+from tests.support.process import ocn_node, start_node
+
+CPO, MSP = ("CH", "CPO"), ("DE", "MSP")
+
+
+def _workers_answering(port: int) -> set[int]:
+    """The worker pids answering two connections held open together (one per worker)."""
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(2)]
+    pids = set()
+    for conn in conns:
+        conn.request("GET", "/health/details")
+        pids.add(int(json.loads(conn.getresponse().read())["worker_pid"]))
+    for conn in conns:
+        conn.close()
+    return pids
+
+
+def test_a_killed_worker_is_logged_and_replaced_and_sighup_is_harmless(tmp_path: Path) -> None:
+    node = start_node(tmp_path / "d")
+    try:
+        started = {line["pid"] for line in node.wait_for("worker_ready", 2)}
+        assert _workers_answering(node.port) == started
+        victim = min(started)
+        os.kill(victim, signal.SIGKILL)
+        exited = node.wait_for("worker_exited")[0]
+        assert (exited["pid"], exited["signal"], exited["during_start"]) == (
+            victim,
+            "SIGKILL",
+            False,
+        )
+        replacement = node.wait_for("worker_ready", 3)[-1]
+        assert replacement["worker"] == exited["worker"]
+        assert replacement["pid"] not in started
+        live = (started - {victim}) | {replacement["pid"]}
+        assert _workers_answering(node.port) == live
+
+        os.kill(node.pid, signal.SIGHUP)
+        assert len(node.wait_for("sighup", 3)) == 3  # the parent and both workers
+        assert node.proc.poll() is None
+        assert node.get("/health")[0] == 200
+        assert node.stop() == 0
+        stopped = {line["pid"]: line for line in node.events("worker_stopped")}
+        assert set(stopped) == live
+        assert all(line.get("exit_code") == 0 for line in stopped.values())
+    finally:
+        node.kill()
+
+
+def test_a_worker_failing_at_start_up_stops_the_node_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "lmdb").write_text("not a directory")  # every worker fails to open its store
+    node = start_node(data, wait=False)
+    try:
+        assert node.proc.wait(timeout=30) == 1
+        failures = node.events("worker_failed")
+        assert len(failures) >= 3
+        assert "FileExistsError" in failures[0]["exception"]  # the worker's traceback
+        assert all(line["during_start"] for line in node.events("worker_exited"))
+        given_up = node.events("node_start_failed")
+        assert len(given_up) == 1
+        assert "failed to start 3 times in a row" in given_up[0]["detail"]
+    finally:
+        node.kill()
+
+
+def test_one_node_per_data_dir_while_admin_and_registry_commands_keep_working(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "d"
+    node = start_node(data)  # no --public-url: it follows --port
+    try:
+        _, body = node.get("/ocn/registry/node-info")
+        assert json.loads(body)["url"] == node.url
+        second = ocn_node("run", "--data-dir", str(data), "--port", "1", timeout=30)
+        assert second.returncode == 1
+        assert f"data dir {data} is in use by another running node (pid {node.pid})" in (
+            second.stderr
+        )
+        # the admin CLI on the same data dir, with its own default settings, works and
+        # leaves the node's registry entry alone (it used to re-list the node on :8080)
+        out = ocn_node("admin", "party", "NL", "ABC", "CPO", "--data-dir", str(data))
+        assert out.returncode == 0, out.stderr
+        out = ocn_node("admin", "--data-dir", str(data), "token", "NL:ABC:CPO", "--ttl", "60")
+        assert out.returncode == 0, out.stderr
+        issued = json.loads(out.stdout)
+        assert issued["versions"] == node.url + "/ocpi/versions"  # the URL the node is listed at
+        assert time.strptime(issued["expires_at"], "%Y-%m-%dT%H:%M:%SZ")  # ISO 8601 UTC
+        out = ocn_node("registry", "--data-dir", str(data), "list-nodes")
+        assert out.returncode == 0, out.stderr
+        assert [n["url"] for n in json.loads(out.stdout)] == [node.url]
+        out = ocn_node("registry", "show-party", "nl", "abc", "--data-dir", str(data))
+        assert json.loads(out.stdout)["node_url"] == node.url
+        assert node.stop() == 0
+        # the lock died with the node: the data dir can be served again
+        again = start_node(data, workers=1)
+        assert again.stop() == 0
+    finally:
+        node.kill()
+
+
+async def test_sigterm_drains_an_in_flight_request_and_registrations_are_audited(
+    tmp_path: Path,
+) -> None:
+    cpo = await PartyServer([("CPO", *CPO)]).start()
+    msp = await PartyServer([("EMSP", *MSP)], delay=1.5).start()  # a slow receiver
+    stranger = await PartyServer([("CPO", "NL", "NOP")]).start()
+    node = start_node(tmp_path / "d", env={"OCN_SHUTDOWN_GRACE": "20"})
+    tokens = []
+    try:
+        for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
+            status, body = node.admin(
+                "POST",
+                "/admin/registry/parties",
+                {"country_code": ids[0], "party_id": ids[1], "roles": [role]},
+            )
+            assert status == 200, body
+            status, body = node.admin("POST", "/admin/generate-registration-token", [dict(
+                country_code=ids[0], party_id=ids[1])])  # fmt: skip
+            assert status == 200, body
+            tokens.append(body["token"])
+            assert (await party.register(node.url, body["token"]))["status_code"] == 1000
+        # not listed in the registry: refused, and the log says who and why
+        _, body = node.admin(
+            "POST",
+            "/admin/generate-registration-token",
+            [{"country_code": "NL", "party_id": "NOP"}],
+        )
+        assert (await stranger.register(node.url, body["token"]))["status_code"] == 2001
+
+        async with aiohttp.ClientSession() as http:
+            url = f"{node.url}/ocpi/receiver/2.2.1/locations/CH/CPO/L1"
+            slow = asyncio.ensure_future(
+                http.put(url, json={"id": "L1"}, headers=cpo.routing_headers(to=MSP))
+            )
+            await asyncio.sleep(0.5)  # the request waits on the slow receiver now
+            os.kill(node.pid, signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            refused = socket.socket()
+            assert refused.connect_ex(("127.0.0.1", node.port)) != 0  # no new connections
+            refused.close()
+            assert not slow.done()
+            async with await slow as resp:
+                assert resp.status == 200
+                assert (await resp.json())["status_code"] == 1000
+        assert await asyncio.to_thread(node.proc.wait, 20) == 0
+        assert any(r.method == "PUT" for r in msp.received)
+
+        accepted = node.events("registration_accepted")
+        assert sorted(p for line in accepted for p in line["parties"]) == [
+            "CH CPO CPO",
+            "DE MSP EMSP",
+        ]
+        refused_lines = node.events("registration_refused")
+        assert len(refused_lines) == 1
+        assert refused_lines[0]["parties"] == ["NL NOP CPO"]
+        assert "not listed in OCN Registry" in refused_lines[0]["reason"]
+        issued = node.events("registration_token_issued")
+        assert [line["parties"] for line in issued] == [["CH CPO *"], ["DE MSP *"], ["NL NOP *"]]
+        assert not any(token in node.text() for token in tokens)  # secrets stay out of the log
+        assert len(node.events("registry_party_set")) == 2
+        assert node.events("node_stopping")[0]["reason"] == "SIGTERM"
+    finally:
+        node.kill()
+        for party in (cpo, msp, stranger):
+            await party.stop()
