@@ -10,6 +10,7 @@ A plain field (``name: int = 5  # what it is``) is a setting too; numbers defaul
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -150,6 +151,7 @@ def kind_of(f: Field[Any]) -> str:
     return {"bool": "bool", "int": "int", "float": "float", "Path": "path"}.get(annotation, "str")
 
 
+@functools.cache
 def docs() -> dict[str, str]:
     """Each field's documentation: the comment lines above it and its trailing comment."""
     names = {f.name for f in settings_fields()}
@@ -268,22 +270,13 @@ def _check_whole(values: dict[str, Any], origins: dict[str, str]) -> list[str]:
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    """The settings of a TOML file (flat ``name = value`` keys); unknown keys are errors."""
+    """The ``name = value`` pairs of a TOML settings file (checked by :func:`load`)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SettingsError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError([f"{path}: not valid TOML: {exc}"]) from None
-    names = {f.name for f in settings_fields()}
-    unknown = [
-        f"{path}: unknown setting {key!r}" + _suggest(key, names)
-        for key in data
-        if key not in names
-    ]
-    if unknown:
-        raise SettingsError(unknown)
-    return data
 
 
 def _suggest(key: str, names: set[str]) -> str:
@@ -310,7 +303,12 @@ def load(
     file_values = read_file(config_file) if config_file is not None else {}
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    problems: list[str] = []
+    names = {f.name for f in settings_fields()}
+    problems = [
+        f"{config_file}: unknown setting {key!r}" + _suggest(key, names)
+        for key in file_values
+        if key not in names
+    ]
     for f in settings_fields():
         candidates = (
             ((overrides or {}).get(f.name), f"{f.name} (set in code)"),

@@ -112,13 +112,20 @@ def start_node(
     env: dict[str, str] | None = None,
     port: int | None = None,
     wait: bool = True,
+    config: Path | None = None,
 ) -> NodeProcess:
-    """Start ``ocn-node run`` and (``wait``) return once ``/health`` answers."""
+    """Start ``ocn-node run`` and (``wait``) return once ``/health`` answers.
+
+    With ``config`` the data dir and port come from that file (pass the same ones here).
+    """
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{port}.log"
-    argv = [sys.executable, "-m", "ocpi_gateway", "run", "--data-dir", str(data_dir),
-            "--port", str(port), "--workers", str(workers), "--log-format", "json", *extra]  # fmt: skip
+    where = (
+        ["--config", str(config)] if config else ["--data-dir", str(data_dir), "--port", str(port)]
+    )
+    argv = [sys.executable, "-m", "ocpi_gateway", "run", *where,
+            "--workers", str(workers), "--log-format", "json", *extra]  # fmt: skip
     full_env = {**os.environ, "OCN_API_KEY": API_KEY, **(env or {})}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, env=full_env, stdout=log, stderr=subprocess.STDOUT)
