@@ -190,7 +190,11 @@ def run(settings: Settings, core_url: str = "") -> int:
         lock_data_dir(settings.data_dir)  # held until the process (and its workers) exit
         settings.ensure_secrets()
     if settings.workers <= 1:
-        _worker(settings, core_url)
+        try:
+            _worker(settings, core_url)
+        except Exception:
+            log.exception("node_failed", pid=os.getpid())
+            return 1
         return 0
     return run_workers(
         settings.host,
