@@ -22,7 +22,6 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-SUPPORTED_VERSIONS = ("2.2.1", "2.2")  # newest first, as /ocpi/versions lists them
 MAX_TOKEN_TTL = 365 * 86400.0  # the longest registration token / proxy lifetime accepted
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -95,6 +94,14 @@ class Settings:
     # address of the OCN Permissions contract (ethereum mode)
     permissions_address: str = setting("", required_if=("registry", "ethereum"))
     confirmations: int = setting(0, max=1000)  # blocks a registry event waits before it counts
+    # gRPC edge: `ocn-node run` also serves the ocn.v1 services on this port (0: off)
+    grpc_port: int = setting(0, max=65535)
+    # gRPC edge: requests one RouteStream/RouteBatchStream call may have in flight; the server
+    # stops reading the stream at this bound (flow control pushes back on the caller)
+    grpc_stream_inflight: int = setting(256, min=1)
+    # gateway with `--core grpc://`: deadline of admin/health calls to the core (seconds);
+    # Route calls get forward_timeout + this, so the core answers 4002 before the deadline
+    core_timeout: float = setting(5.0, above=0)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

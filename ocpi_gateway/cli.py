@@ -206,19 +206,19 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _run_core(settings: Settings, args: argparse.Namespace) -> int:
+    from ocn_core import open_node
     from ocn_core.datadir_lock import lock_data_dir
     from ocn_grpc.server import start_server
-    from ocpi_gateway.node import build_engine, start_registry_sync
     from ocpi_gateway.server import run_housekeeping
 
     configure_logging(settings.log_format, settings.log_level)
     lock_data_dir(settings.data_dir)
 
     async def serve() -> None:
-        engine = build_engine(settings)
+        engine = open_node(settings)
         server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
-        chain_sync = start_registry_sync(engine)
+        chain_sync = engine.start_registry_sync()
         try:
             await server.wait_for_termination()
         finally:
@@ -239,13 +239,13 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
 
 def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace) -> int:
     """One admin call on the data dir; never lists or changes the node itself."""
+    from ocn_core import open_node
     from ocn_core.hub.admin_calls import run_admin_call
-    from ocpi_gateway.node import build_engine
 
     configure_logging(settings.log_format, "error")  # stderr carries only the call's error
-    engine = build_engine(settings, list_self=False)
+    engine = open_node(settings, list_self=False)
     if "public_url" not in origins:  # answer with the URL the node is listed under
-        listed = engine.ctx.registry.node(engine.ctx.node_address)
+        listed = engine.registry_node(engine.node_address)
         if listed is not None and listed.url:
             settings.public_url = listed.url.rstrip("/")
     auth = f"Token {settings.api_key}"

@@ -17,9 +17,29 @@ from ocn_core.config import MAX_TOKEN_TTL
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
 from ocn_core.hub.context import NodeContext
 from ocn_core.state import Platform
+from ocn_core.views import IssuedToken, PlatformInfo
 
 ROLE_NAMES = {"", "CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
 audit = structlog.get_logger("ocn_core.audit")  # admin actions and registrations
+
+
+def role_grants(roles: object) -> list[dict[str, str]]:
+    """The shape of a token's roles: a non-empty list of {country_code, party_id, role?}, as
+    strings (edges call this before a role list leaves them, so every edge refuses alike)."""
+    if not isinstance(roles, list) or not roles:
+        raise AdminError("Body must be a non-empty JSON array of {country_code, party_id, role?}")
+    found = []
+    for entry in roles:
+        if not isinstance(entry, dict):
+            raise AdminError("Each role must be an object {country_code, party_id, role?}")
+        found.append(
+            {
+                "country_code": str(entry.get("country_code", "")),
+                "party_id": str(entry.get("party_id", "")),
+                "role": str(entry.get("role") or ""),
+            }
+        )
+    return found
 
 
 class Admin:
@@ -29,12 +49,11 @@ class Admin:
     def check_key(self, authorization: str) -> None:
         given = ocpi.token_from_header(authorization)
         if not given or not hmac.compare_digest(given, self.ctx.settings.api_key):
-            audit.warning("admin_denied", reason="missing or wrong admin API key")
             raise AdminUnauthorized("Unauthorized: admin API key required as 'Token <key>'")
 
     def create_registration_token(
         self, roles: list[dict[str, Any]], ttl: float | None = None
-    ) -> dict[str, Any]:
+    ) -> IssuedToken:
         """Token A bound to ``roles`` ([{country_code, party_id, role?}]), with an expiry.
 
         ``ttl`` (seconds; the configured default when None) must be finite, > 0 and at most
@@ -46,18 +65,11 @@ class Admin:
             audit.info("registration_token_refused", reason=exc.message)
             raise
 
-    def _create_registration_token(self, roles: list[dict[str, Any]], ttl: Any) -> dict[str, Any]:
+    def _create_registration_token(self, roles: list[dict[str, Any]], ttl: Any) -> IssuedToken:
         ttl = self.ctx.settings.registration_token_ttl if ttl is None else check_ttl(ttl)
-        if not isinstance(roles, list) or not roles:
-            raise AdminError(
-                "Body must be a non-empty JSON array of {country_code, party_id, role?}"
-            )
         bound = []
-        for entry in roles:
-            if not isinstance(entry, dict):
-                raise AdminError("Each role must be an object {country_code, party_id, role?}")
-            cc, pid = str(entry.get("country_code", "")), str(entry.get("party_id", ""))
-            role = str(entry.get("role") or "")
+        for entry in role_grants(roles):
+            cc, pid, role = entry["country_code"], entry["party_id"], entry["role"]
             try:
                 ocpi.check_party(cc, pid)
             except Exception as exc:  # InvalidRequest: same rule, admin status code
@@ -74,16 +86,16 @@ class Admin:
             ttl_s=ttl,
             expires_at=expires,
         )
-        return {"token": token, "versions": self.ctx.versions_url, "expires_at": expires}
+        return IssuedToken(token, self.ctx.versions_url, expires)
 
-    def platforms(self) -> list[dict[str, Any]]:
-        return [_public(p) for p in self.ctx.platforms.all()]
+    def platforms(self) -> list[PlatformInfo]:
+        return [PlatformInfo.of(p) for p in self.ctx.platforms.all()]
 
-    def platform(self, platform_id: str) -> dict[str, Any]:
+    def platform(self, platform_id: str) -> PlatformInfo:
         found = self.ctx.platforms.platform(platform_id)
         if found is None:
             raise AdminNotFound(f"Platform {platform_id} not found")
-        return _public(found)
+        return PlatformInfo.of(found)
 
     def delete_platform(self, platform_id: str) -> None:
         found = self.ctx.platforms.platform(platform_id)
@@ -115,11 +127,3 @@ def check_ttl(ttl: Any) -> float:
 def parties_of(p: Platform) -> list[str]:
     """``["CH CPO CPO", ...]``: a platform's roles for log lines."""
     return [f"{r.country_code} {r.party_id} {r.role}" for r in p.roles]
-
-
-def _public(p: Platform) -> dict[str, Any]:
-    """A platform without its secrets."""
-    data = p.to_json()
-    data.pop("token_b", None)
-    data.pop("token_c_digest", None)
-    return data

@@ -7,13 +7,18 @@ which is what the credentials handshake checks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
 
 from ocn_core.errors import AdminError, AdminNotFound
 from ocn_core.hub.context import NodeContext
-from ocn_core.registry import InvalidRegistryEntry, LocalRegistry, RegistrySourceConflict
+from ocn_core.registry import (
+    InvalidRegistryEntry,
+    LocalRegistry,
+    Node,
+    Party,
+    RegistrySourceConflict,
+)
 
 audit = structlog.get_logger("ocn_core.audit")
 
@@ -37,13 +42,13 @@ class RegistryAdmin:
         """List this node (operator → public URL) in the local registry."""
         self._local().set_node(self.ctx.node_address, self.ctx.settings.public_url)
 
-    def set_node(self, operator: str, url: str) -> dict[str, str]:
+    def set_node(self, operator: str, url: str) -> Node:
         try:
             self._local().set_node(operator, url)
         except (InvalidRegistryEntry, ValueError) as exc:
             raise AdminError(f"Invalid registry entry: {exc}") from None
         audit.info("registry_node_set", operator=operator, url=url, by="admin")
-        return {"operator": operator, "url": url}
+        return Node(operator, url)
 
     def set_party(
         self,
@@ -52,7 +57,7 @@ class RegistryAdmin:
         roles: Iterable[str],
         address: str = "",
         operator: str = "",
-    ) -> dict[str, Any]:
+    ) -> Party:
         local = self._local()
         try:
             local.set_party(
@@ -73,21 +78,9 @@ class RegistryAdmin:
             operator=party.operator,
             by="admin",
         )
-        return _party_json(party)
+        return party
 
-    def delete_party(self, country_code: str, party_id: str) -> dict[str, Any]:
+    def delete_party(self, country_code: str, party_id: str) -> None:
         if not self._local().delete_party(country_code, party_id):
             raise AdminNotFound(f"Party {country_code} {party_id} not in the registry")
         audit.info("registry_party_deleted", party=f"{country_code} {party_id}".upper(), by="admin")
-        return {"deleted": True}
-
-
-def _party_json(party: Any) -> dict[str, Any]:
-    return {
-        "country_code": party.country_code,
-        "party_id": party.party_id,
-        "address": party.address,
-        "roles": list(party.roles),
-        "operator": party.operator,
-        "node_url": party.node_url,
-    }
