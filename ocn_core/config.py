@@ -316,6 +316,11 @@ def load(
         for key in file_values
         if key not in names
     ]
+    problems += [
+        f"unknown setting {key!r} (set in code)" + _suggest(key, names)
+        for key, value in (overrides or {}).items()
+        if key not in names and value is not None
+    ]
     for f in settings_fields():
         candidates = (
             ((overrides or {}).get(f.name), f"{f.name} (set in code)"),

@@ -174,11 +174,14 @@ def receive_connections(
     loop: asyncio.AbstractEventLoop,
     channel: socket.socket,
     make_protocol: Callable[[Callable[[], None]], asyncio.Protocol],
+    parent_gone: Callable[[], None] | None = None,
 ) -> Callable[[], None]:
     """The worker's side: serve every connection the parent hands over on ``channel``.
 
     ``make_protocol(on_close)`` builds the protocol of one connection; it must call
     ``on_close()`` when that connection is lost, so the parent's count stays right.
+    ``parent_gone()`` is called if the parent dies (e.g. kill -9): no connection will come
+    any more, so the worker should stop rather than linger holding the data dir.
     Tells the parent this worker is ready; returns the function that stops receiving.
     """
     channel.setblocking(False)
@@ -194,10 +197,11 @@ def receive_connections(
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                loop.remove_reader(channel.fileno())
-                return
+                fds = []
             if not fds:  # the parent has gone: no more connections will come
                 loop.remove_reader(channel.fileno())
+                if parent_gone is not None:
+                    parent_gone()
                 return
             for fd in fds:
                 sock = socket.socket(fileno=fd)

@@ -73,12 +73,18 @@ async def run_gateway(
     server: asyncio.Server | None = None
     stop_receiving = None
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()  # set by SIGTERM/SIGINT, or when the parent process is gone
     make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
     connections = Connections(make)
     if channel is None:
         server = await loop.create_server(connections, settings.host, settings.port, backlog=4096)
     else:
-        stop_receiving = receive_connections(loop, channel, connections)
+
+        def parent_gone() -> None:
+            log.warning("parent_gone", pid=os.getpid(), detail="the supervisor died; stopping")
+            stop.set()
+
+        stop_receiving = receive_connections(loop, channel, connections, parent_gone)
     log.info(
         "node_started",
         url=settings.public_url,
@@ -89,7 +95,6 @@ async def run_gateway(
         grpc_port=settings.grpc_port if grpc_server is not None else None,
         impl=implementation_report(),
     )
-    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)

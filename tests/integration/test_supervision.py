@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -182,3 +184,92 @@ async def test_sigterm_drains_an_in_flight_request_and_registrations_are_audited
         node.kill()
         for party in (cpo, msp, stranger):
             await party.stop()
+
+
+def test_kill_9_during_a_write_burst_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    """Every token and listing the node acknowledged is there after kill -9 of every process."""
+    data = tmp_path / "d"
+    node = start_node(data)
+    acknowledged: list[tuple[str, str]] = []  # (party id, token A)
+    stop = threading.Event()
+
+    def burst() -> None:
+        for i in range(1000):
+            if stop.is_set():
+                return
+            pid = f"{i:03d}"
+            try:
+                status, _ = node.admin(
+                    "POST",
+                    "/admin/registry/parties",
+                    {"country_code": "NL", "party_id": pid, "roles": ["CPO"]},
+                )
+                if status != 200:
+                    continue
+                status, body = node.admin(
+                    "POST",
+                    "/admin/generate-registration-token",
+                    [{"country_code": "NL", "party_id": pid}],
+                )
+            except OSError:
+                return  # the node is gone
+            if status == 200:
+                acknowledged.append((pid, body["token"]))
+
+    try:
+        workers = [line["pid"] for line in node.wait_for("worker_ready", 2)]
+        writer = threading.Thread(target=burst)
+        writer.start()
+        while len(acknowledged) < 20:
+            assert writer.is_alive()
+            time.sleep(0.01)
+        for pid in (node.pid, *workers):  # the whole tree at once, mid-burst
+            os.kill(pid, signal.SIGKILL)
+        stop.set()
+        writer.join(timeout=30)
+        node.proc.wait(timeout=10)
+    finally:
+        node.kill()
+    assert len(acknowledged) >= 20
+
+    again = start_node(data, workers=1)  # the lock died with the killed node
+    try:
+        out = ocn_node("registry", "list-parties", "--data-dir", str(data))
+        listed = {p["party_id"] for p in json.loads(out.stdout)}
+        for pid, token in acknowledged:
+            assert pid in listed
+            request = urllib.request.Request(
+                again.url + "/ocpi/versions", headers={"Authorization": f"Token {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                assert json.loads(resp.read())["status_code"] == 1000
+        assert again.stop() == 0
+    finally:
+        again.kill()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    node = start_node(data)
+    try:
+        workers = [line["pid"] for line in node.wait_for("worker_ready", 2)]
+        os.kill(node.pid, signal.SIGKILL)
+        node.proc.wait(timeout=10)
+        assert len(node.wait_for("parent_gone", 2)) == 2
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "orphaned workers still running"
+            time.sleep(0.05)
+        # nothing holds the data dir any more
+        again = start_node(data, workers=1)
+        assert again.stop() == 0
+    finally:
+        node.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
