@@ -100,6 +100,8 @@ def test_a_config_file_with_env_and_flags_on_top(tmp_path: Path) -> None:
     assert shown["api_key"].startswith('"********"')
     assert shown["rpc_url"].startswith('"********"')
     assert "secret" not in out.stdout
+    out = ocn_node("config", "show", env={"OCN_CONFIG": str(file)})  # the file named by env
+    assert f"port = {port}  # {file}: port" in out.stdout
 
     # the node really runs on the file's port and data dir, its URL following the port
     node = start_node(data, workers=1, port=port, config=file)
