@@ -143,6 +143,9 @@ def test_the_configuration_reference_is_generated_and_current() -> None:
     documented = config.docs()
     for f in config.settings_fields():
         assert documented.get(f.name), f"Settings.{f.name} needs a comment (it is its doc)"
+        assert str(f.type) in ("bool", "int", "float", "str", "Path"), (
+            f"Settings.{f.name}: only bool, int, float, str and Path settings are parsed"
+        )
         assert f"| `{f.name}` | `OCN_{f.name.upper()}` |" in DOC.read_text()
 
 
