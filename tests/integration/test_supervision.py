@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.support.parties import PartyServer
-from tests.support.process import ocn_node, start_node
+from tests.support.process import NodeProcess, ocn_node, start_node
 
 CPO, MSP = ("CH", "CPO"), ("DE", "MSP")
 
@@ -128,18 +128,7 @@ async def test_sigterm_drains_an_in_flight_request_and_registrations_are_audited
     node = start_node(tmp_path / "d", env={"OCN_SHUTDOWN_GRACE": "20"})
     tokens = []
     try:
-        for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-            status, body = node.admin(
-                "POST",
-                "/admin/registry/parties",
-                {"country_code": ids[0], "party_id": ids[1], "roles": [role]},
-            )
-            assert status == 200, body
-            status, body = node.admin("POST", "/admin/generate-registration-token", [dict(
-                country_code=ids[0], party_id=ids[1])])  # fmt: skip
-            assert status == 200, body
-            tokens.append(body["token"])
-            assert (await party.register(node.url, body["token"]))["status_code"] == 1000
+        tokens += await _connect(node, (cpo, CPO, "CPO"), (msp, MSP, "EMSP"))
         # not listed in the registry: refused, and the log says who and why
         _, body = node.admin(
             "POST",
@@ -273,3 +262,54 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+async def _connect(
+    node: NodeProcess, *parties: tuple[PartyServer, tuple[str, str], str]
+) -> list[str]:
+    """List each party with the node and register it; returns the tokens A used."""
+    tokens = []
+    for party, ids, role in parties:
+        status, body = node.admin(
+            "POST",
+            "/admin/registry/parties",
+            {"country_code": ids[0], "party_id": ids[1], "roles": [role]},
+        )
+        assert status == 200, body
+        status, body = node.admin("POST", "/admin/generate-registration-token", [dict(
+            country_code=ids[0], party_id=ids[1])])  # fmt: skip
+        assert status == 200, body
+        tokens.append(body["token"])
+        assert (await party.register(node.url, body["token"]))["status_code"] == 1000
+    return tokens
+
+
+async def test_the_drain_ends_at_the_grace_period(tmp_path: Path) -> None:
+    cpo = await PartyServer([("CPO", *CPO)]).start()
+    msp = await PartyServer([("EMSP", *MSP)], delay=2.5).start()  # slower than the grace
+    node = start_node(tmp_path / "d", workers=1, env={"OCN_SHUTDOWN_GRACE": "0.3"})
+    try:
+        await _connect(node, (cpo, CPO, "CPO"), (msp, MSP, "EMSP"))
+        async with aiohttp.ClientSession() as http:
+            url = f"{node.url}/ocpi/receiver/2.2.1/locations/CH/CPO/L1"
+            slow = asyncio.ensure_future(
+                http.put(url, json={"id": "L1"}, headers=cpo.routing_headers(to=MSP))
+            )
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            os.kill(node.pid, signal.SIGTERM)
+            assert await asyncio.to_thread(node.proc.wait, 10) == 0
+            assert time.monotonic() - started < 2  # not the receiver's 2.5 s
+            try:
+                await slow
+            except aiohttp.ClientError:
+                pass  # the connection was closed at the end of the grace period
+            else:
+                raise AssertionError("the request outlived the grace period")
+        timeout = node.events("drain_timeout")
+        assert len(timeout) == 1
+        assert timeout[0]["open_requests"] == 1
+    finally:
+        node.kill()
+        for party in (cpo, msp):
+            await party.stop()
