@@ -10,6 +10,7 @@ A plain field (``name: int = 5  # what it is``) is a setting too; numbers defaul
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import math
@@ -37,14 +38,18 @@ class Rule:
     max: float | None = None  # inclusive
     above: float | None = None  # exclusive lower bound (e.g. a TTL must be > 0)
     secret: bool = False  # masked by ``config show``
+    pattern: str = ""  # a text value must match this (fully), or be empty
+    shape: str = ""  # what ``pattern`` means, in words
     required_if: tuple[str, str] | None = None  # (other field, value) that makes this one required
 
 
 _PLAIN = Rule()
+_ADDRESS = {"pattern": "0x[0-9a-fA-F]{40}", "shape": "an Ethereum address 0x + 40 hex digits"}
 
 
 def setting(default: _T, **rule: Any) -> _T:
-    """A field with a :class:`Rule` (``choices=``, ``min=``, ``max=``, ``above=``, ``secret=``)."""
+    """A field with a :class:`Rule` (``choices=``, ``min=``, ``max=``, ``above=``, ``secret=``,
+    ``pattern=`` + ``shape=``, ``required_if=``)."""
     result: _T = field(default=default, metadata={"rule": Rule(**rule)})
     return result
 
@@ -67,10 +72,14 @@ class Settings:
     port: int = setting(8080, min=1, max=65535)  # listen port
     workers: int = setting(1, min=1, max=256)  # worker processes sharing the port
     api_key: str = setting("", secret=True)  # admin API key; generated in data_dir when empty
-    private_key: str = setting("", secret=True)  # node key (hex); generated in data_dir when empty
+    # node key (hex); generated in data_dir when empty
+    private_key: str = setting(
+        "", secret=True, pattern=r"(0x)?[0-9a-fA-F]{64}", shape="64 hex digits (optional 0x)"
+    )
     signatures: bool = False  # require OCN-Signatures on every routed message
-    country_code: str = "CH"  # the node's own OCPI identity (role HUB)
-    party_id: str = "OCN"  # the node's own OCPI party id
+    # the node's own OCPI identity (role HUB)
+    country_code: str = setting("CH", pattern="[A-Za-z]{2}", shape="2 letters")
+    party_id: str = setting("OCN", pattern="[A-Za-z0-9]{3}", shape="3 letters or digits")
     business_name: str = "Open Charging Network Node"  # the node's name in its credentials
     connect_timeout: float = setting(5.0, above=0)  # seconds to connect to a party (then 4003)
     forward_timeout: float = setting(30.0, above=0)  # seconds before a forward answers 4002
@@ -90,9 +99,9 @@ class Settings:
     # JSON-RPC URL of the chain (ethereum mode; masked by config show: it may carry an API key)
     rpc_url: str = setting("", secret=True, required_if=("registry", "ethereum"))
     # address of the OCN Registry contract (ethereum mode)
-    registry_address: str = setting("", required_if=("registry", "ethereum"))
+    registry_address: str = setting("", required_if=("registry", "ethereum"), **_ADDRESS)
     # address of the OCN Permissions contract (ethereum mode)
-    permissions_address: str = setting("", required_if=("registry", "ethereum"))
+    permissions_address: str = setting("", required_if=("registry", "ethereum"), **_ADDRESS)
     confirmations: int = setting(0, max=1000)  # blocks a registry event waits before it counts
     # gRPC edge: `ocn-node run` also serves the ocn.v1 services on this port (0: off)
     grpc_port: int = setting(0, max=65535)
@@ -195,7 +204,7 @@ def accepted(f: Field[Any]) -> str:
         return f"{noun} {bounds}".strip()
     if kind == "path":
         return "a path"
-    return "a string"
+    return rule.shape or "a string"
 
 
 def _num(value: float) -> str:
@@ -215,6 +224,8 @@ def parse(f: Field[Any], raw: object, origin: str) -> Any:
 
     def bad(why: str = "") -> SettingsError:
         shown = raw if isinstance(raw, str) else repr(raw)
+        if rule.secret:
+            shown = "(hidden)"
         return SettingsError([f"{origin}={shown!s}: {why or 'expected ' + accepted(f)}"])
 
     value: Any
@@ -253,6 +264,8 @@ def parse(f: Field[Any], raw: object, origin: str) -> Any:
             value = str(value).strip().lower()
             if value not in rule.choices:
                 raise bad()
+        if rule.pattern and value and not re.fullmatch(rule.pattern, str(value)):
+            raise bad()
     else:
         raise bad()
     return value
@@ -264,7 +277,8 @@ def _check_whole(values: dict[str, Any], origins: dict[str, str]) -> list[str]:
     for f in settings_fields():
         rule = rule_of(f)
         needed = rule.required_if
-        if needed and values.get(needed[0]) == needed[1] and not values.get(f.name):
+        given = f.name in origins  # an invalid given value is reported on its own
+        if needed and values.get(needed[0]) == needed[1] and not given and not values.get(f.name):
             problems.append(
                 f"{env_name(f.name)} / {flag_name(f.name)} is required when "
                 f"{needed[0]} = {needed[1]}"
@@ -287,8 +301,6 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def _suggest(key: str, names: set[str]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(key.replace("-", "_").lower(), sorted(names), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -341,6 +353,23 @@ def load(
     if problems:
         raise SettingsError(problems)
     return Settings(**values), origins
+
+
+NOT_SETTINGS = ("OCN_CONFIG", "OCN_CORE_")  # OCN_* variables that are not settings (prefixes)
+
+
+def unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Warnings for ``OCN_*`` variables that name no setting (a typo would go unnoticed)."""
+    env = os.environ if environ is None else environ
+    known = sorted(env_name(f.name) for f in settings_fields())
+    warnings = []
+    for key in sorted(env):
+        if not key.startswith("OCN_") or key in known or key.startswith(NOT_SETTINGS):
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{key} is not a setting and is ignored{hint}")
+    return warnings
 
 
 def masked(settings: Settings) -> dict[str, Any]:

@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config":
             return _config(args)
         settings, origins = load_settings(args)
+        if args.command in ("run", "core"):
+            for warning in config.unknown_env():
+                print(f"ocn-node: warning: {warning}", file=sys.stderr)
         if args.command == "run":
             from ocpi_gateway.server import run
 
@@ -193,6 +196,8 @@ def _config(args: argparse.Namespace) -> int:
         print(f"{args.file}: valid")
         return 0
     settings, origins = load_settings(args)
+    for warning in config.unknown_env():
+        print(f"ocn-node: warning: {warning}", file=sys.stderr)
     print("# effective settings of ocn-node (flags > environment > file > defaults)")
     for name, value in config.masked(settings).items():
         origin = origins.get(name, "default")

@@ -33,6 +33,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
         ({"OCN_PORT": "abc"}, [], "OCN_PORT=abc: expected an integer >= 1 and <= 65535"),
         ({"OCN_PROXY_TTL": "inf"}, [], "OCN_PROXY_TTL=inf: expected a finite number > 0"),
         ({"OCN_REGISTRY": "ethereum"}, [], "OCN_RPC_URL / --rpc-url is required"),
+        ({"OCN_COUNTRY_CODE": "CHE"}, [], "OCN_COUNTRY_CODE=CHE: expected 2 letters"),
+        ({"OCN_PRIVATE_KEY": "not-a-key"}, [], "OCN_PRIVATE_KEY=(hidden): expected 64 hex"),
+        ({}, ["--public-url", "ftp://x"], "--public-url=ftp://x: expected an http(s) base URL"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_source_and_what_is_accepted(
@@ -43,7 +46,18 @@ def test_invalid_settings_are_refused_naming_the_source_and_what_is_accepted(
     assert out.stderr.startswith("ocn-node: error: invalid settings")
     assert expected in out.stderr
     assert "Traceback" not in out.stderr
+    assert "not-a-key" not in out.stderr  # secrets are never echoed
     assert not (tmp_path / "d").exists()  # nothing was started or created
+
+
+def test_an_unknown_ocn_variable_is_warned_about() -> None:
+    out = ocn_node("config", "show", env={"OCN_SIGNATURE": "1", "OCN_CORE_NO_EXTENSIONS": "1"})
+    assert out.returncode == 0
+    assert out.stderr.strip() == (
+        "ocn-node: warning: OCN_SIGNATURE is not a setting and is ignored "
+        "(did you mean OCN_SIGNATURES?)"
+    )
+    assert "signatures = false  # default" in out.stdout
 
 
 @pytest.mark.parametrize("ttl", ["inf", "nan", "1e308", "-5", "0", "soon"])
