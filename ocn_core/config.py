@@ -79,6 +79,7 @@ class Settings:
     signatures: bool = False  # require OCN-Signatures on every routed message
     # the node's own OCPI identity (role HUB)
     country_code: str = setting("CH", pattern="[A-Za-z]{2}", shape="2 letters")
+    # the node's own OCPI party id
     party_id: str = setting("OCN", pattern="[A-Za-z0-9]{3}", shape="3 letters or digits")
     business_name: str = "Open Charging Network Node"  # the node's name in its credentials
     connect_timeout: float = setting(5.0, above=0)  # seconds to connect to a party (then 4003)
