@@ -67,6 +67,7 @@ class Supervisor:
         self.grace = grace
         self.stop_signal = 0  # the signal that asked us to stop
         self.hangup = False
+        self.child_exited = False  # SIGCHLD seen: reap
         self.stopping_since = 0.0
         self.failed = False  # gave up: workers cannot start
         self.unclean = 0  # workers that did not stop cleanly when asked
@@ -80,7 +81,9 @@ class Supervisor:
             while any(slot.pid for slot in self.slots) or not self.stopping_since:
                 for index in self.balancer.poll(0.25):
                     self._ready(index)
-                self._reap()
+                if self.child_exited:
+                    self.child_exited = False
+                    self._reap()
                 if self.hangup:
                     self.hangup = False
                     log.info("sighup", detail="settings are read at start; nothing reloaded")
@@ -100,7 +103,9 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: object) -> None:
         if signum == signal.SIGHUP:
             self.hangup = True
-        elif signum != signal.SIGCHLD:
+        elif signum == signal.SIGCHLD:
+            self.child_exited = True
+        else:
             self.stop_signal = signum
         self.balancer.wake()
 
