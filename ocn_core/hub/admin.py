@@ -49,6 +49,7 @@ class Admin:
     def check_key(self, authorization: str) -> None:
         given = ocpi.token_from_header(authorization)
         if not given or not hmac.compare_digest(given, self.ctx.settings.api_key):
+            audit.warning("admin_denied", reason="missing or wrong admin API key")
             raise AdminUnauthorized("Unauthorized: admin API key required as 'Token <key>'")
 
     def create_registration_token(
