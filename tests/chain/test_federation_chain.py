@@ -248,6 +248,21 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
         _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/X", CPC)
         assert body["status_code"] == 1000, body
         assert moved.received[-1].path == "/ocpi/2.2.1/sender/locations/X"
+
+        # the other way: the moved party sends from its new node; node A checks node B's
+        # signature against the party's new operator
+        async def sent_from_b() -> dict[str, Any] | None:
+            headers = moved.routing_headers(to=MSP)
+            url = b.url + "/ocpi/receiver/2.2.1/sessions/CH/CPC/S9"
+            async with (
+                aiohttp.ClientSession() as http,
+                http.put(url, headers=headers, json={"id": "S9"}) as r,
+            ):
+                body = json.loads(await r.read())
+            return body if body["status_code"] == 1000 else None
+
+        await _eventually(sent_from_b)
+        assert cluster.parties["msp"].received[-1].path == "/ocpi/2.2.1/receiver/sessions/CH/CPC/S9"
         # and back to node C, where its first connection still stands
         c = cluster.nodes["c"]
         await asyncio.to_thread(
