@@ -73,7 +73,7 @@ class Inbound:
         if msg.proxy_resource and not msg.proxy_uid:
             # a node-issued URL on the other node standing for a URL of our party
             inner.kind = RouteKind.PROXIED
-            inner.proxy_id = resource_id(msg.proxy_resource)
+            inner.proxy_id = resource_id(msg.proxy_resource, inner.from_party.key, receiver.key)
         elif msg.proxy_uid and msg.proxy_resource:
             # the receiver will send its async result to the URL the other node chose for it
             if ctx.proxies.exists(msg.proxy_uid):

@@ -40,9 +40,11 @@ async def remote_node(ctx: NodeContext, req: RouteRequest) -> str:
     return node_url
 
 
-def resource_id(url: str) -> str:
-    """The proxy-store id under which a party URL handed to another node is remembered."""
-    return "h" + hashlib.sha256(url.encode()).hexdigest()[:32]
+def resource_id(url: str, sender: str, receiver: str) -> str:
+    """The proxy-store id under which a party URL handed to another node is remembered
+    (per pair: two requesters paging the same URL keep separate records)."""
+    key = f"{sender}\x00{receiver}\x00{url}".encode()
+    return "h" + hashlib.sha256(key).hexdigest()[:32]
 
 
 def remember(ctx: NodeContext, url: str, sender: str, receiver: str) -> None:
@@ -52,7 +54,8 @@ def remember(ctx: NodeContext, url: str, sender: str, receiver: str) -> None:
     when it is such a URL, so no node can send a local party's credentials to a URL of its
     choosing.
     """
-    ctx.proxies.put(url, sender, receiver, ctx.settings.proxy_ttl, resource_id(url))
+    proxy_id = resource_id(url, sender, receiver)
+    ctx.proxies.put(url, sender, receiver, ctx.settings.proxy_ttl, proxy_id)
 
 
 async def route_remote(

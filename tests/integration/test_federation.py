@@ -360,3 +360,27 @@ async def test_each_command_gets_a_response_url_on_the_receivers_node(
     sent = json.loads(got.body)
     assert sent["response_url"].startswith(f"{fed.b.url}/ocpi/sender/2.2/commands/{command}/")
     assert sent["reservation_id"] == "R1"
+
+
+async def test_two_requesters_paging_the_same_url_keep_their_own_pages(fed: Federation) -> None:
+    """The same next-page URL handed out for two pairs: each pair's follow-up still works."""
+    other = await PartyServer([("EMSP", "DE", "MS2")]).start()
+    try:
+        for node in (fed.a, fed.b):
+            node.engine.registry_admin.set_party(
+                "DE", "MS2", ["EMSP"], operator=fed.a.engine.ctx.node_address
+            )
+        result = await other.register(fed.a.url, await fed.a.token_a(("DE", "MS2")))
+        assert result["status_code"] == 1000, result
+        nxt = f"{fed.cpo.base}/ocpi/2.2.1/sender/cdrs?offset=9"
+        fed.cpo.answer("GET", "/ocpi/2.2.1/sender/cdrs", [{"id": "C1"}],
+                       headers={"Link": f'<{nxt}>; rel="next"'})  # fmt: skip
+        pages = []
+        for party in (fed.msp, other):
+            _, _, headers = await fed.call(party, fed.a, "GET", "/ocpi/sender/2.2.1/cdrs", CPO)
+            pages.append(headers["Link"][1 : headers["Link"].index(">")])
+        for party, page in zip((fed.msp, other), pages, strict=True):
+            _, answer, _ = await fed.call(party, fed.a, "GET", page, CPO)
+            assert answer["status_code"] == 1000, answer
+    finally:
+        await other.stop()
