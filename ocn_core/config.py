@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 
@@ -46,7 +46,6 @@ class Settings:
     # gateway with `--core grpc://`: deadline of admin/health calls to the core (seconds);
     # Route calls get forward_timeout + this, so the core answers 4002 before the deadline
     core_timeout: float = 5.0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -54,8 +53,6 @@ class Settings:
         env = os.environ if environ is None else environ
         settings = cls()
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get("OCN_" + f.name.upper())
             if raw is not None:
                 setattr(settings, f.name, _coerce(getattr(settings, f.name), raw))

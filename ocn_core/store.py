@@ -75,13 +75,5 @@ class Store:
         n = int.from_bytes(raw, "big") + 1 if raw else 1
         txn.put(ROUTING_GENERATION, n.to_bytes(8, "big"), db=self._meta)
 
-    def read(self) -> Any:
-        """A short read transaction (never hold it across an ``await``)."""
-        return self.env.begin(write=False)
-
-    def write(self) -> Any:
-        """A write transaction; LMDB serialises writers across threads and processes."""
-        return self.env.begin(write=True)
-
     def close(self) -> None:
         self.env.close()

@@ -288,10 +288,6 @@ class RegistryWriter:
         self._changed()
         return True
 
-    def party_key_of(self, address: str) -> tuple[str, str] | None:
-        key = self.txn.get(c.address_key(address), db=self._c._by_address)
-        return None if key is None else c.split_party_key(key)
-
     def put_node(self, operator: str, url: str) -> None:
         self.txn.put(c.address_key(operator), c.encode_node(url), db=self._c._nodes)
         self._changed()

@@ -44,7 +44,7 @@ def test_registration_survives_a_reopen(tmp_path: Path) -> None:
     assert reopened.auth_header("p1") == "Token Yi1wMQ=="  # base64("b-p1")
     found = reopened.platform("p1")
     assert found is not None
-    assert found.endpoint("locations", "SENDER") == "http://x/locations"
+    assert found.endpoints == [EndpointRecord("locations", "SENDER", "http://x/locations")]
 
 
 def test_conflicting_registration_changes_nothing(store: Store) -> None:
@@ -149,9 +149,10 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
     assert [w.route_facts(*args) for w in workers] == warm
     assert all(w.route_facts(*args) is m for w, m in zip(workers, warm, strict=True))
 
-    generation = store.routing_generation(store.read())
+    with store.env.begin() as txn:
+        generation = store.routing_generation(txn)
     _in_other_process(store, "registry")  # a registry entry changes the generation
-    with store.read() as txn:
+    with store.env.begin() as txn:
         assert store.routing_generation(txn) != generation
     warm = [w.route_facts(*args) for w in workers]  # refilled (same answers)
 
