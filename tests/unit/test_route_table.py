@@ -82,6 +82,7 @@ def test_a_new_version_row_drives_both_matchers(impl: ModuleType, extra_version:
 
 def test_method_check_reads_the_row() -> None:
     row = module_route("cdrs", "RECEIVER", "2.2.1")
-    assert row is not None and row.methods == {"POST", "GET"}
+    assert row is not None
+    assert row.methods == {"POST", "GET"}
     assert module_route("cdrs", "RECEIVER") == row  # default: the newest version
     assert module_route("cdrs", "RECEIVER", "1.0") is None
