@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     party.add_argument("roles", nargs="+", help="CPO, EMSP, ...")
     party.add_argument("--address", default="", help="the party's signing address")
 
-    from ocn_core.registry.cli import add_registry_commands
+    from ocpi_gateway.registry_cli import add_registry_commands
 
     add_registry_commands(sub)
     return parser
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_core(args)
     if args.command == "admin":
         return _admin(args)
-    from ocn_core.registry.cli import run_registry_command
+    from ocpi_gateway.registry_cli import run_registry_command
 
     return int(run_registry_command(args))
 
