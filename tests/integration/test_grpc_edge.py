@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import grpc
+import orjson
 import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -24,14 +25,17 @@ from grpc_status import rpc_status
 from ocn_core import Engine, RouteKind, RouteRequest, RouteResponse, Settings, open_node, to_json
 from ocn_core.errors import _BY_REASON, OcnError
 from ocn_core.registry import RegistryCache
+from ocn_core.routing import match
 from ocn_grpc import convert
 from ocn_grpc.client import OcnClient
 from ocn_grpc.errors import CODES, grpc_code
 from ocn_grpc.pb import admin_pb2, admin_pb2_grpc, registry_pb2_grpc, routing_pb2
 from ocn_grpc.server import GrpcServer, start_server
-from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.app import Gateway, to_route_request, too_large
+from ocpi_gateway.core_client import InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
-from ocpi_gateway.http_server import serve
+from ocpi_gateway.http_server import Request, serve
+from tests.support.hub import CPO, three_platform_hub
 from tests.support.node import free_port
 
 ROUTING_HEADERS = {
@@ -387,3 +391,37 @@ async def test_ocn_node_run_serves_grpc_beside_http(tmp_path: Path) -> None:
         await client.close()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+def _comparable(resp: RouteResponse) -> tuple[Any, ...]:
+    """A response without the envelope's timestamp (the only field that moves between calls)."""
+    body: Any = resp.body
+    with contextlib.suppress(ValueError):
+        body = orjson.loads(resp.body)
+        if isinstance(body, dict):
+            body.pop("timestamp", None)
+    return (resp.status, resp.headers, body, resp.ocpi_status, resp.error_reason)
+
+
+async def test_both_cores_give_the_same_answers(tmp_path: Path) -> None:
+    cases = [
+        ("GET", "/ocpi/versions", CPO, None),
+        ("GET", "/ocpi/2.2.1", CPO, None),
+        ("GET", "/ocpi/2.2.1/credentials", CPO, None),
+        ("GET", "/ocpi/sender/2.2.1/locations/L1", CPO, None),
+        ("PUT", "/ocpi/receiver/2.2.1/tariffs/CH/CPO/T1", CPO, b'{"id": "T1"}'),
+        ("DELETE", "/ocpi/sender/2.2.1/locations/L1", CPO, None),  # 405
+        ("GET", "/ocpi/sender/2.2.1/locations", ("XX", "NOP"), None),  # 4001
+        ("GET", "/ocpi/sender/2.2.1/cdrs/page/nope", CPO, None),  # proxied: not found
+        ("POST", "/ocpi/2.2.1/credentials", CPO, b"{}"),  # 405: registered already
+    ]
+    async with three_platform_hub(tmp_path, "grpc") as hub:
+        in_process = InProcessCore(hub.node.engine)
+        for method, path, to, body in cases:
+            found = match(method, path)
+            assert found is not None, path
+            headers = {k.lower(): v for k, v in hub.msp.routing_headers(to=to).items()}
+            request = Request(method, path, "", headers, body or b"")
+            direct = await in_process.route(to_route_request(request, found))
+            remote = await hub.node.core.route(to_route_request(request, found))
+            assert _comparable(direct) == _comparable(remote), path
