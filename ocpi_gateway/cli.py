@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     party.add_argument("roles", nargs="+", help="CPO, EMSP, ...")
     party.add_argument("--address", default="", help="the party's signing address")
 
-    from ocn_core.registry.cli import add_registry_commands
+    from ocpi_gateway.registry_cli import add_registry_commands
 
     add_registry_commands(sub)
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_core(settings, args)
         if args.command == "admin":
             return _admin(settings, origins, args)
-        from ocn_core.registry.cli import run_registry_command
+        from ocpi_gateway.registry_cli import run_registry_command
 
         return int(run_registry_command(args, settings))
     except SettingsError as exc:

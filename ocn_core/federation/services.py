@@ -49,18 +49,18 @@ class ServiceCopies:
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
         self._memo: dict[tuple[str, str, str, str], tuple[PartyRef, ...]] = {}
-        self._snapshot = -1
+        self._snapshot: bytes | None = b"-"
         self._tasks: set[asyncio.Task[None]] = set()
 
     def targets(self, req: RouteRequest) -> tuple[PartyRef, ...]:
         frm, to = req.from_party, req.to_party
         key = (frm.key, to.key, req.module, req.interface_role.ocpi)
-        # the snapshot this request's routing decision read (any LMDB write, a registry update
-        # included, moves it): no extra read transaction on the hot path
-        snapshot = self.ctx.platforms.facts_snapshot
-        if snapshot < 0:
+        # the routing generation this request's decision read (a registry write, agreements
+        # and services included, moves it): no extra read transaction on the hot path
+        snapshot = self.ctx.platforms.facts_generation
+        if snapshot == b"-":
             with self.ctx.store.env.begin() as txn:
-                snapshot = txn.id()
+                snapshot = self.ctx.store.routing_generation(txn)
         if snapshot != self._snapshot:
             self._memo.clear()
             self._snapshot = snapshot

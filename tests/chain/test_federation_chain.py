@@ -243,8 +243,12 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
     assert body["status_message"] == "Recipient unknown to OCN Node entered in Registry"
     moved = await PartyServer([("CPO", *CPC)]).start()
     try:
-        result = await moved.register(b.url, b.token_a(*CPC))
-        assert result["status_code"] == 1000, result
+
+        async def registered() -> bool | None:  # once node B's own cache has the move too
+            result = await moved.register(b.url, b.token_a(*CPC))
+            return True if result["status_code"] == 1000 else None
+
+        await _eventually(registered)
         _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/X", CPC)
         assert body["status_code"] == 1000, body
         assert moved.received[-1].path == "/ocpi/2.2.1/sender/locations/X"
