@@ -19,7 +19,7 @@ import structlog
 from ocn_core import ocpi, signing
 from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
-from ocn_core.model import PartyRef, RouteKind, RouteRequest
+from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 
 log = structlog.get_logger(__name__)
 
@@ -48,38 +48,43 @@ class ServiceCopies:
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
-        self._memo: dict[tuple[str, str, str, str], tuple[PartyRef, ...]] = {}
-        self._snapshot: bytes | None = b"-"
+        self._memo: dict[tuple[str, str, str, str, str, InterfaceRole], tuple[PartyRef, ...]] = {}
+        self._generation: bytes | None = b"-"
         self._tasks: set[asyncio.Task[None]] = set()
 
     def targets(self, req: RouteRequest) -> tuple[PartyRef, ...]:
-        frm, to = req.from_party, req.to_party
-        key = (frm.key, to.key, req.module, req.interface_role.ocpi)
+        """The providers that get a copy of ``req`` (memoised per routing generation)."""
         # the routing generation this request's decision read (a registry write, agreements
         # and services included, moves it): no extra read transaction on the hot path
-        snapshot = self.ctx.platforms.facts_generation
-        if snapshot == b"-":
+        generation = self.ctx.platforms.facts_generation
+        if generation == b"-":
             with self.ctx.store.env.begin() as txn:
-                snapshot = self.ctx.store.routing_generation(txn)
-        if snapshot != self._snapshot:
+                generation = self.ctx.store.routing_generation(txn)
+        if generation != self._generation:
             self._memo.clear()
-            self._snapshot = snapshot
+            self._generation = generation
+        frm, to = req.from_party, req.to_party
+        key = (frm.country_code, frm.party_id, to.country_code, to.party_id, req.module,
+               req.interface_role)  # fmt: skip
         found = self._memo.get(key)
         if found is None:
+            interface = req.interface_role.ocpi
             services = self.ctx.registry.agreements(frm.country_code, frm.party_id)
             found = tuple(
                 PartyRef(s.country_code, s.party_id)
                 for s in services
                 if s.country_code
                 and (s.country_code + s.party_id).upper() not in (to.key, frm.key)
-                and covers(s.permissions, req.module, req.interface_role.ocpi)
+                and covers(s.permissions, req.module, interface)
             )
+            if len(self._memo) >= 4096:
+                self._memo.clear()
             self._memo[key] = found
         return found
 
     def fire(self, req: RouteRequest) -> None:
         """Send the copies of ``req`` in the background (a standard module, local sender)."""
-        if req.kind != RouteKind.MODULE:
+        if req.kind is not RouteKind.MODULE:
             return
         targets = self.targets(req)
         if targets:
