@@ -40,6 +40,8 @@ class Settings:
     registry_address: str = ""
     permissions_address: str = ""
     confirmations: int = 0
+    metrics: bool = True  # count Prometheus metrics and serve them at GET /metrics
+    metrics_port: int = 0  # `ocn-node core`: serve GET /metrics on host:metrics_port (0 = none)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -7,7 +7,7 @@ with an ErrorInfo detail (see :mod:`ocn_grpc.errors`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -344,9 +344,14 @@ def _platform_pb(p: dict[str, Any]) -> admin_pb2.Platform:
     )
 
 
-async def start_server(engine: Engine, address: str, reflection_on: bool = True) -> grpc.aio.Server:
+async def start_server(
+    engine: Engine,
+    address: str,
+    reflection_on: bool = True,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> grpc.aio.Server:
     """Bind ``address`` (e.g. ``127.0.0.1:50051``), register every service, start serving."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(interceptors=interceptors)
     routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(engine), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(engine), server)

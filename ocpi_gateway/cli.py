@@ -99,14 +99,17 @@ def main(argv: list[str] | None = None) -> int:
 def _run_core(args: argparse.Namespace) -> int:
     from ocn_grpc.server import start_server
     from ocpi_gateway.node import build_engine, start_registry_sync
-    from ocpi_gateway.server import run_housekeeping
+    from ocpi_gateway.server import core_metrics, run_housekeeping
 
     settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
 
     async def serve() -> None:
         engine = build_engine(settings)
-        server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
+        interceptors, stop_metrics = await core_metrics(settings, engine)
+        server = await start_server(
+            engine, args.listen, reflection_on=not args.no_reflection, interceptors=interceptors
+        )
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine)
         try:
@@ -115,6 +118,7 @@ def _run_core(args: argparse.Namespace) -> int:
             housekeeping.cancel()
             if chain_sync is not None:
                 chain_sync.cancel()
+            await stop_metrics()
             await engine.close()
 
     try:

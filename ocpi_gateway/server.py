@@ -15,17 +15,19 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
-from ocn_core import implementation_report
+from ocn_core import implementation_report, telemetry
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.balancer import receive_connections, run_workers
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import HttpProtocol, serve
+from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
 from ocpi_gateway.node import build_engine, start_registry_sync
 
 log = structlog.get_logger(__name__)
@@ -46,6 +48,7 @@ async def run_gateway(
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
+    metrics = start_metrics(settings, "gateway")
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
@@ -57,7 +60,11 @@ async def run_gateway(
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine, follow=worker == 0)
-    gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
+        if metrics is not None:
+            telemetry.instrument(engine, metrics)
+    access_log = settings.log_level.lower() in ("debug", "info")
+    gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)
+    flusher = asyncio.ensure_future(telemetry.flush_every(metrics)) if metrics else None
     server: asyncio.Server | None = None
     stop_receiving = None
     loop = asyncio.get_running_loop()
@@ -90,7 +97,7 @@ async def run_gateway(
     try:
         await stop.wait()
     finally:
-        for task in (housekeeping, chain_sync):
+        for task in (housekeeping, chain_sync, flusher):
             if task is not None:
                 task.cancel()
         if server is not None:
@@ -99,7 +106,62 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await core.close()
+        if metrics is not None:
+            metrics.flush()
         log.info("node_stopped", pid=os.getpid())
+
+
+def start_metrics(settings: Settings, service: str) -> telemetry.Recorder | None:
+    """This process's metrics recorder (None when ``settings.metrics`` is off)."""
+    if not settings.metrics:
+        return None
+    if telemetry.MULTIPROC_ENV not in os.environ:  # started without run(): a single process
+        telemetry.prepare_dir(settings.data_dir, service)
+    recorder = telemetry.start()
+    recorder.gauge("open_connections", lambda: HttpProtocol.open_connections, "http")
+    return recorder
+
+
+async def core_metrics(
+    settings: Settings, engine: Engine
+) -> tuple[list[Any], Callable[[], Awaitable[None]]]:
+    """``ocn-node core``: the gRPC metrics interceptor, and GET /metrics on ``metrics_port``.
+
+    Returns the interceptors for the gRPC server and a coroutine function that stops it all.
+    """
+    if not settings.metrics:
+        return [], _nothing
+    from ocn_grpc.metrics import MetricsInterceptor
+
+    telemetry.prepare_dir(settings.data_dir, "core")
+    recorder = start_metrics(settings, "core")
+    assert recorder is not None
+    telemetry.instrument(engine, recorder)
+    flusher = asyncio.ensure_future(telemetry.flush_every(recorder))
+    server: asyncio.Server | None = None
+    if settings.metrics_port:
+
+        async def scrape(request: Request) -> Response:
+            if request.method == "GET" and request.path == "/metrics":
+                body = recorder.scrape(engine)
+                return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
+            return Response(404, [("Content-Type", "text/plain")], b"Not found")
+
+        server = await serve(scrape, settings.host, settings.metrics_port, 0, too_large)
+        log.info("metrics_listening", listen=f"{settings.host}:{settings.metrics_port}")
+
+    async def stop() -> None:
+        flusher.cancel()
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        recorder.flush()
+
+    return [MetricsInterceptor(recorder)], stop
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
@@ -110,6 +172,7 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
         except Exception:
             log.exception("housekeeping_failed")
         else:
+            telemetry.count("proxy_expiries", by=done.get("proxies_expired", 0))
             if any(done.values()):
                 log.info("housekeeping", **done)
 
@@ -130,6 +193,8 @@ def _worker(
 def run(settings: Settings, core_url: str = "") -> int:
     """Start ``settings.workers`` processes and wait; SIGTERM stops them all."""
     settings.ensure_secrets()
+    if settings.metrics:  # before the fork: every worker writes its files there
+        telemetry.prepare_dir(settings.data_dir, "gateway")
     if settings.workers <= 1:
         _worker(settings, core_url)
         return 0
