@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +13,11 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.node_process import NodeProcess, node_process
+from ocn_core.errors import AdminUnauthorized
+from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_grpc.client import OcnClient
+from tests.support.node import free_port
+from tests.support.node_process import NodeProcess, node_process, spawn, wait_http
 from tests.support.parties import PartyServer
 
 CPO = ("CH", "CPO")
@@ -48,9 +54,7 @@ async def worker_of(http: aiohttp.ClientSession, url: str) -> int:
         return int((await resp.json())["worker_pid"])
 
 
-async def get(
-    http: aiohttp.ClientSession, url: str, headers: dict[str, str]
-) -> tuple[int, int]:
+async def get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[int, int]:
     async with http.get(url + LOCATIONS, headers=headers) as resp:
         return resp.status, (await resp.json())["status_code"]
 
@@ -143,3 +147,104 @@ async def test_metrics_can_be_switched_off(tmp_path: Path) -> None:
         assert resp.status == 404
     assert not (node.data_dir / "metrics").exists()
 
+
+async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
+    """``ocn-node core`` (interceptor, /metrics on OCN_METRICS_PORT) behind a gateway process."""
+    cpo = await PartyServer([("CPO", *CPO)]).start()
+    msp = await PartyServer([("EMSP", *MSP)]).start()
+    grpc_port, metrics_port, gateway_port = free_port(), free_port(), free_port()
+    argv = [sys.executable, "-m", "ocpi_gateway.cli", "core", "--data-dir", str(tmp_path / "core"),
+            "--listen", f"127.0.0.1:{grpc_port}",
+            "--public-url", f"http://127.0.0.1:{gateway_port}"]  # fmt: skip
+    log = tmp_path / "core.log"
+    core = spawn(argv, log, {"OCN_METRICS_PORT": str(metrics_port), "OCN_LOG_LEVEL": "warning"})
+    core_metrics = f"http://127.0.0.1:{metrics_port}"
+    try:
+        await wait_http(core_metrics + "/metrics", core, log)
+        await wait_port(grpc_port)
+        target = f"grpc://127.0.0.1:{grpc_port}"
+        async with (
+            node_process(tmp_path, "--core", target, port=gateway_port) as gateway,
+            aiohttp.ClientSession() as http,
+        ):
+            for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
+                await gateway.list_party(*ids, [role])
+                result = await party.register(gateway.url, await gateway.token_a(*ids))
+                assert result["status_code"] == 1000, result
+            for _ in range(3):  # HTTP gateway -> unary Route
+                assert await get(http, gateway.url, msp.routing_headers(CPO)) == (200, 1000)
+            client = OcnClient(target)
+            try:
+                async with client.stream() as stream:  # RouteBatchStream
+                    for _ in range(2):
+                        resp = await stream.route(route_request(msp.routing_headers(CPO)))
+                        assert (resp.status, resp.ocpi_status) == (200, 1000)
+                with pytest.raises(AdminUnauthorized):
+                    await client.platforms(authorization="Token wrong-key")
+            finally:
+                await client.close()
+            await asyncio.sleep(1.3)  # the gateway's flush interval
+            on_gateway = await scrape(http, gateway.url)
+            on_core = await scrape(http, core_metrics)
+    finally:
+        core.send_signal(signal.SIGTERM)  # (the core has no SIGTERM handler of its own yet)
+        await asyncio.to_thread(core.wait, 15)
+        await cpo.stop()
+        await msp.stop()
+
+    ok = dict(module="locations", interface="SENDER", method="GET", status="200",
+              ocpi_status="1000")  # fmt: skip
+    assert value(on_gateway, "ocn_requests_total", edge="http", **ok) == 3
+    assert value(on_core, "ocn_requests_total", edge="grpc", **ok) == 5
+    assert value(on_core, "ocn_requests_total", edge="http", **ok) == 0
+    assert (
+        value(on_core, "ocn_request_duration_seconds_count", edge="grpc", module="locations") == 5
+    )
+    party = "ocn_partner_requests_total"
+    assert value(on_core, party, edge="grpc", party="DEMSP", direction="sent", result="ok") == 5
+    # the core forwards: 5 GETs and the handshake's 4 fetches
+    assert value(on_core, "ocn_upstream_duration_seconds_count", outcome="ok") == 9
+    assert value(on_gateway, "ocn_upstream_duration_seconds_count", outcome="ok") == 0
+    calls = "ocn_grpc_calls_total"
+    route = "/ocn.v1.RoutingService/Route"
+    # 3 routed GETs + the handshake's 6 OCPI requests (2 parties x versions, details, credentials)
+    assert value(on_core, calls, method=route, code="OK") == 9
+    batch = "/ocn.v1.RoutingService/RouteBatchStream"
+    assert value(on_core, calls, method=batch, code="OK") == 1
+    listing = "/ocn.v1.AdminService/ListPlatforms"
+    assert value(on_core, calls, method=listing, code="UNAUTHENTICATED") == 1
+    assert value(on_core, "ocn_grpc_call_duration_seconds_count", method=route) == 9
+    assert value(on_core, "ocn_inflight_calls", edge="grpc") == 0
+    assert value(on_core, "ocn_registry_stale", source="local") == 0
+
+
+def route_request(headers: dict[str, str]) -> RouteRequest:
+    """The RouteRequest the gateway builds for a GET of the CPO's locations."""
+    return RouteRequest(
+        kind=RouteKind.MODULE,
+        module="locations",
+        interface_role=InterfaceRole.SENDER,
+        method="GET",
+        ocpi_version="2.2.1",
+        authorization=headers["Authorization"],
+        request_id=headers["X-Request-ID"],
+        correlation_id=headers["X-Correlation-ID"],
+        from_party=PartyRef(headers["OCPI-from-country-code"], headers["OCPI-from-party-id"]),
+        to_party=PartyRef(headers["OCPI-to-country-code"], headers["OCPI-to-party-id"]),
+        has_from=True,
+        has_to=True,
+    )
+
+
+async def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return

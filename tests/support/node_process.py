@@ -52,20 +52,19 @@ class NodeProcess:
 
 @contextlib.asynccontextmanager
 async def node_process(
-    tmp: Path, *args: str, env: dict[str, str] | None = None
+    tmp: Path, *args: str, env: dict[str, str] | None = None, port: int = 0
 ) -> AsyncIterator[NodeProcess]:
     """``ocn-node run --port P ... *args`` until the block ends (then SIGTERM, exit 0)."""
-    port = free_port()
+    port = port or free_port()
     data_dir = tmp / f"node-{port}"
     argv = [sys.executable, "-m", "ocpi_gateway.cli", "run", "--data-dir", str(data_dir),
             "--public-url", f"http://127.0.0.1:{port}", "--port", str(port),
             "--log-level", "warning", *args]  # fmt: skip
-    full_env = dict(os.environ, OCN_API_KEY=API_KEY, **(env or {}))
-    log = (tmp / f"node-{port}.log").open("wb")
-    proc = subprocess.Popen(argv, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    log = tmp / f"node-{port}.log"
+    proc = spawn(argv, log, env)
     node = NodeProcess(f"http://127.0.0.1:{port}", data_dir, proc)
     try:
-        await wait_http(node.url + "/health", proc, tmp / f"node-{port}.log")
+        await wait_http(node.url + "/health", proc, log)
         yield node
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 15) == 0
@@ -73,7 +72,17 @@ async def node_process(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()
+
+
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with the test admin key, its output in ``log``."""
+    full_env = dict(os.environ, OCN_API_KEY=API_KEY, **(env or {}))
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-2000:]
 
 
 async def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -82,7 +91,7 @@ async def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"process exited: {log.read_text()[-2000:]}")
+                raise RuntimeError(f"process exited: {_tail(log)}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(url) as resp:
                     if resp.status == 200:
