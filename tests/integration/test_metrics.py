@@ -126,10 +126,10 @@ async def test_every_worker_counts_in_one_scrape(
     # upstream: the 7 forwarded GETs and the handshake's 4 fetches (versions + details, twice)
     assert value(m, "ocn_upstream_duration_seconds_count", outcome="ok") == 11
     assert value(m, "ocn_upstream_duration_seconds_sum", outcome="ok") > 0
-    party = "ocn_partner_requests_total"
-    assert value(m, party, edge="http", party="DEMSP", direction="sent", result="ok") == 7
-    assert value(m, party, edge="http", party="CHCPO", direction="received", result="ok") == 7
-    assert not any(k[0] == party and ("party", "NLXYZ") in k[1] for k in m)
+    partner = "ocn_partner_requests_total"
+    assert value(m, partner, edge="http", party="DEMSP", direction="sent", result="ok") == 7
+    assert value(m, partner, edge="http", party="CHCPO", direction="received", result="ok") == 7
+    assert not any(k[0] == partner and ("party", "NLXYZ") in k[1] for k in m)
     assert value(m, "ocn_signature_verifications_total", subject="request", result="failed") == 1
     assert value(m, "ocn_signature_verifications_total", subject="request", result="ok") == 0
     assert value(m, "ocn_rejected_requests_total", limit="body_size") == 1
@@ -200,8 +200,8 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     assert (
         value(on_core, "ocn_request_duration_seconds_count", edge="grpc", module="locations") == 5
     )
-    party = "ocn_partner_requests_total"
-    assert value(on_core, party, edge="grpc", party="DEMSP", direction="sent", result="ok") == 5
+    partner = "ocn_partner_requests_total"
+    assert value(on_core, partner, edge="grpc", party="DEMSP", direction="sent", result="ok") == 5
     # the core forwards: 5 GETs and the handshake's 4 fetches
     assert value(on_core, "ocn_upstream_duration_seconds_count", outcome="ok") == 9
     assert value(on_gateway, "ocn_upstream_duration_seconds_count", outcome="ok") == 0
