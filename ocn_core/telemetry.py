@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ocn_core.transport import HttpResult, HttpTransport, TransportTimeout
+
 if TYPE_CHECKING:
     from ocn_core.engine import Engine
-    from ocn_core.transport import HttpResult, HttpTransport
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -324,19 +325,17 @@ class TimedTransport:
         body: bytes = b"",
         timeout: float | None = None,
     ) -> HttpResult:
-        from ocn_core.transport import TransportTimeout
-
         started = time.perf_counter()
-        outcome = "unreachable"
         try:
             result = await self.inner.request(method, url, headers, body, timeout)
-            outcome = "ok"
-            return result
         except TransportTimeout:
-            outcome = "timeout"
+            self.recorder.observe("upstream_duration", time.perf_counter() - started, "timeout")
             raise
-        finally:
-            self.recorder.observe("upstream_duration", time.perf_counter() - started, outcome)
+        except BaseException:
+            self.recorder.observe("upstream_duration", time.perf_counter() - started, "unreachable")
+            raise
+        self.recorder.observe("upstream_duration", time.perf_counter() - started, "ok")
+        return result
 
     async def close(self) -> None:
         await self.inner.close()
