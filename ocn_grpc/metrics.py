@@ -119,3 +119,8 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                             request.method, response.status, response.ocpi_status,
                             response.error_reason, frm.country_code, frm.party_id,
                             to.country_code, to.party_id, seconds)  # fmt: skip
+
+
+def interceptors(recorder: Recorder | None) -> list[grpc.aio.ServerInterceptor]:
+    """The server interceptors for ``recorder`` (none when metrics are off)."""
+    return [] if recorder is None else [MetricsInterceptor(recorder)]
