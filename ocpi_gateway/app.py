@@ -18,6 +18,7 @@ from ocn_core.routing import match
 from ocn_core.views import to_json
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import Request, Response
+from ocpi_gateway.openapi import OPENAPI_PATH, document_bytes
 
 log = structlog.get_logger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
@@ -56,6 +57,8 @@ class Gateway:
             return await self._health_details()
         if path.startswith("/admin/"):
             return await self._admin(request)
+        if path == OPENAPI_PATH:
+            return Response(200, [JSON], document_bytes())
         if path == "/metrics" and self.metrics is not None:
             body = self.metrics.scrape(self.state)
             return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
