@@ -115,13 +115,19 @@ class Recorder:
 
     def observe(self, family: str, seconds: float, *labels: str) -> None:
         """One observation of a histogram family (see :data:`HISTOGRAMS`)."""
+        _observe(self.cell(family, *labels), seconds)
+
+    def cell(self, family: str, *labels: str) -> list[float]:
+        """The aggregate of one histogram series: [count, sum, per-bucket counts..., +Inf].
+
+        Stable for the recorder's life (a flush zeroes it in place), so a hot path may keep it
+        and update it with :func:`_observe` without a lookup.
+        """
         key = (family, labels)
-        cell = self.timings.get(key)
-        if cell is None:
-            cell = self.timings[key] = [0.0] * (len(BUCKETS) + 3)
-        cell[0] += 1
-        cell[1] += seconds
-        cell[2 + bisect_left(BUCKETS, seconds)] += 1
+        found = self.timings.get(key)
+        if found is None:
+            found = self.timings[key] = [0.0] * (len(BUCKETS) + 3)
+        return found
 
     def gauge(self, family: str, read: Callable[[], float], *labels: str) -> None:
         """A per-process gauge (see :data:`GAUGES`), read at every flush; summed over live ones."""
@@ -134,13 +140,14 @@ class Recorder:
         fam = self._families = self._families or _Families()
         routes, self.routes = self.routes, {}
         counts, self.counts = self.counts, {}
-        timings, self.timings = self.timings, {}
         for key, cell in routes.items():
             self._flush_route(fam, key, cell)
         for (family, labels), n in counts.items():
             fam.counters[family].labels(*labels).inc(n)
-        for (family, labels), cell in timings.items():
-            _add_histogram(fam.histograms[family].labels(*labels), cell)
+        for (family, labels), cell in self.timings.items():
+            if cell[0]:
+                _add_histogram(fam.histograms[family].labels(*labels), cell)
+                cell[:] = [0.0] * len(cell)
         for (family, labels), read in self.gauges.items():
             fam.gauges[family].labels(*labels).set(read())
 
@@ -185,6 +192,12 @@ class Recorder:
         if engine is not None:
             registry.register(StateCollector(engine))
         return bytes(generate_latest(registry))
+
+
+def _observe(cell: list[float], seconds: float) -> None:
+    cell[0] += 1
+    cell[1] += seconds
+    cell[2 + bisect_left(BUCKETS, seconds)] += 1
 
 
 def _add_histogram(child: Any, cell: list[float]) -> None:
@@ -315,7 +328,9 @@ class TimedTransport:
 
     def __init__(self, inner: HttpTransport, recorder: Recorder) -> None:
         self.inner = inner
-        self.recorder = recorder
+        self.ok = recorder.cell("upstream_duration", "ok")
+        self.timeout = recorder.cell("upstream_duration", "timeout")
+        self.unreachable = recorder.cell("upstream_duration", "unreachable")
 
     async def request(
         self,
@@ -329,12 +344,16 @@ class TimedTransport:
         try:
             result = await self.inner.request(method, url, headers, body, timeout)
         except TransportTimeout:
-            self.recorder.observe("upstream_duration", time.perf_counter() - started, "timeout")
+            _observe(self.timeout, time.perf_counter() - started)
             raise
         except BaseException:
-            self.recorder.observe("upstream_duration", time.perf_counter() - started, "unreachable")
+            _observe(self.unreachable, time.perf_counter() - started)
             raise
-        self.recorder.observe("upstream_duration", time.perf_counter() - started, "ok")
+        seconds = time.perf_counter() - started
+        cell = self.ok  # inline _observe: one call less per forwarded request
+        cell[0] += 1
+        cell[1] += seconds
+        cell[2 + bisect_left(BUCKETS, seconds)] += 1
         return result
 
     async def close(self) -> None:
