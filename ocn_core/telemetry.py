@@ -22,6 +22,7 @@ import re
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ FORWARD_FAILURES = {"unknown_receiver": 4001, "receiver_timeout": 4002,
 _FORWARDED = frozenset({"", "receiver_timeout", "receiver_unreachable", "bad_response"})
 _OCPI_CODES = frozenset({0, 1000, 2000, 2001, 2002, 2003, 2004, 3000, 3001, 3002, 3003, 3004,
                          4000, 4001, 4002, 4003, 4004})  # fmt: skip
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _PARTY = re.compile(r"[A-Za-z]{2}[A-Za-z0-9]{3}")
 _LIVE_GAUGE = re.compile(r"gauge_live\w*?_(\d+)\.db")
 
@@ -154,9 +156,10 @@ class Recorder:
     def _flush_route(self, fam: _Families, key: RouteKey, cell: list[float]) -> None:
         edge, kind, module, interface, method, status, ocpi, reason, fcc, fpid, tcc, tpid = key
         n = int(cell[0])
-        module = module if kind in _MODULE_KINDS else _KINDS[kind] if kind < len(_KINDS) else "?"
+        module = _module_label(kind, module)
         ocpi_label = str(ocpi) if ocpi in _OCPI_CODES else f"{str(ocpi)[:1]}xxx"
         iface = _INTERFACES[interface] if 0 <= interface < len(_INTERFACES) else ""
+        method = method if method in _METHODS else "other"  # gRPC callers send any string
         fam.counters["requests"].labels(edge, module, iface, method, str(status), ocpi_label).inc(n)
         _add_histogram(fam.histograms["request_duration"].labels(edge, module), cell)
         code = FORWARD_FAILURES.get(reason)
@@ -192,6 +195,20 @@ class Recorder:
         if engine is not None:
             registry.register(StateCollector(engine))
         return bytes(generate_latest(registry))
+
+
+@cache
+def _known_modules() -> frozenset[str]:
+    from ocn_core.routing.table import ROUTES
+
+    return frozenset(module for _, module, _ in ROUTES)
+
+
+def _module_label(kind: int, module: str) -> str:
+    """The module (a route-table one), else the kind's name: bounded whatever callers send."""
+    if kind in _MODULE_KINDS:
+        return module if module in _known_modules() else "unknown"
+    return _KINDS[kind] if 0 <= kind < len(_KINDS) else "unknown"
 
 
 def _observe(cell: list[float], seconds: float) -> None:
