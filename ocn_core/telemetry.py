@@ -280,7 +280,7 @@ HISTOGRAMS = {
 GAUGES = {
     "open_connections": ("ocn_open_connections", "Open client connections of the edge",
                          ("edge",)),
-    "inflight": ("ocn_inflight_calls", "Requests or calls being processed by the edge",
+    "inflight": ("ocn_inflight_calls", "Calls in progress (the gRPC edge)",
                  ("edge",)),
 }  # fmt: skip
 
@@ -306,6 +306,19 @@ class _Families:
         }
 
 
+# read from the shared state at scrape time: name -> (help, label names)
+STATE_GAUGES = {
+    "ocn_registry_cursor_block": ("Last registry block applied to the cache", ("source",)),
+    "ocn_registry_head_block": ("Chain head seen by the registry follower", ("source",)),
+    "ocn_registry_lag_blocks": ("Blocks the registry cache is behind the head", ("source",)),
+    "ocn_registry_stale": ("1 when the registry source is failing", ("source",)),
+    "ocn_registry_last_sync_age_seconds": ("Seconds since the registry cache last synced",
+                                           ("source",)),
+    "ocn_proxy_store_entries": ("Proxied resources held (response_url, Link and Location "
+                                "proxies)", ()),
+}  # fmt: skip
+
+
 class StateCollector:
     """Figures read from the node's shared state at scrape time: registry sync and proxy store."""
 
@@ -316,28 +329,38 @@ class StateCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         s = self.engine.ctx.registry.status()
-        source = s.source or "none"
-        now = time.time()
-        for name, doc, value in (
-            ("ocn_registry_cursor_block", "Last registry block applied to the cache", s.cursor),
-            ("ocn_registry_head_block", "Chain head seen by the registry follower", s.head),
-            ("ocn_registry_lag_blocks", "Blocks the registry cache is behind the head", s.lag),
-            ("ocn_registry_stale", "1 when the registry source is failing", int(s.stale)),
-            ("ocn_registry_last_sync_age_seconds", "Seconds since the registry cache last synced",
-             now - s.last_sync if s.last_sync else None),
-        ):  # fmt: skip
-            family = GaugeMetricFamily(name, doc, labels=["source"])
+        values = {
+            "ocn_registry_cursor_block": s.cursor,
+            "ocn_registry_head_block": s.head,
+            "ocn_registry_lag_blocks": s.lag,
+            "ocn_registry_stale": int(s.stale),
+            "ocn_registry_last_sync_age_seconds": time.time() - s.last_sync
+            if s.last_sync
+            else None,
+            "ocn_proxy_store_entries": self.engine.ctx.proxies.size(),
+        }
+        for name, (doc, labels) in STATE_GAUGES.items():
+            family = GaugeMetricFamily(name, doc, labels=list(labels))
+            value = values[name]
             if value is not None:
-                family.add_metric([source], float(value))
+                family.add_metric([s.source or "none"] if labels else [], float(value))
             yield family
-        yield GaugeMetricFamily(
-            "ocn_proxy_store_entries",
-            "Proxied resources held (response_url, Link and Location proxies)",
-            value=float(self.engine.ctx.proxies.size()),
-        )
 
     def describe(self) -> Iterable[Any]:
         return []
+
+
+def reference() -> str:
+    """The Markdown table of every metric (docs/metrics.md holds this text)."""
+    rows = [(name + "_total", "counter", labels, doc) for name, doc, labels in COUNTERS.values()]
+    rows += [(name, "histogram", labels, doc) for name, doc, labels in HISTOGRAMS.values()]
+    rows += [(name, "gauge (live workers summed)", labels, doc)
+             for name, doc, labels in GAUGES.values()]  # fmt: skip
+    rows += [(name, "gauge (shared state)", labels, doc)
+             for name, (doc, labels) in STATE_GAUGES.items()]  # fmt: skip
+    lines = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{n}` | {t} | {', '.join(labels) or '-'} | {doc} |" for n, t, labels, doc in rows]
+    return "\n".join(lines) + "\n"
 
 
 class TimedTransport:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ocn_core import telemetry
 from ocn_core.model import InterfaceRole, RouteKind
 
@@ -103,3 +105,8 @@ def test_labels_stay_bounded_whatever_callers_send() -> None:
     partners = {lab[1] for (fam, lab) in flushed(many) if fam == "partner_requests"}
     assert len(partners) == telemetry.MAX_PARTNERS + 1  # the first ones, then "other"
     assert "other" in partners
+
+
+def test_the_metrics_page_lists_every_metric() -> None:
+    page = Path(__file__).parents[2] / "docs" / "metrics.md"
+    assert page.read_text().endswith(telemetry.reference())
