@@ -26,11 +26,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from ocn_core.transport import HttpResult, HttpTransport, TransportTimeout
 
 if TYPE_CHECKING:
     from ocn_core.engine import Engine
 
+log = structlog.get_logger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FLUSH_INTERVAL = 1.0  # seconds between a process's writes to its metric files
@@ -432,7 +435,10 @@ async def flush_every(recorder: Recorder, interval: float = FLUSH_INTERVAL) -> N
     try:
         while True:
             await asyncio.sleep(interval)
-            recorder.flush()
+            try:
+                recorder.flush()
+            except Exception:  # e.g. a full disk: keep counting, try again next time
+                log.exception("metrics_flush_failed")
     finally:
         with contextlib.suppress(Exception):
             recorder.flush()

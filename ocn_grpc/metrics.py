@@ -106,7 +106,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         self.inflight -= 1
         code: Any = context.code()
         if code is None:
-            label = "UNKNOWN" if failed else "OK"
+            label = "OK" if not failed else "CANCELLED" if context.cancelled() else "UNKNOWN"
         else:
             label = code.name if isinstance(code, grpc.StatusCode) else str(code)
         self.recorder.count("grpc_calls", method, label)
