@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ocn_core.model import InterfaceRole, RouteKind
 from ocn_core.transport import HttpResult, HttpTransport, TransportTimeout
 
 if TYPE_CHECKING:
@@ -41,12 +42,12 @@ FLUSH_INTERVAL = 1.0  # seconds between a process's writes to its metric files
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
            30.0, 60.0)  # fmt: skip
 MAX_PARTNERS = 1000  # distinct partner label values per process; more count as "other"
-_KINDS = ("unmatched", "versions", "version_details", "credentials", "hubclientinfo",
-          "module", "page", "proxied", "custom")  # fmt: skip  # RouteKind by value
-# MODULE, PAGE, PROXIED: the module is a label; CUSTOM modules are named by parties: "custom"
-_MODULE_KINDS = frozenset({5, 6, 7})
-_INTERFACES = ("", "SENDER", "RECEIVER")  # InterfaceRole by value
-_ROUTED = frozenset({5, 6, 7, 8})  # MODULE, PAGE, PROXIED, CUSTOM: requests between parties
+# module label of the other kinds, by RouteKind value (UNSPECIFIED: the URL matched no route)
+_KINDS = {int(k): k.name.lower() for k in RouteKind} | {int(RouteKind.UNSPECIFIED): "unmatched"}
+# the module is a label for these; CUSTOM modules are named by parties: "custom"
+_MODULE_KINDS = frozenset(int(k) for k in (RouteKind.MODULE, RouteKind.PAGE, RouteKind.PROXIED))
+_ROUTED = _MODULE_KINDS | {int(RouteKind.CUSTOM)}  # requests between parties
+_INTERFACES = {int(r): r.ocpi for r in InterfaceRole} | {int(InterfaceRole.UNSPECIFIED): ""}
 FORWARD_FAILURES = {"unknown_receiver": 4001, "receiver_timeout": 4002,
                     "receiver_unreachable": 4003}  # fmt: skip
 # the node reached the receiver's platform: both parties are connected ones (bounded labels)
@@ -161,7 +162,7 @@ class Recorder:
         n = int(cell[0])
         module = _module_label(kind, module)
         ocpi_label = str(ocpi) if ocpi in _OCPI_CODES else f"{str(ocpi)[:1]}xxx"
-        iface = _INTERFACES[interface] if 0 <= interface < len(_INTERFACES) else ""
+        iface = _INTERFACES.get(interface, "")
         method = method if method in _METHODS else "other"  # gRPC callers send any string
         fam.counters["requests"].labels(edge, module, iface, method, str(status), ocpi_label).inc(n)
         _add_histogram(fam.histograms["request_duration"].labels(edge, module), cell)
@@ -211,7 +212,7 @@ def _module_label(kind: int, module: str) -> str:
     """The module (a route-table one), else the kind's name: bounded whatever callers send."""
     if kind in _MODULE_KINDS:
         return module if module in _known_modules() else "unknown"
-    return _KINDS[kind] if 0 <= kind < len(_KINDS) else "unknown"
+    return _KINDS.get(kind, "unknown")
 
 
 def _observe(cell: list[float], seconds: float) -> None:
