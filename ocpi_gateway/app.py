@@ -87,8 +87,9 @@ class Gateway:
         if found is None:
             body = ocpi.dumps(ocpi.envelope(2000, None, f"No OCPI endpoint at {request.path}"))
             if self.metrics is not None:
-                self.metrics.route("http", 0, "", 0, request.method, 404, 2000, "not_found",
-                                   "", "", "", "", time.perf_counter() - started)  # fmt: skip
+                self.metrics.route("http", RouteKind.UNSPECIFIED, "", InterfaceRole.UNSPECIFIED,
+                                   request.method, 404, 2000, "not_found", "", "", "", "",
+                                   time.perf_counter() - started)  # fmt: skip
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
         with request_context(req):
@@ -103,7 +104,7 @@ class Gateway:
                     error=resp.error_reason or None,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
-        if self.metrics is not None:  # aggregated in process (~0.3 µs), see ocn_core.telemetry
+        if self.metrics is not None:  # aggregated in process (< 1 µs), see ocn_core.telemetry
             frm, to = req.from_party, req.to_party
             self.metrics.route("http", req.kind, req.module, req.interface_role, req.method,
                                resp.status, resp.ocpi_status, resp.error_reason,
