@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from ocn_core import telemetry
+import pytest
+
+from ocn_core import open_node, telemetry
+from ocn_core.config import Settings
 from ocn_core.model import InterfaceRole, RouteKind
+from ocpi_gateway.server import run_housekeeping
 
 Out = dict[tuple[str, tuple[str, ...]], float]
 
@@ -110,3 +115,23 @@ def test_labels_stay_bounded_whatever_callers_send() -> None:
 def test_the_metrics_page_lists_every_metric() -> None:
     page = Path(__file__).parents[2] / "docs" / "metrics.md"
     assert page.read_text().endswith(telemetry.reference())
+
+
+async def test_housekeeping_counts_expired_proxies_and_the_store_size_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = telemetry.Recorder()
+    monkeypatch.setattr(telemetry, "RECORDER", recorder)
+    engine = open_node(Settings.from_env({}, data_dir=tmp_path))
+    try:
+        proxies = engine.ctx.proxies
+        for ttl in (-1.0, -1.0, 3600.0):
+            proxies.put("https://party.example.com/x", "DEMSP", "CHCPO", ttl)
+        assert proxies.size() == 3
+        task = asyncio.ensure_future(run_housekeeping(engine, every=0.01))
+        await asyncio.sleep(0.3)  # ~30 passes; only the first finds expired ones
+        task.cancel()
+        assert recorder.counts[("proxy_expiries", ())] == 2
+        assert proxies.size() == 1
+    finally:
+        await engine.shutdown()
