@@ -149,13 +149,13 @@ class Recorder:
         for key, cell in routes.items():
             self._flush_route(fam, key, cell)
         for (family, labels), n in counts.items():
-            fam.counters[family].labels(*labels).inc(n)
+            _child(fam.counters[family], labels).inc(n)
         for (family, labels), cell in self.timings.items():
             if cell[0]:
-                _add_histogram(fam.histograms[family].labels(*labels), cell)
+                _add_histogram(_child(fam.histograms[family], labels), cell)
                 cell[:] = [0.0] * len(cell)
         for (family, labels), read in self.gauges.items():
-            fam.gauges[family].labels(*labels).set(read())
+            _child(fam.gauges[family], labels).set(read())
 
     def _flush_route(self, fam: _Families, key: RouteKey, cell: list[float]) -> None:
         edge, kind, module, interface, method, status, ocpi, reason, fcc, fpid, tcc, tpid = key
@@ -213,6 +213,11 @@ def _module_label(kind: int, module: str) -> str:
     if kind in _MODULE_KINDS:
         return module if module in _known_modules() else "unknown"
     return _KINDS.get(kind, "unknown")
+
+
+def _child(metric: Any, labels: tuple[str, ...]) -> Any:
+    """The series of ``metric`` for ``labels`` (a metric without label names is its own)."""
+    return metric.labels(*labels) if labels else metric
 
 
 def _observe(cell: list[float], seconds: float) -> None:

@@ -37,11 +37,15 @@ class Child(Value):
         ]
 
 
-class Series:
+class Series(Child):
+    """A metric; like prometheus-client's, ``labels()`` needs label values."""
+
     def __init__(self, out: Out, name: str) -> None:
-        self.out, self.name = out, name
+        super().__init__(out, name, ())
+        self.name = name
 
     def labels(self, *labels: str) -> Child:
+        assert labels, f"{self.name}: no label names"
         return Child(self.out, self.name, labels)
 
 
@@ -122,6 +126,7 @@ async def test_housekeeping_counts_expired_proxies_and_the_store_size_follows(
 ) -> None:
     recorder = telemetry.Recorder()
     monkeypatch.setattr(telemetry, "RECORDER", recorder)
+    recorder.observe("grpc_duration", 0.003, "/ocn.v1.RoutingService/Route")
     engine = open_node(Settings.from_env({}, data_dir=tmp_path))
     try:
         proxies = engine.ctx.proxies
@@ -133,5 +138,10 @@ async def test_housekeeping_counts_expired_proxies_and_the_store_size_follows(
         task.cancel()
         assert recorder.counts[("proxy_expiries", ())] == 2
         assert proxies.size() == 1
+        out = flushed(recorder)
+        assert out[("proxy_expiries", ())] == 2  # a series without labels
+        route = ("/ocn.v1.RoutingService/Route",)
+        assert out[("grpc_duration_sum", route)] == 0.003
+        assert out[("grpc_duration_3", route)] == 1  # ≤ 5 ms
     finally:
         await engine.shutdown()
