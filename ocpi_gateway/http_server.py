@@ -11,7 +11,6 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import httptools
 import structlog
@@ -48,8 +47,6 @@ TooLarge = Callable[[Request], Response]
 class HttpProtocol(asyncio.Protocol):
     """One client connection; requests are answered in the order they arrived."""
 
-    open_connections: ClassVar[int] = 0  # in this process (the open-connections gauge)
-
     def __init__(
         self,
         handler: Handler,
@@ -74,10 +71,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        HttpProtocol.open_connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
-        HttpProtocol.open_connections -= 1
         self.transport = None
         if self.on_close is not None:
             self.on_close()
