@@ -429,6 +429,16 @@ def count(family: str, *labels: str, by: int = 1) -> None:
         RECORDER.count(family, *labels, by=by)
 
 
+# the limit behind each refusal status of the HTTP front door (ocn_rejected_requests_total)
+LIMITS = {413: "body_size", 414: "url_length", 431: "header_size", 408: "timeout",
+          503: "connections", 400: "malformed"}  # fmt: skip
+
+
+def rejected(status: int) -> None:
+    """Count one request the front door refused with ``status`` (by the limit it hit)."""
+    count("rejected_requests", LIMITS.get(status, str(status)))
+
+
 def instrument(engine: Engine, recorder: Recorder) -> None:
     """Time the engine's outbound hops (upstream latency)."""
     if not isinstance(engine.ctx.transport, TimedTransport):

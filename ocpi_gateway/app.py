@@ -158,11 +158,11 @@ def to_route_request(request: Request, found: tuple[int, str, int, str, str, str
 
 
 def too_large(request: Request) -> Response:
-    telemetry.count("rejected_requests", "body_size")
     exc = PayloadTooLarge("Request body exceeds the node's size limit")
     body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
     ids = ("x-request-id", "x-correlation-id")
     headers = [JSON, *((n, request.headers[n]) for n in ids if n in request.headers)]
+    telemetry.rejected(exc.http_status)
     return Response(exc.http_status, headers, body)
 
 
