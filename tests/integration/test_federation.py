@@ -384,3 +384,10 @@ async def test_two_requesters_paging_the_same_url_keep_their_own_pages(fed: Fede
             assert answer["status_code"] == 1000, answer
     finally:
         await other.stop()
+
+
+async def test_a_0x_prefixed_node_signature_is_accepted(fed: Federation) -> None:
+    """Kotlin nodes may send r||s||v with ``0x`` (ocn-node.md §4.5: receivers accept either)."""
+    body = _message(fed, path_suffix="HEX")
+    status, answer = await _post(fed, body, "0x" + _sign(fed, body))
+    assert (status, answer["status_code"]) == (200, 1000), answer
