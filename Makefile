@@ -61,8 +61,9 @@ bench:
 bench-quick:
 	$(PYTHON) -m benchmarks --mode quick
 
-bench-profile:      ## py-spy profile of the node under wrk load (2 workers)
-	$(PYTHON) -m benchmarks.profile http --workers 2
+bench-profile:      ## py-spy flame graphs + perf of the node under wrk (2 workers), in results/
+	$(PYTHON) -m benchmarks.profile http --workers 2 --perf --out results/profile-node-w2
+	$(PYTHON) -m benchmarks.profile http --workers 2 --signatures --perf --out results/profile-node-sig-w2
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -82,6 +83,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mode", choices=("quick", "full"), default="quick")
     ap.add_argument("--out", type=Path, help="output directory (default results/bench-<time>)")
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    ap.add_argument("--runs", type=int, help="full mode: runs per HTTP cell (default 5)")
     ap.add_argument("--render", type=Path, help="only re-render DIR/results.json to Markdown+PNG")
     return ap.parse_args(argv)
 
@@ -103,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
+    if args.runs:
+        os.environ["OCN_BENCH_RUNS"] = str(args.runs)
     from ocn_core.logconfig import configure_logging
 
     configure_logging("console", "warning")

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import handshake, http_bench, nginx, payloads, procs, signed, wrk
-from benchmarks.http_bench import _med, _target
+from benchmarks import handshake, http_bench, nginx, payloads, procs, signed, stats, wrk
+from benchmarks.http_bench import _med, _target, full_plan, judge
 from benchmarks.http_runs import Plan
 from benchmarks.stats import ratio
 
 FULL = Plan(runs=5, seconds=4, warm=1, quiet_pct=15.0, quiet_wait_s=8.0, redo_pct=10.0)
 QUICK = Plan(runs=1, seconds=1, warm=0, quiet_pct=100.0, quiet_wait_s=0.0, redo_pct=0.0)
+BASELINES = ("nginx-chain",)  # the rows whose spread decides whether the run is noisy
 
 
 def _admin(url: str, key: str, path: str, body: Any) -> Any:
@@ -157,13 +158,13 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                row.get("x_chain_rps"), 0.40, "≥", [], "federation"))  # fmt: skip
             out.append(_target(f"federation w{w} c{c} p99 ≤ 2x nginx chain's",
                                row.get("x_chain_p99"), 2.0, "≤", [], "federation"))  # fmt: skip
-    return out
+    return judge(out, stats.noisy_baselines(rows, BASELINES))
 
 
 def run(quick: bool) -> dict[str, Any]:
     if missing := http_bench.missing_tools():
         return {"skipped": missing}
-    plan = QUICK if quick else FULL
+    plan = QUICK if quick else Plan(**{**FULL.__dict__, "runs": full_plan().runs})
     with tempfile.TemporaryDirectory(prefix="ocn-bench-fed-") as tmp:
         rows = http_bench.measure(_Setup(Path(tmp), quick), plan, "federation")
     ref = {(r["workers"], r["conc"]): r for r in rows if r["name"] == "nginx-chain" and "rps" in r}
@@ -172,6 +173,7 @@ def run(quick: bool) -> dict[str, Any]:
         if "rps" in r:
             r["x_chain_rps"] = ratio(_med(r, "rps"), _med(base, "rps"))
             r["x_chain_p99"] = ratio(_med(r, "p99_us"), _med(base, "p99_us"))
-    meta = {"plan": plan.__dict__, "nginx": nginx.version(), "ncpu": procs.NCPU}
+    meta = {"plan": plan.__dict__, "nginx": nginx.version(), "ncpu": procs.NCPU,
+            "noisy": stats.noisy_baselines(rows, BASELINES)}  # fmt: skip
     return {"rows": rows, "targets": targets(rows), "node_signature": node_signature_cost(quick),
             "meta": meta}  # fmt: skip

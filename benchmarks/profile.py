@@ -6,7 +6,9 @@
 Starts the same setup as the scenario (upstream party, node or gRPC server, real handshake),
 drives it with wrk / the gRPC load process, samples the server's worker PIDs with
 ``py-spy record --format raw`` and prints the functions with the most samples (self and total).
-Writes the collapsed stacks (flamegraph input) to DIR.
+Writes to DIR (default ``results/profile-<time>``): the collapsed stacks, ``flame.svg`` (a flame
+graph of them), ``top.txt``, and with ``--perf`` the kernel + native view (``perf record -g`` of
+the same PIDs over the same window) as ``perf.txt``.
 """
 
 from __future__ import annotations
@@ -21,13 +23,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks import grpc_bench, node_proc, payloads, procs, signed, wrk
+from benchmarks import flamegraph, grpc_bench, node_proc, payloads, procs, signed, wrk
 from benchmarks.upstream import start_upstream
 
 
-def spy(pids: list[int], seconds: float, out: Path, native: bool = False) -> list[Path]:
-    """One ``py-spy record`` per PID, in parallel, bounded by ``--duration``."""
+def spy(pids: list[int], seconds: float, out: Path, native: bool = False,
+        perf: bool = False) -> list[Path]:  # fmt: skip
+    """One ``py-spy record`` per PID, in parallel, bounded by ``--duration`` (and one
+    ``perf record`` of all of them over the same window when ``perf``)."""
     runs, files = [], []
+    if perf:
+        argv = ["perf", "record", "-F", "499", "-g", "-o", str(out / "perf.data"),
+                "-p", ",".join(map(str, pids)), "--", "sleep", str(int(seconds))]  # fmt: skip
+        runs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     for pid in pids:
         path = out / f"pyspy-{pid}.txt"
         argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)),
@@ -86,7 +94,7 @@ def _http(a: argparse.Namespace, run_dir: Path) -> list[Path]:
         time.sleep(1)
         pids = procs.tree_pids([node.proc.pid])
         workers = [p for p in pids if p != node.proc.pid] or [node.proc.pid]
-        files = spy(workers, a.seconds, a.out, a.native)
+        files = spy(workers, a.seconds, a.out, a.native, a.perf)
         load.wait(timeout=a.seconds + 30)
         return files
     finally:
@@ -115,7 +123,7 @@ def _grpc(a: argparse.Namespace, run_dir: Path) -> list[Path]:
                      str(a.conc), str(a.seconds + 2), token]  # fmt: skip
         load = subprocess.Popen(load_argv, stdout=subprocess.DEVNULL)
         time.sleep(1.5)
-        files = spy([server.pid], a.seconds, a.out, a.native)
+        files = spy([server.pid], a.seconds, a.out, a.native, a.perf)
         load.wait(timeout=a.seconds + 60)
         return files
     finally:
@@ -131,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--signatures", action="store_true", help="http: node with --signatures")
     ap.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
+    ap.add_argument("--perf", action="store_true", help="also perf record -g the same PIDs")
     ap.add_argument(
         "--out", type=Path, default=Path("results") / time.strftime("profile-%Y%m%d-%H%M%S")
     )
@@ -143,7 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         files = (_http if a.what == "http" else _grpc)(a, Path(tmp))
     text = top(files)
     (a.out / "top.txt").write_text(text + "\n")
+    title = f"{a.what} w{a.workers} c{a.conc}" + (" signatures" if a.signatures else "")
+    flamegraph.write(files, a.out / "flame.svg", title)
+    if a.perf and (a.out / "perf.data").exists():
+        report = subprocess.run(["perf", "report", "--stdio", "--no-children", "--percent-limit",
+                                 "0.5", "-i", str(a.out / "perf.data")], capture_output=True,
+                                text=True, timeout=300)  # fmt: skip
+        (a.out / "perf.txt").write_text(report.stdout)
     print(text)
+    print(f"wrote {a.out}/top.txt, flame.svg" + (", perf.txt" if a.perf else ""), file=sys.stderr)
     return 0
 
 

@@ -22,9 +22,12 @@ def ratio(x: float | None) -> str:
 
 
 def spread(s: dict[str, float] | None, digits: int = 0) -> str:
+    """``median [min-max] ±spread%`` of repeated runs."""
     if not s:
         return "-"
-    return f"{num(s['median'], digits)} [{num(s['min'], digits)}-{num(s['max'], digits)}]"
+    text = f"{num(s['median'], digits)} [{num(s['min'], digits)}-{num(s['max'], digits)}]"
+    pct = s.get("spread_pct")
+    return text if pct is None or pct != pct else f"{text} {pct:.0f}%"
 
 
 def table(head: Sequence[str], rows: list[list[str]]) -> list[str]:
@@ -56,6 +59,7 @@ def targets(items: list[dict[str, Any]]) -> list[str]:
     for t in items:
         met = {True: "**met**", False: "**missed**"}.get(t.get("met") is True, "not measured")
         met = "not measured" if t.get("met") is None else met
+        met = "noisy, not judged" if t.get("noisy") else met
         value = t.get("value")
         value = f"{value:.2f}" if isinstance(value, (int, float)) else "-"
         rows.append([t["name"], value, met, t.get("note", "")])

@@ -22,26 +22,35 @@ def http(res: dict[str, Any]) -> list[str]:
     for r in res["rows"]:
         if "rps" not in r:
             rows.append([r["name"], str(r["workers"]), str(r["conc"]), "failed: " +
-                         "; ".join(r["failed_runs"])[:200]] + ["-"] * 7)  # fmt: skip
+                         "; ".join(r["failed_runs"])[:200]] + ["-"] * 8)  # fmt: skip
             continue
         name = r["name"]
-        if "x_node_rps" in r:  # node-metrics: req/s against the node without metrics
+        if "x_node_rps" in r:  # production defaults: req/s against the node without them
             name += f" ({ratio(r['x_node_rps'])} node)"
+        if "x_floor" in r:  # signatures on: floor CPU / its CPU
+            name += f" ({ratio(r['x_floor'])} floor of {num(r['floor_cpu_us_req'], 1)} µs)"
         rows.append([
             name, str(r["workers"]), str(r["conc"]), spread(r["rps"]),
             ratio(r.get("x_nginx_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
-            ratio(r.get("x_nginx_p99")), num(r["sut_cpu_us_req"]["median"], 1),
+            ratio(r.get("x_nginx_p99")), spread(r["sut_cpu_us_req"], 1), ratio(r.get("x_bare_cpu")),
             num(r["upstream_cpu_us_req"] + r["wrk_cpu_us_req"], 1),
             f"{r['errors']} / {r['foreign_cpu_pct_max']:.0f}% / {r['steal_pct']:.0f}%",
         ])  # fmt: skip
-    head = ["hop", "w", "c", "req/s median [min-max]", "x nginx hop", "p50 µs",
-            "p99 µs median [min-max]", "p99 x nginx", "SUT CPU µs/req", "upstream+wrk µs/req",
-            "errors / foreign max / steal"]  # fmt: skip
-    p = res["meta"]["plan"]
+    head = ["hop", "w", "c", "req/s median [min-max] spread", "x nginx hop", "p50 µs",
+            "p99 µs median [min-max] spread", "p99 x nginx", "SUT CPU µs/req", "CPU x bare hop",
+            "upstream+wrk µs/req", "errors / foreign max / steal"]  # fmt: skip
+    meta = res["meta"]
+    p = meta["plan"]
     note = (f"wrk -t1, {p['runs']} interleaved runs x {p['seconds']} s (warm-up {p['warm']} s); "
             "x nginx = against the nginx proxy hop with the same worker count at the same c; "
             "1-worker rows: SUT on CPU 0, wrk + upstream on CPU 1; 2-worker rows unpinned. "
-            f"{res['meta']['nginx']}; {res['meta']['wrk']}.")  # fmt: skip
+            f"{meta['nginx']}; {meta['wrk']}.")  # fmt: skip
+    if meta.get("verify_us"):
+        note += (" Signatures floor = node row's CPU/req (transport + engine, same w and c) + "
+                 "request verify + response verify (in process, same messages): "
+                 + ", ".join(f"{k} {v}" for k, v in meta["verify_us"].items()) + ".")  # fmt: skip
+    if meta.get("noisy"):
+        note += " **Noisy run** (baseline spread > 20%): " + "; ".join(meta["noisy"]) + "."
     return [note, "", *table(head, rows)]
 
 
@@ -55,7 +64,7 @@ def grpc(res: dict[str, Any]) -> list[str]:
         "call",
         "what",
         "in flight",
-        "calls/s median [min-max]",
+        "calls/s median [min-max] spread",
         "calls/s x empty",
         "p50 µs",
         "p99 µs",
@@ -85,8 +94,8 @@ def federation(res: dict[str, Any]) -> list[str]:
             ratio(r.get("x_chain_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
             ratio(r.get("x_chain_p99")), num(r["sut_cpu_us_req"]["median"], 1),
         ])  # fmt: skip
-    head = ["path", "w", "c", "req/s median [min-max]", "x nginx chain", "p50 µs",
-            "p99 µs median [min-max]", "p99 x nginx chain", "SUT CPU µs/req"]  # fmt: skip
+    head = ["path", "w", "c", "req/s median [min-max] spread", "x nginx chain", "p50 µs",
+            "p99 µs median [min-max] spread", "p99 x nginx chain", "SUT CPU µs/req"]  # fmt: skip
     sig = res["node_signature"]
     note = (f"wrk → node A → /ocn/message → node B → upstream against wrk → nginx → nginx → the "
             f"same upstream, same workers per hop; node signature per message "

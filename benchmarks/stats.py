@@ -32,12 +32,30 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(ordered[min(len(ordered), int(rank)) - 1])
 
 
+NOISY_PCT = 20.0  # a baseline row whose runs spread wider than this makes the run noisy
+
+
 def spread(values: Iterable[float]) -> dict[str, float]:
-    """Median, min and max of repeated runs."""
+    """Median, min and max of repeated runs, and the spread ``(max - min) / median`` in %."""
     xs = list(values)
     if not xs:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
-    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+        nan = float("nan")
+        return {"median": nan, "min": nan, "max": nan, "n": 0, "spread_pct": nan}
+    med = statistics.median(xs)
+    pct = 100.0 * (max(xs) - min(xs)) / med if med else float("nan")
+    return {"median": med, "min": min(xs), "max": max(xs), "n": len(xs), "spread_pct": pct}
+
+
+def noisy_baselines(rows: Sequence[dict[str, Any]], names: Sequence[str],
+                    key: str = "rps") -> list[str]:  # fmt: skip
+    """The baseline rows (``name`` in ``names``) whose ``key`` spread exceeds :data:`NOISY_PCT`."""
+    out = []
+    for r in rows:
+        s = r.get(key)
+        if r.get("name") in names and isinstance(s, dict) and s.get("spread_pct", 0) > NOISY_PCT:
+            out.append(f"{r['name']} w{r.get('workers')} c{r.get('conc')} "
+                       f"{key} spread {s['spread_pct']:.0f}%")  # fmt: skip
+    return out
 
 
 def ratio(num: float | None, den: float | None) -> float | None:
