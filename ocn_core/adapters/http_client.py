@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from ocn_core.transport import HttpResult, TransportTimeout, TransportUnreachable
+from ocn_core.wire import request_bytes
 
 _Origin = tuple[str, str, int]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -117,12 +118,7 @@ class HttpClient:
         retry_safe: bool = False,
     ) -> HttpResult:
         origin, host, target = self._split(url)
-        lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
-        lines += [f"{k}: {v}\r\n" for k, v in headers]
-        if body or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(body)}\r\n")
-        lines.append("\r\n")
-        payload = "".join(lines).encode("latin-1") + body
+        payload = request_bytes(method, target, host, headers, body)
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             conn, reused = await self._acquire(origin)

@@ -8,13 +8,8 @@ status_code and to refuse non-JSON answers).
 
 from __future__ import annotations
 
-import re
-
-import orjson
-
-from ocn_core import ocpi
+from ocn_core import ocpi, wire
 from ocn_core.errors import (
-    BadResponse,
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
@@ -32,58 +27,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
-
-PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
-_LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
-# the envelope's last members: status_code[, status_message][, timestamp] and the closing brace
-_TRAILING_STATUS = re.compile(
-    rb'"status_code"\s*:\s*(-?\d{1,9})\s*'
-    rb'(?:,\s*"status_message"\s*:\s*"(?:[^"\\]|\\.)*"\s*)?'
-    rb'(?:,\s*"timestamp"\s*:\s*"[^"\\]*"\s*)?\}\s*$'
-)
-_TAIL = 512  # bytes searched for the trailing layout
-
-
-def envelope_status(body: bytes) -> int:
-    """The receiver's OCPI ``status_code`` (0 if absent); 3000 when the answer is not JSON.
-
-    Fast paths: an envelope whose first or last members are its status fields (the two
-    layouts parties use) is read without parsing the (large) ``data``; anything else is
-    parsed in full.
-    """
-    found = _LEADING_STATUS.match(body)
-    if found is not None and body.rstrip().endswith(b"}"):
-        return int(found.group(1))
-    at = body.rfind(b'"status_code"', max(0, len(body) - _TAIL))
-    # a member of the top-level object: a ',' or '{' before it (an escaped quote has a
-    # backslash there) and only the other status fields up to the closing brace
-    if at > 0 and _last_byte(body, at) in (b",", b"{") and _first_byte(body) == b"{":
-        found = _TRAILING_STATUS.match(body, at)
-        if found is not None:
-            return int(found.group(1))
-    try:
-        envelope = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadResponse(
-            f"Could not parse JSON response of forwarded OCPI request: {exc}"
-        ) from None
-    status = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
-    return status if isinstance(status, int) else 0
-
-
-_BLANK = (b" ", b"\t", b"\r", b"\n")
-
-
-def _first_byte(body: bytes) -> bytes:
-    """The first non-blank byte of ``body`` (b"" when there is none)."""
-    first = body[:1]
-    return first if first not in _BLANK else body.lstrip()[:1]
-
-
-def _last_byte(body: bytes, end: int) -> bytes:
-    """The last non-blank byte of ``body[:end]`` (b"" when there is none)."""
-    last = body[end - 1 : end]
-    return last if last not in _BLANK else body[:end].rstrip()[-1:]
+from ocn_core.wire import envelope_status
 
 
 def check_routing_headers(req: RouteRequest) -> None:
@@ -269,37 +213,13 @@ def outbound_headers(
     req: RouteRequest, auth: str, body: bytes, signature: str
 ) -> list[tuple[str, str]]:
     """The receiver's token B, a fresh X-Request-ID, the same correlation id and parties."""
-    headers = [
-        ("Authorization", auth),
-        ("X-Request-ID", ocpi.request_id()),
-        ("X-Correlation-ID", req.correlation_id),
-        ("OCPI-from-country-code", req.from_party.country_code),
-        ("OCPI-from-party-id", req.from_party.party_id),
-        ("OCPI-to-country-code", req.to_party.country_code),
-        ("OCPI-to-party-id", req.to_party.party_id),
-    ]
-    if signature:
-        headers.append(("OCN-Signature", signature))
-    if body:
-        headers.append(("Content-Type", req.content_type or "application/json"))
-    return headers
+    return wire.outbound_headers(req, auth, body, signature, ocpi.request_id())
 
 
 def relay(ctx: NodeContext, req: RouteRequest, result: HttpResult) -> RouteResponse:
     """The receiver's answer for the requester: raw body, ids, TO = requester, FROM = receiver."""
     ocpi_status = envelope_status(result.body)
-    out = [
-        ("Content-Type", "application/json"),
-        ("X-Request-ID", req.request_id),
-        ("X-Correlation-ID", req.correlation_id),
-        ("OCPI-to-country-code", req.from_party.country_code),
-        ("OCPI-to-party-id", req.from_party.party_id),
-        ("OCPI-from-country-code", req.to_party.country_code),
-        ("OCPI-from-party-id", req.to_party.party_id),
-    ]
-    for name, value in result.headers:
-        if name.lower() in PASSED_HEADERS:
-            out.append((name, value))
+    out = wire.relay_headers(req, result.headers)
     resp = RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
     if signatures.active(ctx, req):
         signatures.verify_response(ctx, req, resp)

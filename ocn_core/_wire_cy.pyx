@@ -1,0 +1,226 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Compiled twin of :mod:`ocn_core._wire_ref` (differential tests check they agree).
+
+``envelope_status`` scans the two status layouts byte by byte instead of through regexes; the
+header and request builders are the same steps without the interpreter loop.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from ocn_core._wire_ref import PASSED_HEADERS, parse_status
+
+cdef tuple _PASSED = PASSED_HEADERS
+cdef frozenset _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+cdef const char* _HEX = b"0123456789abcdef"
+cdef const char* _VARIANT = b"89ab"
+cdef Py_ssize_t _TAIL = 512
+
+
+cdef inline bint _ws(unsigned char c) noexcept:
+    """ASCII whitespace as regex ``\\s`` and ``bytes.strip`` see it."""
+    return c == 32 or 9 <= c <= 13
+
+
+cdef inline bint _blank(unsigned char c) noexcept:
+    """The four blanks of the reference's ``_BLANK``."""
+    return c == 32 or c == 9 or c == 13 or c == 10
+
+
+cdef inline Py_ssize_t _skip(const unsigned char* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    while i < n and _ws(p[i]):
+        i += 1
+    return i
+
+
+cdef inline bint _lit(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, bytes word) noexcept:
+    cdef Py_ssize_t k, m = len(word)
+    cdef const unsigned char* w = <const unsigned char*> PyBytes_AS_STRING(word)
+    if i + m > n:
+        return False
+    for k in range(m):
+        if p[i + k] != w[k]:
+            return False
+    return True
+
+
+cdef Py_ssize_t _number(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, long* out) noexcept:
+    """``-?\\d{1,9}`` not followed by a digit: the index after it, or -1."""
+    cdef bint neg = False
+    cdef long v = 0
+    cdef Py_ssize_t start
+    if i < n and p[i] == 45:  # '-'
+        neg = True
+        i += 1
+    start = i
+    while i < n and 48 <= p[i] <= 57:
+        if i - start == 9:
+            return -1
+        v = v * 10 + (p[i] - 48)
+        i += 1
+    if i == start:
+        return -1
+    out[0] = -v if neg else v
+    return i
+
+
+cdef Py_ssize_t _member(const unsigned char* p, Py_ssize_t i, Py_ssize_t n, bytes key,
+                        bint escapes) noexcept:
+    """``,\\s*"key"\\s*:\\s*"...."\\s*`` from ``i``: the index after it, or -1."""
+    cdef unsigned char c
+    if i >= n or p[i] != 44:  # ','
+        return -1
+    i = _skip(p, i + 1, n)
+    if not _lit(p, i, n, key):
+        return -1
+    i = _skip(p, i + len(key), n)
+    if i >= n or p[i] != 58:  # ':'
+        return -1
+    i = _skip(p, i + 1, n)
+    if i >= n or p[i] != 34:  # '"'
+        return -1
+    i += 1
+    while i < n:
+        c = p[i]
+        if c == 34:
+            return _skip(p, i + 1, n)
+        if c == 92:  # backslash: an escape (any byte but a newline) or, without escapes, no match
+            if not escapes or i + 1 >= n or p[i + 1] == 10:
+                return -1
+            i += 2
+            continue
+        i += 1
+    return -1
+
+
+cpdef object envelope_status(bytes body):
+    cdef const unsigned char* p = <const unsigned char*> PyBytes_AS_STRING(body)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(body)
+    cdef Py_ssize_t i, j, at, end
+    cdef long value = 0
+    cdef unsigned char first, last
+    # the last non-whitespace byte is '}' (body.rstrip().endswith(b"}"))
+    end = n
+    while end > 0 and _ws(p[end - 1]):
+        end -= 1
+    # leading layout: {"status_code": N, ...}
+    i = _skip(p, 0, n)
+    if i < n and p[i] == 123:  # '{'
+        i = _skip(p, i + 1, n)
+        if _lit(p, i, n, b'"status_code"'):
+            i = _skip(p, i + 13, n)
+            if i < n and p[i] == 58:
+                i = _number(p, _skip(p, i + 1, n), n, &value)
+                if i >= 0:
+                    i = _skip(p, i, n)
+                    if i < n and (p[i] == 44 or p[i] == 125) and end > 0 and p[end - 1] == 125:
+                        return value
+    # trailing layout: ..., "status_code": N[, "status_message": "..."][, "timestamp": "..."]}
+    at = -1
+    j = n - 13
+    while j >= 0 and j >= n - _TAIL:
+        if p[j] == 34 and _lit(p, j, n, b'"status_code"'):
+            at = j
+            break
+        j -= 1
+    if at > 0:
+        last = p[at - 1]
+        if _blank(last):
+            j = at
+            while j > 0 and _ws(p[j - 1]):
+                j -= 1
+            last = p[j - 1] if j > 0 else 0
+        first = p[0]
+        if _blank(first):
+            j = _skip(p, 0, n)
+            first = p[j] if j < n else 0
+        if (last == 44 or last == 123) and first == 123:
+            i = _skip(p, at + 13, n)
+            if i < n and p[i] == 58:
+                i = _number(p, _skip(p, i + 1, n), n, &value)
+                if i >= 0:
+                    i = _skip(p, i, n)
+                    j = _member(p, i, n, b'"status_message"', True)
+                    if j >= 0:
+                        i = j
+                    j = _member(p, i, n, b'"timestamp"', False)
+                    if j >= 0:
+                        i = j
+                    if i < n and p[i] == 125 and _skip(p, i + 1, n) == n:
+                        return value
+    return parse_status(body)
+
+
+cpdef str request_id_of(bytes raw):
+    cdef const unsigned char* r = <const unsigned char*> PyBytes_AS_STRING(raw)
+    cdef char out[36]
+    cdef int k, o = 0
+    cdef unsigned char b
+    if PyBytes_GET_SIZE(raw) != 16:
+        raise ValueError("16 random bytes expected")
+    for k in range(16):
+        if k == 4 or k == 6 or k == 8 or k == 10:
+            out[o] = 45  # '-'
+            o += 1
+        b = r[k]
+        out[o] = _HEX[b >> 4]
+        out[o + 1] = _HEX[b & 15]
+        if k == 6:
+            out[o] = 52  # '4': version nibble
+        elif k == 8:
+            out[o] = _VARIANT[(b >> 4) & 3]
+        o += 2
+    return out[:36].decode("ascii")
+
+
+cpdef list outbound_headers(object req, str auth, bytes body, str signature, str request_id):
+    cdef object frm = req.from_party, to = req.to_party
+    cdef str content_type
+    cdef list headers = [
+        ("Authorization", auth),
+        ("X-Request-ID", request_id),
+        ("X-Correlation-ID", req.correlation_id),
+        ("OCPI-from-country-code", frm.country_code),
+        ("OCPI-from-party-id", frm.party_id),
+        ("OCPI-to-country-code", to.country_code),
+        ("OCPI-to-party-id", to.party_id),
+    ]
+    if signature:
+        headers.append(("OCN-Signature", signature))
+    if body:
+        content_type = req.content_type
+        headers.append(("Content-Type", content_type or "application/json"))
+    return headers
+
+
+cpdef list relay_headers(object req, list received):
+    cdef object frm = req.from_party, to = req.to_party
+    cdef tuple item
+    cdef list out = [
+        ("Content-Type", "application/json"),
+        ("X-Request-ID", req.request_id),
+        ("X-Correlation-ID", req.correlation_id),
+        ("OCPI-to-country-code", frm.country_code),
+        ("OCPI-to-party-id", frm.party_id),
+        ("OCPI-from-country-code", to.country_code),
+        ("OCPI-from-party-id", to.party_id),
+    ]
+    for item in received:
+        if (<str> item[0]).lower() in _PASSED:
+            out.append((item[0], item[1]))
+    return out
+
+
+cpdef bytes request_bytes(str method, str target, str host, list headers, bytes body):
+    cdef list parts = [method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"]
+    cdef tuple item
+    for item in headers:
+        parts.append(<str> item[0])
+        parts.append(": ")
+        parts.append(<str> item[1])
+        parts.append("\r\n")
+    if body or method in _BODY_METHODS:
+        parts.append("Content-Length: ")
+        parts.append(str(len(body)))
+        parts.append("\r\n")
+    parts.append("\r\n")
+    return "".join(parts).encode("latin-1") + body

@@ -1,0 +1,127 @@
+"""Pure twin of the per-hop wire assembly (the compiled ``_wire_cy`` behaves identically).
+
+One forwarded request builds the receiver's headers and request bytes, then reads the receiver's
+envelope status and builds the requester's headers; these run on every routed request.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from ocn_core.errors import BadResponse
+from ocn_core.model import RouteRequest
+
+PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
+_LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
+# the envelope's last members: status_code[, status_message][, timestamp] and the closing brace
+_TRAILING_STATUS = re.compile(
+    rb'"status_code"\s*:\s*(-?\d{1,9})\s*'
+    rb'(?:,\s*"status_message"\s*:\s*"(?:[^"\\]|\\.)*"\s*)?'
+    rb'(?:,\s*"timestamp"\s*:\s*"[^"\\]*"\s*)?\}\s*$'
+)
+_TAIL = 512  # bytes searched for the trailing layout
+_BLANK = (b" ", b"\t", b"\r", b"\n")
+_VARIANT = "89ab"
+
+
+def envelope_status(body: bytes) -> int:
+    """The receiver's OCPI ``status_code`` (0 if absent); 3000 when the answer is not JSON.
+
+    Fast paths: an envelope whose first or last members are its status fields (the two
+    layouts parties use) is read without parsing the (large) ``data``; anything else is
+    parsed in full.
+    """
+    found = _LEADING_STATUS.match(body)
+    if found is not None and body.rstrip().endswith(b"}"):
+        return int(found.group(1))
+    at = body.rfind(b'"status_code"', max(0, len(body) - _TAIL))
+    # a member of the top-level object: a ',' or '{' before it (an escaped quote has a
+    # backslash there) and only the other status fields up to the closing brace
+    if at > 0 and _last_byte(body, at) in (b",", b"{") and _first_byte(body) == b"{":
+        found = _TRAILING_STATUS.match(body, at)
+        if found is not None:
+            return int(found.group(1))
+    return parse_status(body)
+
+
+def parse_status(body: bytes) -> int:
+    """``status_code`` of a full parse of ``body`` (the slow path of :func:`envelope_status`)."""
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadResponse(
+            f"Could not parse JSON response of forwarded OCPI request: {exc}"
+        ) from None
+    status = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
+    return status if isinstance(status, int) else 0
+
+
+def _first_byte(body: bytes) -> bytes:
+    """The first non-blank byte of ``body`` (b"" when there is none)."""
+    first = body[:1]
+    return first if first not in _BLANK else body.lstrip()[:1]
+
+
+def _last_byte(body: bytes, end: int) -> bytes:
+    """The last non-blank byte of ``body[:end]`` (b"" when there is none)."""
+    last = body[end - 1 : end]
+    return last if last not in _BLANK else body[:end].rstrip()[-1:]
+
+
+def request_id_of(raw: bytes) -> str:
+    """The UUID4 string (``X-Request-ID``) made of 16 random bytes ``raw``."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def outbound_headers(
+    req: RouteRequest, auth: str, body: bytes, signature: str, request_id: str
+) -> list[tuple[str, str]]:
+    """The receiver's token B, ``request_id``, the same correlation id and parties."""
+    frm, to = req.from_party, req.to_party
+    headers = [
+        ("Authorization", auth),
+        ("X-Request-ID", request_id),
+        ("X-Correlation-ID", req.correlation_id),
+        ("OCPI-from-country-code", frm.country_code),
+        ("OCPI-from-party-id", frm.party_id),
+        ("OCPI-to-country-code", to.country_code),
+        ("OCPI-to-party-id", to.party_id),
+    ]
+    if signature:
+        headers.append(("OCN-Signature", signature))
+    if body:
+        headers.append(("Content-Type", req.content_type or "application/json"))
+    return headers
+
+
+def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The requester's headers: ids, TO = requester, FROM = receiver, passed-on paging headers."""
+    frm, to = req.from_party, req.to_party
+    out = [
+        ("Content-Type", "application/json"),
+        ("X-Request-ID", req.request_id),
+        ("X-Correlation-ID", req.correlation_id),
+        ("OCPI-to-country-code", frm.country_code),
+        ("OCPI-to-party-id", frm.party_id),
+        ("OCPI-from-country-code", to.country_code),
+        ("OCPI-from-party-id", to.party_id),
+    ]
+    for name, value in received:
+        if name.lower() in PASSED_HEADERS:
+            out.append((name, value))
+    return out
+
+
+def request_bytes(
+    method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
+) -> bytes:
+    """An HTTP/1.1 request: request line, Host, ``headers``, Content-Length when due, body."""
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
+    lines += [f"{k}: {v}\r\n" for k, v in headers]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1") + body
