@@ -195,8 +195,9 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         key = (r["workers"], r["conc"])
         if r["name"] in defaults:
             r["x_node_rps"] = stats.ratio(_med(r, "rps"), _med(plain.get(key), "rps"))
-        r["x_bare_cpu"] = None if not r["name"].startswith("node") else stats.ratio(_med(r, "sut_cpu_us_req"),
-                                      _med(bare.get(key), "sut_cpu_us_req"))  # fmt: skip
+        if r["name"].startswith("node"):
+            cpu, bare_cpu = _med(r, "sut_cpu_us_req"), _med(bare.get(key), "sut_cpu_us_req")
+            r["x_bare_cpu"] = stats.ratio(cpu, bare_cpu)
         same, w1 = ref.get((r["workers"], r["conc"])), ref.get((1, r["conc"]))
         med = _med
         r["x_nginx_rps"] = stats.ratio(med(r, "rps"), med(same, "rps"))
