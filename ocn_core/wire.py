@@ -25,11 +25,33 @@ else:
     request_id_of = _impl.request_id_of
 
 PASSED_HEADERS = _wire_ref.PASSED_HEADERS
+_POOL_BYTES = 4096  # random bytes read from the OS at once: 256 request ids per getrandom call
+
+
+class _RandomPool:
+    """``os.urandom`` read in blocks; emptied in a forked child so workers never share ids."""
+
+    def __init__(self) -> None:
+        self.block, self.at = b"", 0
+
+    def take16(self) -> bytes:
+        at = self.at
+        if at >= len(self.block):
+            self.block, at = os.urandom(_POOL_BYTES), 0
+        self.at = at + 16
+        return self.block[at : at + 16]
+
+    def reset(self) -> None:
+        self.block, self.at = b"", 0
+
+
+_pool = _RandomPool()
+os.register_at_fork(after_in_child=_pool.reset)
 
 
 def request_id() -> str:
-    """A random UUID4 string (``X-Request-ID``)."""
-    return request_id_of(os.urandom(16))
+    """A random UUID4 string (``X-Request-ID``) from the OS's CSPRNG."""
+    return request_id_of(_pool.take16())
 
 
 __all__ = [

@@ -93,9 +93,24 @@ def test_request_id_twins_agree(raw: bytes) -> None:
 def test_request_ids_are_fresh_uuid4() -> None:
     import uuid
 
-    ids = {wire.request_id() for _ in range(100)}
-    assert len(ids) == 100
+    ids = {wire.request_id() for _ in range(1000)}  # several pool blocks
+    assert len(ids) == 1000
     assert all(uuid.UUID(i).version == 4 for i in ids)
+
+
+def test_a_forked_child_draws_other_request_ids() -> None:
+    wire.request_id()  # the parent's pool block is filled
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next id and leave at once
+        os.write(write, wire.request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child != wire.request_id()
+    assert len(child) == 36
 
 
 PARTY = st.builds(PartyRef, st.text(max_size=3), st.text(max_size=4))

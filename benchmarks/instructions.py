@@ -1,0 +1,107 @@
+"""Instructions per request above the sockets, counted by callgrind: noise-free on a shared box.
+
+    python -m benchmarks.instructions [--calls 2000] [--access-log]
+
+Runs ``Gateway.handle`` (URL match + engine + response; the outbound hop stubbed as in
+:mod:`benchmarks.engine_bench`) in a child under ``valgrind --tool=callgrind`` twice, with
+``calls`` and ``3 * calls`` requests, and reports the difference per request: setup and import
+costs cancel out. With ``--access-log`` the access log line (info, JSON) is written too, to a
+file. Wall-clock rows say how fast; this row says whether a change did less work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import engine_bench, payloads, procs, static_http
+from benchmarks.inprocess import connected_node
+from ocpi_gateway.app import Gateway
+from ocpi_gateway.core_client import InProcessCore
+from ocpi_gateway.http_server import Request
+
+
+async def _drive(calls: int, access_log: bool) -> None:
+    """Set up a connected node, then ``calls`` stubbed gateway requests."""
+    with tempfile.TemporaryDirectory(prefix="ocn-instr-") as tmp:
+        port = procs.free_port()
+        base = f"http://127.0.0.1:{port}"
+        upstream = await static_http.serve(port, payloads.static_routes(base), b"{}")
+        try:
+            async with connected_node(Path(tmp) / "node", base) as node:
+                engine = node.engine
+                engine.ctx.transport = engine_bench.StubTransport()
+                gateway = Gateway(InProcessCore(engine), {"url": node.url, "address": ""},
+                                  access_log=access_log)  # fmt: skip
+                headers = payloads.routing_headers(node.tokens["EMSP"])
+                request = Request("GET", payloads.NODE_PATH, "",
+                                  {k.lower(): v for k, v in headers.items()}, b"")  # fmt: skip
+                for _ in range(calls):
+                    await gateway.handle(request)
+        finally:
+            upstream.close()
+
+
+def _child(calls: int, access_log: bool) -> None:
+    from ocn_core.logconfig import configure_logging
+
+    configure_logging("json", "info" if access_log else "warning")
+    asyncio.run(_drive(calls, access_log))
+
+
+def _count(calls: int, access_log: bool, out: Path) -> int:
+    """Total instructions (Ir) of one child run under callgrind."""
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+            "-m", "benchmarks.instructions", "--child", str(calls)]  # fmt: skip
+    if access_log:
+        argv.append("--access-log")
+    with open(out.with_suffix(".log"), "wb") as log:
+        subprocess.run(argv, check=True, stdout=log, stderr=log, timeout=1800)
+    text = out.with_suffix(".log").read_text(errors="replace")
+    found = re.search(r"Collected : (\d+)", text)
+    if found is None:
+        raise RuntimeError(f"no callgrind total in {out}.log")
+    return int(found.group(1))
+
+
+def measure(calls: int, access_log: bool = False) -> dict[str, Any]:
+    """Instructions per stubbed request (and which twins were loaded)."""
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind not installed"}
+    with tempfile.TemporaryDirectory(prefix="ocn-callgrind-") as tmp:
+        small = _count(calls, access_log, Path(tmp) / "small.out")
+        large = _count(3 * calls, access_log, Path(tmp) / "large.out")
+    from ocn_core import implementation_report
+
+    return {"instructions_per_request": round((large - small) / (2 * calls)),
+            "calls": calls, "access_log": access_log,
+            "pure_twins": bool(os.environ.get("OCN_CORE_NO_EXTENSIONS")),
+            "implementations": implementation_report()}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--access-log", action="store_true")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.child is not None:
+        _child(a.child, a.access_log)
+        return 0
+    import ocn_core.wire  # noqa: F401 - fills the implementation report
+
+    print(json.dumps(measure(a.calls, a.access_log), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
