@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ocn_core.registry import LocalRegistry, RegistryCache
-from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord
+from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord, codec
 from ocn_core.state.records import EndpointRecord
 from ocn_core.store import Store
 
@@ -158,3 +160,10 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
 
     _in_other_process(store, "platform")  # the CPO re-registered as another platform
     assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["A", "C"]), token=st.text(max_size=64))
+def test_token_key_is_the_digest_key_of_the_token_digest(kind: str, token: str) -> None:
+    # routing reads token_key; registration stores token_digest and deletes by digest_key
+    assert codec.token_key(kind, token) == codec.digest_key(kind, codec.token_digest(token))
