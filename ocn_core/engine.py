@@ -14,7 +14,7 @@ import structlog
 from ocn_core import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
-from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
+from ocn_core.hub import clientinfo, credentials, forward, responses, rules, signatures, versions
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
@@ -81,6 +81,8 @@ class Engine:
             return responses.ok(req, await credentials.handle(self.ctx, req), self._hub)
         if kind == RouteKind.HUBCLIENTINFO:
             return clientinfo.hubclientinfo(self.ctx, req, self._hub)
+        if kind == RouteKind.OCNRULES:
+            return responses.ok(req, rules.handle(self.ctx, req), self._hub)
         raise NotFound(f"No OCPI route for {req.method} {req.module} ({kind.name})")
 
     def health(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ class RouteKind(IntEnum):
     PAGE = 6
     PROXIED = 7
     CUSTOM = 8
+    OCNRULES = 9
 
 
 class InterfaceRole(IntEnum):

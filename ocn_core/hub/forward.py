@@ -26,10 +26,12 @@ from ocn_core.errors import (
     WrongRoleHeaders,
 )
 from ocn_core.hub import proxying, signatures
+from ocn_core.hub import rules as ocn_rules
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
+from ocn_core.state.rules import NO_RULES, Rules
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
@@ -121,8 +123,8 @@ def validate_sender(ctx: NodeContext, req: RouteRequest) -> str:
     return platform_id
 
 
-def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | None]:
-    """Sender checks and the local receiver with its endpoint URL and Authorization value.
+def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | None, Rules]:
+    """Sender checks and the local receiver with its endpoint URL, Authorization value and rules.
 
     The fast path reads everything in one LMDB transaction; failures fall back to the detailed
     checks, which raise the right error in the documented order.
@@ -143,8 +145,8 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | 
     if facts.from_owner != facts.sender:
         raise WrongRoleHeaders("Could not find role on sending platform using OCPI-from-* headers")
     if facts.receiver is None:
-        return resolve_receiver(ctx, req), None, None
-    return facts.receiver, facts.url, facts.auth
+        return resolve_receiver(ctx, req), None, None, NO_RULES
+    return facts.receiver, facts.url, facts.auth, facts.rules
 
 
 def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
@@ -180,13 +182,16 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     try:
-        _, url, auth = decide(ctx, req)
+        _, url, auth, rules = decide(ctx, req)
     except UnknownReceiver:
         if ctx.party_reader is None:
             raise
         await find_receiver(ctx, req)  # one direct registry read, then 4001
         url = auth = None
-    notary = signatures.verify_request(ctx, req)
+        rules = NO_RULES
+    if rules is not NO_RULES:
+        ocn_rules.enforce(rules, req.from_party.key, req.module)
+    notary = signatures.verify_request(ctx, req, rules.signatures)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
     query, body, signature = req.query, req.body, req.ocn_signature
@@ -207,7 +212,8 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
     validate_sender(ctx, req)
     receiver = await find_receiver(ctx, req)
-    signatures.verify_request(ctx, req)
+    rules = ocn_rules.check(ctx, req.from_party.key, receiver, req.module)
+    signatures.verify_request(ctx, req, rules.signatures)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
         raise NotFound("Proxied resource not found")

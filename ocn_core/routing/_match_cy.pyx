@@ -55,6 +55,8 @@ cdef object _module(str method, int role, str version, str module, list parts, P
     cdef Py_ssize_t rest = len(parts) - start
     cdef str first
     if module not in _MODULES:
+        if module == "ocnrules" and role == 2:
+            return (9, module, role, version, "/".join(parts[start:]), "")
         return None
     if rest == 2:
         first = parts[start]

@@ -11,6 +11,7 @@ no OCPI route has that shape. Shapes served (``{v}`` is 2.2 or 2.2.1)::
     /ocpi/{sender|receiver}/{v}/{module}/…  MODULE, or PAGE / PROXIED for node-issued URLs
     /ocpi/{v}/{sender|receiver}/{module}/…  legacy alias of the line above (reference node)
     /ocpi/custom/{sender|receiver}/{id}/…   CUSTOM
+    /ocpi/receiver/{v}/ocnrules/…           OCNRULES (the caller's own rules, no routing headers)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ COMMANDS = (
 ROLES = {"sender": 1, "receiver": 2}
 
 K_VERSIONS, K_DETAILS, K_CREDENTIALS, K_HUBCLIENTINFO = 1, 2, 3, 4
-K_MODULE, K_PAGE, K_PROXIED, K_CUSTOM = 5, 6, 7, 8
+K_MODULE, K_PAGE, K_PROXIED, K_CUSTOM, K_OCNRULES = 5, 6, 7, 8, 9
 
 Match = tuple[int, str, int, str, str, str]
 
@@ -64,9 +65,11 @@ def _match_versioned(method: str, version: str, rest: list[str]) -> Match | None
 def _match_module(
     method: str, interface: int, version: str, module: str, rest: list[str]
 ) -> Match | None:
+    suffix = "/".join(rest)
+    if module == "ocnrules" and interface == 2:
+        return (K_OCNRULES, module, interface, version, suffix, "")
     if module not in MODULES:
         return None
-    suffix = "/".join(rest)
     if interface == 1:
         if len(rest) == 2 and rest[0] == "page" and module in PAGED and method == "GET":
             return (K_PAGE, module, interface, version, "", rest[1])
