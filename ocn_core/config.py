@@ -40,6 +40,12 @@ class Settings:
     registry_address: str = ""
     permissions_address: str = ""
     confirmations: int = 0
+    # HubClientInfo (issue 13): a platform not heard from for this many seconds gets a GET on its
+    # versions endpoint (token B) and becomes OFFLINE when that fails (OCPI suggests 5 minutes)
+    still_alive_interval: float = 300.0
+    # seconds between searches of the registry for parties listed with this node but not
+    # registered here (reported as PLANNED)
+    planned_party_interval: float = 3600.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -7,6 +7,8 @@ path answer identically. Only programming errors escape as exceptions.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -14,7 +16,16 @@ import structlog
 from ocn_core import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
-from ocn_core.hub import clientinfo, credentials, forward, responses, rules, signatures, versions
+from ocn_core.hub import (
+    clientinfo,
+    credentials,
+    forward,
+    responses,
+    rules,
+    signatures,
+    status,
+    versions,
+)
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
@@ -80,6 +91,8 @@ class Engine:
         if kind == RouteKind.CREDENTIALS:
             return responses.ok(req, await credentials.handle(self.ctx, req), self._hub)
         if kind == RouteKind.HUBCLIENTINFO:
+            if req.module == status.CLIENT_INFO_PATH:  # set by the gateway for /ocn/client-info
+                return await self._client_info(req)
             return clientinfo.hubclientinfo(self.ctx, req, self._hub)
         if kind == RouteKind.OCNRULES:
             return responses.ok(req, rules.handle(self.ctx, req), self._hub)
@@ -97,11 +110,36 @@ class Engine:
             "last_error": s.last_error,
             "last_sync": s.last_sync,
         }
-        return {"registry": registry, "impl": implementation_report()}
+        hub = {"counters": dict(self.ctx.hub.counters)}
+        return {"registry": registry, "impl": implementation_report(), "hub": hub}
 
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""
         return {"proxies_expired": self.ctx.proxies.cleanup()}
 
+    async def _client_info(self, req: RouteRequest) -> RouteResponse:
+        """Inbound ``PUT /ocn/client-info`` from another node (ocn-node.md §2.14)."""
+        await status.receive(self.ctx, req.body, req.ocn_signature)
+        return responses.ok(req, None, self._hub)
+
+    async def run_jobs(self) -> None:
+        """The hub's periodic work: still-alive checks and the planned-party search."""
+        settings = self.settings
+        every = max(0.05, min(settings.still_alive_interval, settings.planned_party_interval))
+        last_search = 0.0
+        while True:
+            await asyncio.sleep(every)
+            try:
+                done = await status.still_alive(self.ctx, settings.still_alive_interval)
+                if time.monotonic() - last_search >= settings.planned_party_interval:
+                    last_search = time.monotonic()
+                    done["planned"] = status.planned_search(self.ctx)
+            except Exception:
+                log.exception("hub_jobs_failed")
+            else:
+                if any(done.values()):
+                    log.info("hub_jobs", **done)
+
     async def close(self) -> None:
+        await self.ctx.hub.close()
         await self.ctx.transport.close()

@@ -12,6 +12,7 @@ import structlog
 
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
+from ocn_core.hub.status import CLIENT_INFO_PATH
 from ocn_core.logconfig import request_context
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -52,6 +53,17 @@ class Gateway:
             return await self._admin(request)
         if path == "/ocn/registry/node-info":
             return Response(200, [JSON], orjson.dumps(self.node_info))
+        if path == CLIENT_INFO_PATH and request.method == "PUT":
+            req = RouteRequest(
+                kind=RouteKind.HUBCLIENTINFO,
+                module=CLIENT_INFO_PATH,
+                method="PUT",
+                request_id=request.headers.get("x-request-id", ""),
+                ocn_signature=request.headers.get("ocn-signature", ""),
+                body=request.body,
+            )
+            resp = await self.core.route(req)
+            return Response(resp.status, resp.headers, resp.body)
         return Response(404, [JSON], ocpi.dumps(ocpi.envelope(2000, None, "Not found")))
 
     async def _ocpi(self, request: Request) -> Response:

@@ -46,6 +46,7 @@ async def run_gateway(
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
+    hub_jobs: asyncio.Task[None] | None = None
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
@@ -57,6 +58,8 @@ async def run_gateway(
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine, follow=worker == 0)
+        if worker == 0:  # still-alive checks and planned-party search: once per node
+            hub_jobs = asyncio.ensure_future(engine.run_jobs())
     gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
     server: asyncio.Server | None = None
     stop_receiving = None
@@ -90,7 +93,7 @@ async def run_gateway(
     try:
         await stop.wait()
     finally:
-        for task in (housekeeping, chain_sync):
+        for task in (housekeeping, chain_sync, hub_jobs):
             if task is not None:
                 task.cancel()
         if server is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
+from ocn_core.hub import credentials
 from ocn_core.hub.context import NodeContext
 from ocn_core.state import Platform
 
@@ -63,7 +64,7 @@ class Admin:
         return _public(found)
 
     def delete_platform(self, platform_id: str) -> None:
-        if not self.ctx.platforms.delete(platform_id):
+        if not credentials.unregister(self.ctx, platform_id):
             raise AdminNotFound(f"Platform {platform_id} not found")
 
     def connection_status(self, country_code: str, party_id: str) -> str:

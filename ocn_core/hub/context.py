@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ocn_core.config import Settings
+from ocn_core.hub.hubstate import HubState
 from ocn_core.state import PlatformStore, ProxyStore
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
@@ -24,6 +25,10 @@ class NodeContext:
     node_address: str  # checksummed address of the node key (the registry operator)
     proxies: ProxyStore
     party_reader: PartyReader | None = None  # one direct chain read on a cache miss
+    hub: HubState = field(init=False)  # rules, client info, hub data, counters (issue 13)
+
+    def __post_init__(self) -> None:
+        self.hub = HubState(self.store)
 
     async def party(self, country_code: str, party_id: str) -> Party | None:
         """Registry listing from the cache; on a miss, one direct read from the source."""

@@ -16,6 +16,7 @@ from ocn_core.errors import (
     UnknownToken,
     UnsupportedVersion,
 )
+from ocn_core.hub import status
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
@@ -43,9 +44,18 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
     if req.method == "PUT":
         return await _update(ctx, req, platform_id)
     if req.method == "DELETE":
-        ctx.platforms.delete(platform_id)
+        unregister(ctx, platform_id)
         return None
     raise MethodNotAllowed(f"Method {req.method} not allowed on credentials")
+
+
+def unregister(ctx: NodeContext, platform_id: str) -> bool:
+    """Delete a platform (credentials DELETE, admin API); its roles become SUSPENDED."""
+    found = ctx.platforms.platform(platform_id)
+    if found is None or not ctx.platforms.delete(platform_id):
+        return False
+    status.platform_gone(ctx, found)
+    return True
 
 
 def node_credentials(ctx: NodeContext, token_c: str) -> dict[str, Any]:
@@ -77,6 +87,7 @@ async def _register(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
         ctx.platforms.register(token_a, platform, token_c)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
+    status.platform_connected(ctx, platform)
     return node_credentials(ctx, token_c)
 
 
@@ -87,6 +98,7 @@ async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict
         ctx.platforms.register(None, platform, token_c, replace_id=platform_id)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
+    status.platform_connected(ctx, platform)
     return node_credentials(ctx, token_c)
 
 

@@ -18,7 +18,7 @@ from ocn_core.errors import ClientError, Forbidden, InvalidRequest, MethodNotAll
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
-from ocn_core.state.rules import BLACKLIST, WHITELIST, RuleEntry, Rules, RulesStore
+from ocn_core.state.rules import BLACKLIST, WHITELIST, RuleEntry, Rules
 
 BOTH_ACTIVE = "OCN Rules whitelist and blacklist cannot be active at same time"
 
@@ -42,20 +42,20 @@ def enforce(rules: Rules, sender_key: str, module: str) -> None:
 
 def check(ctx: NodeContext, sender_key: str, receiver_platform: str, module: str) -> Rules:
     """:func:`enforce` the rules of a local receiving platform; returns them (signature flag)."""
-    rules = RulesStore(ctx.store).get(receiver_platform)
+    rules = ctx.hub.rules.get(receiver_platform)
     enforce(rules, sender_key, module)
     return rules
 
 
 def admits(ctx: NodeContext, receiver_platform: str, party_key: str) -> bool:
     """Module-independent: may the platform hear from (or about) ``party_key``?"""
-    return RulesStore(ctx.store).get(receiver_platform).admits(party_key) is None
+    return ctx.hub.rules.get(receiver_platform).admits(party_key) is None
 
 
 def handle(ctx: NodeContext, req: RouteRequest) -> Any:
     """One OcnRules operation for the calling platform; returns the envelope's ``data``."""
     platform_id, _ = require_platform(ctx, req.authorization)
-    store = RulesStore(ctx.store)
+    store = ctx.hub.rules
     parts = req.path_suffix.split("/") if req.path_suffix else []
     method = req.method
     if not parts:

@@ -86,9 +86,11 @@ async def running_node(
     info = {"url": settings.public_url, "address": engine.ctx.node_address}
     gateway = Gateway(core, info)
     server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
+    jobs = asyncio.ensure_future(engine.run_jobs())
     try:
         yield RunningNode(settings.public_url, settings, engine, mode)
     finally:
+        jobs.cancel()
         server.close()
         await server.wait_closed()
         await core.close()
