@@ -46,6 +46,18 @@ class Settings:
     # seconds between searches of the registry for parties listed with this node but not
     # registered here (reported as PLANNED)
     planned_party_interval: float = 3600.0
+    # Broadcast fan-out, per receiving platform: requests waiting at most (more are dropped and
+    # counted) and requests in flight at once
+    fanout_queue: int = 1000
+    fanout_concurrency: int = 8
+    # Per-partner limits (0 = off): requests per second and burst per sending party (over it:
+    # HTTP 429 with Retry-After), and the largest request body a party may send
+    partner_rate_limit: float = 0.0
+    partner_rate_burst: int = 0
+    partner_max_body_bytes: int = 0
+    # Overrides per party, "CCPID:rate/burst/body" separated by commas, e.g. "CHCPO:50/100/65536"
+    # (an empty field keeps the default above)
+    partner_limits: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -64,6 +64,7 @@ class Engine:
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
         self._hub = (settings.country_code, settings.party_id)
+        status.seed(self.ctx)
 
     async def route(self, req: RouteRequest) -> RouteResponse:
         try:
@@ -110,8 +111,7 @@ class Engine:
             "last_error": s.last_error,
             "last_sync": s.last_sync,
         }
-        hub = {"counters": dict(self.ctx.hub.counters)}
-        return {"registry": registry, "impl": implementation_report(), "hub": hub}
+        return {"registry": registry, "impl": implementation_report(), "hub": self.ctx.hub.health()}
 
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""

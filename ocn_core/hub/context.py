@@ -26,9 +26,11 @@ class NodeContext:
     proxies: ProxyStore
     party_reader: PartyReader | None = None  # one direct chain read on a cache miss
     hub: HubState = field(init=False)  # rules, client info, hub data, counters (issue 13)
+    hub_key: str = field(init=False)  # the node's own party (CCPID): TO = hub
 
     def __post_init__(self) -> None:
-        self.hub = HubState(self.store)
+        self.hub = HubState(self.store, self.settings)
+        self.hub_key = (self.settings.country_code + self.settings.party_id).upper()
 
     async def party(self, country_code: str, party_id: str) -> Party | None:
         """Registry listing from the cache; on a miss, one direct read from the source."""

@@ -25,7 +25,7 @@ from ocn_core.errors import (
     UnknownReceiver,
     WrongRoleHeaders,
 )
-from ocn_core.hub import proxying, signatures
+from ocn_core.hub import hubmodes, openrouting, proxying, signatures
 from ocn_core.hub import rules as ocn_rules
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
@@ -181,9 +181,13 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     row = module_route(req.module, interface) if req.kind == RouteKind.MODULE else None
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
+    if not req.has_to and not (req.to_party.country_code or req.to_party.party_id):
+        return await openrouting.route(ctx, req, row)  # no TO header at all
     try:
         _, url, auth, rules = decide(ctx, req)
     except UnknownReceiver:
+        if req.to_party.key == ctx.hub_key:
+            return await hubmodes.to_hub(ctx, req)
         if ctx.party_reader is None:
             raise
         await find_receiver(ctx, req)  # one direct registry read, then 4001
@@ -191,6 +195,8 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         rules = NO_RULES
     if rules is not NO_RULES:
         ocn_rules.enforce(rules, req.from_party.key, req.module)
+    if ctx.hub.limits.active:
+        ctx.hub.limits.admit(req.from_party.key, len(req.body))
     notary = signatures.verify_request(ctx, req, rules.signatures)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -49,4 +50,7 @@ def error(
     envelope = ocpi.envelope(exc.ocpi_status, None, exc.message)
     body = ocpi.dumps(sign(envelope) if sign is not None else envelope)
     headers = routing_headers(req, *hub)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # rate limited (HTTP 429)
+        headers.append(("Retry-After", str(max(1, math.ceil(retry_after)))))
     return RouteResponse(exc.http_status, headers, body, exc.ocpi_status, exc.reason, req.call_id)

@@ -32,6 +32,16 @@ def _roles(platform: Platform) -> list[tuple[str, str, str]]:
     return [(r.role, r.country_code, r.party_id) for r in platform.roles]
 
 
+def seed(ctx: NodeContext) -> None:
+    """Records for platforms registered before client info was kept (start-up, no pushes)."""
+    known = {(i.role, i.country_code, i.party_id) for i in ctx.hub.clientinfo.all()}
+    for platform in ctx.platforms.all():
+        if not known.issuperset(_roles(platform)):
+            ctx.hub.clientinfo.set_status(
+                _roles(platform), platform.status, only_new=True, when=platform.last_updated
+            )
+
+
 def platform_connected(ctx: NodeContext, platform: Platform) -> None:
     """A platform registered or updated its credentials: its roles are CONNECTED."""
     changed(ctx, ctx.hub.clientinfo.set_status(_roles(platform), CONNECTED), platform.id)

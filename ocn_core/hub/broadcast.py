@@ -1,0 +1,216 @@
+"""Broadcast Push fan-out (OCPI 2.2.1 §1.6.2): one request to every party of the opposite role.
+
+The hub has answered the sender already; here each receiver gets its own request with FROM = the
+hub, TO = the receiver, the sender's raw body and the original ``{country_code}/{party_id}`` in the
+URL. Receivers: the opposite role (CPO → eMSP, NSP and OTHER; eMSP → CPO; OTHER → CPO), CONNECTED,
+implementing the module's Receiver interface, whose OcnRules admit the original sender for the
+module. A receiver's failure is logged and counted, never relayed.
+
+Fan-out control (issue 13.6): per receiving platform a bounded queue (requests over it are
+dropped and counted) served by a bounded number of concurrent requests; identical consecutive
+updates of one object (same body apart from ``last_updated``) are not broadcast again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+import structlog
+
+from ocn_core import ocpi, signing
+from ocn_core.hub import forward, signatures
+from ocn_core.hub.context import NodeContext
+from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.state.records import CONNECTED
+
+log = structlog.get_logger(__name__)
+
+BROADCAST_MODULES = frozenset({"locations", "tariffs", "tokens"})
+BROADCAST_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OPPOSITE = {"CPO": ("EMSP", "NSP", "OTHER"), "EMSP": ("CPO",), "OTHER": ("CPO",)}
+OWNER_ROLE = {"locations": "CPO", "tariffs": "CPO", "tokens": "EMSP"}
+_LAST_CAP = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """One party a broadcast goes to: local (platform id, endpoint, token B) or remote."""
+
+    party: PartyRef
+    platform: str  # local platform id, or the node URL for a party on another node
+    url: str = ""  # the module's Receiver endpoint of a local platform
+    auth: str = ""  # Authorization value for a local platform
+    signatures: bool = False  # the receiver's rules require signed requests
+
+
+# Delivery of one request to a party on another node; the federation code plugs its
+# ``/ocn/message`` forwarding in here (``ocn_core.hub.broadcast.remote_delivery = ...``).
+RemoteDelivery = Callable[[NodeContext, PartyRef, RouteRequest], Awaitable[int]]
+remote_delivery: RemoteDelivery | None = None
+
+
+def fanout(ctx: NodeContext) -> Fanout:
+    """The process's :class:`Fanout` (created on first use)."""
+    if ctx.hub.fanout is None:
+        ctx.hub.fanout = Fanout(ctx)
+    return ctx.hub.fanout
+
+
+def sender_role(ctx: NodeContext, req: RouteRequest) -> str | None:
+    """The role the FROM party broadcasts as: the module's owner role, else OTHER, else None."""
+    platform_id = ctx.platforms.platform_id_by_role(
+        req.from_party.country_code, req.from_party.party_id
+    )
+    platform = ctx.platforms.platform(platform_id) if platform_id else None
+    if platform is None:
+        return None
+    roles = {r.role for r in platform.roles if r.key == req.from_party.key}
+    owner = OWNER_ROLE.get(req.module, "")
+    if owner in roles:
+        return owner
+    return "OTHER" if "OTHER" in roles else None
+
+
+def receivers(ctx: NodeContext, req: RouteRequest, role: str) -> list[Receiver]:
+    """Every party the broadcast of ``req`` by a ``role`` sender goes to (local and remote)."""
+    wanted = OPPOSITE.get(role, ())
+    sender = req.from_party.key
+    found: list[Receiver] = []
+    local: set[str] = set()
+    for platform in ctx.platforms.all():
+        url = platform.endpoint(req.module, "RECEIVER")
+        rules = ctx.hub.rules.get(platform.id)
+        for r in platform.roles:
+            local.add(r.key)
+            if r.role not in wanted or r.key == sender or url is None:
+                continue
+            if platform.status != CONNECTED or rules.admits(sender, req.module) is not None:
+                ctx.hub.counters["broadcast_skipped"] += 1
+                continue
+            auth = ocpi.authorization_header(platform.token_b, platform.token_b_base64)
+            party = PartyRef(r.country_code, r.party_id)
+            found.append(Receiver(party, platform.id, url, auth, rules.signatures))
+    if remote_delivery is not None:
+        me = ctx.node_address.lower()
+        for p in ctx.registry.parties():
+            key = (p.country_code + p.party_id).upper()
+            if key in local or p.operator.lower() == me or not set(p.roles) & set(wanted):
+                continue
+            found.append(Receiver(PartyRef(p.country_code, p.party_id), p.node_url))
+    return found
+
+
+class Fanout:
+    """Per receiving platform: a bounded queue served by a bounded number of workers."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.queue_limit = ctx.settings.fanout_queue
+        self.concurrency = ctx.settings.fanout_concurrency
+        self.pending: dict[str, int] = {}
+        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._last: dict[tuple[str, str, str], bytes] = {}
+
+    def duplicate(self, req: RouteRequest) -> bool:
+        """True when ``req`` repeats the last update of the same object (``last_updated`` apart)."""
+        try:
+            body = orjson.loads(req.body) if req.body else None
+        except orjson.JSONDecodeError:
+            return False
+        if isinstance(body, dict):
+            body.pop("last_updated", None)
+        key = (req.module, req.method, req.from_party.key + "/" + req.path_suffix)
+        digest = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        if self._last.get(key) == digest:
+            return True
+        if len(self._last) >= _LAST_CAP:
+            self._last.clear()
+        self._last[key] = digest
+        return False
+
+    def push(self, req: RouteRequest, targets: list[Receiver]) -> asyncio.Future[list[int]]:
+        """Queue one request per target; the future completes when every one was answered."""
+        jobs = []
+        counters = self.ctx.hub.counters
+        for target in targets:
+            pending = self.pending.get(target.platform, 0)
+            if pending >= self.queue_limit:
+                counters["fanout_dropped_queue_full"] += 1
+                log.warning("fanout_queue_full", receiver=target.party.key)
+                continue
+            self.pending[target.platform] = pending + 1
+            jobs.append(self._deliver(req, target))
+        return asyncio.gather(*jobs)
+
+    async def _deliver(self, req: RouteRequest, target: Receiver) -> int:
+        gate = self._gates.get(target.platform)
+        if gate is None:
+            gate = self._gates[target.platform] = asyncio.Semaphore(self.concurrency)
+        counters = self.ctx.hub.counters
+        try:
+            async with gate:
+                status = await deliver(self.ctx, target, leg(self.ctx, req, target.party))
+        except Exception as exc:  # a receiver's failure stays here (TransportError and others)
+            counters["broadcast_failed"] += 1
+            log.warning("broadcast_delivery_failed", receiver=target.party.key, error=str(exc))
+            return 0
+        finally:
+            left = self.pending[target.platform] - 1
+            if left:
+                self.pending[target.platform] = left
+            else:
+                del self.pending[target.platform]
+        counters["broadcast_delivered" if status == 200 else "broadcast_refused"] += 1
+        return status
+
+
+def leg(ctx: NodeContext, req: RouteRequest, to: PartyRef) -> RouteRequest:
+    """The request for one receiver: FROM = hub, TO = receiver, fresh X-Request-ID."""
+    hub = PartyRef(ctx.settings.country_code, ctx.settings.party_id)
+    return dataclasses.replace(
+        req,
+        kind=RouteKind.MODULE,
+        interface_role=InterfaceRole.RECEIVER,
+        request_id=ocpi.request_id(),
+        from_party=hub,
+        to_party=to,
+        has_from=True,
+        has_to=True,
+        ocn_signature="",
+        authorization="",
+    )
+
+
+async def deliver(ctx: NodeContext, target: Receiver, request: RouteRequest) -> int:
+    """Send one broadcast leg to a local platform (or through ``remote_delivery``); HTTP status."""
+    if not target.url:
+        assert remote_delivery is not None
+        return await remote_delivery(ctx, target.party, request)
+    url = ocpi.join_url(target.url, request.path_suffix)
+    if request.query:
+        url += "?" + request.query
+    headers = [
+        ("Authorization", target.auth),
+        ("X-Request-ID", request.request_id),
+        ("X-Correlation-ID", request.correlation_id),
+        ("OCPI-from-country-code", request.from_party.country_code),
+        ("OCPI-from-party-id", request.from_party.party_id),
+        ("OCPI-to-country-code", request.to_party.country_code),
+        ("OCPI-to-party-id", request.to_party.party_id),
+    ]
+    if ctx.settings.signatures or target.signatures:
+        values = signatures.request_values(request, request.query, request.body)
+        notary = signing.sign(values, ctx.settings.private_key_bytes)
+        headers.append(("OCN-Signature", notary.serialize()))
+    if request.body:
+        headers.append(("Content-Type", request.content_type or "application/json"))
+    result = await ctx.transport.request(
+        request.method, url, headers, request.body, ctx.settings.forward_timeout
+    )
+    if result.status == 200 and forward.envelope_status(result.body) != 1000:
+        return 0  # answered, but refused in the envelope
+    return result.status
