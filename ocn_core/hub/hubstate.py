@@ -50,11 +50,11 @@ class HubState:
             self.counters[f"{name}_failed"] += 1
             log.exception("hub_task_failed", task=name)
 
-    def health(self) -> dict[str, Any]:
-        """Counters of this process (broadcasts, fan-out drops, pushes, limits)."""
+    def health(self) -> dict[str, int]:
+        """Counters of this process (broadcasts, fan-out drops, pushes, limits, queued now)."""
         fanout = self.fanout
         queued = sum(fanout.pending.values()) if fanout is not None else 0
-        return {"counters": {**self.counters, **self.limits.counters()}, "fanout_queued": queued}
+        return {**self.counters, **self.limits.counters(), "fanout_queued": queued}
 
     async def drain(self) -> None:
         """Wait for the background tasks started so far (tests, shutdown)."""
