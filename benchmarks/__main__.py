@@ -30,6 +30,7 @@ SCENARIOS = {
     "grpc": "benchmarks.grpc_bench",
     "http": "benchmarks.http_bench",
     "registry": "benchmarks.registry_bench",
+    "broadcast": "benchmarks.broadcast_bench",
 }
 
 

@@ -20,8 +20,8 @@ from benchmarks.inprocess import connected_node
 from benchmarks.progress import Progress
 from ocn_core import ocpi
 from ocn_core.hub import forward
-from ocn_core.hub.rules import enforce
 from ocn_core.hub.context import NodeContext
+from ocn_core.hub.rules import enforce
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import IMPLEMENTATION, match, module_route
 from ocn_core.state import codec
