@@ -115,9 +115,11 @@ def _run_core(args: argparse.Namespace) -> int:
         server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine)
+        hub_jobs = asyncio.ensure_future(engine.run_jobs())  # still-alive, planned parties
         try:
             await server.wait_for_termination()
         finally:
+            hub_jobs.cancel()
             housekeeping.cancel()
             if chain_sync is not None:
                 chain_sync.cancel()

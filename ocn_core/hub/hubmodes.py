@@ -49,8 +49,10 @@ async def to_hub(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """A functional-module request with TO = the hub."""
     sender_platform(ctx, req)
     signatures.verify_request(ctx, req)
-    if req.method == "GET" and req.interface_role.ocpi == "SENDER" and not req.path_suffix:
-        return get_all(ctx, req)
+    if req.method == "GET":
+        if req.interface_role.ocpi == "SENDER" and not req.path_suffix:
+            return get_all(ctx, req)
+        raise NotFound("The hub answers GET only as GET All on its Sender interface")
     return broadcast_push(ctx, req)
 
 
