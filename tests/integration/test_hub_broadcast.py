@@ -104,6 +104,24 @@ async def test_emsp_tokens_go_to_cpos_only_and_failures_stay_at_the_hub(net: Hub
     assert _got(net["msp1"], "PUT", "/tokens/BE/OTH/T2") == []
 
 
+async def test_tariff_delete_is_broadcast_and_leaves_the_hub_data(net: HubNet) -> None:
+    path = "/ocpi/receiver/2.2.1/tariffs/CH/CP1/TA"
+    tariff = {
+        "id": "TA",
+        "country_code": "CH",
+        "party_id": "CP1",
+        "last_updated": "2026-01-01T00:00:00Z",
+    }
+    await net.call(net["cpo1"], "PUT", path, HUB, tariff)
+    _, body, _ = await net.call(net["msp1"], "GET", "/ocpi/sender/2.2.1/tariffs", HUB)
+    assert [t["id"] for t in body["data"]] == ["TA"]
+    status, body, _ = await net.call(net["cpo1"], "DELETE", path, HUB)
+    assert (status, body["status_code"]) == (200, 1000)
+    await _until(lambda: bool(_got(net["msp1"], "DELETE", "/tariffs/CH/CP1/TA")))
+    _, body, _ = await net.call(net["msp1"], "GET", "/ocpi/sender/2.2.1/tariffs", HUB)
+    assert body["data"] == []
+
+
 async def test_sessions_cdrs_gets_and_foreign_objects_are_never_broadcast(net: HubNet) -> None:
     for method, path in (
         ("PUT", "/ocpi/receiver/2.2.1/sessions/CH/CP1/S1"),

@@ -19,8 +19,9 @@ from tests.support.parties import PartyServer
 
 
 @pytest.fixture
-async def net(tmp_path: Path) -> AsyncIterator[HubNet]:
-    async with hub_network(tmp_path, still_alive_interval=0.3, planned_party_interval=0.3) as n:
+async def net(tmp_path: Path, core_mode: str) -> AsyncIterator[HubNet]:
+    intervals = {"still_alive_interval": 0.3, "planned_party_interval": 0.3}
+    async with hub_network(tmp_path, core_mode, **intervals) as n:
         yield n
 
 

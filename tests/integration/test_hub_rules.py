@@ -13,8 +13,8 @@ LOC = "/ocpi/receiver/2.2.1/locations/CH/CP1/L1"
 
 
 @pytest.fixture
-async def net(tmp_path: Path) -> AsyncIterator[HubNet]:
-    async with hub_network(tmp_path) as n:
+async def net(tmp_path: Path, core_mode: str) -> AsyncIterator[HubNet]:
+    async with hub_network(tmp_path, core_mode) as n:
         yield n
 
 

@@ -75,13 +75,13 @@ def _parties() -> dict[str, PartyServer]:
 
 
 @contextlib.asynccontextmanager
-async def hub_network(tmp: Path, **settings: Any) -> AsyncIterator[HubNet]:
+async def hub_network(tmp: Path, mode: str = "inprocess", **settings: Any) -> AsyncIterator[HubNet]:
     """Every party listed with the node and registered through the real handshake."""
     parties = _parties()
     for party in parties.values():
         await party.start()
     try:
-        async with running_node(tmp, **settings) as node:
+        async with running_node(tmp, mode, **settings) as node:
             for party in parties.values():
                 for role, cc, pid in party.roles:
                     await node.list_party(cc, pid, [role])
