@@ -94,11 +94,12 @@ async def _register(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
 async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict[str, Any]:
     platform = await _fetch_platform(ctx, req, platform_id=platform_id, grant=None)
     token_c = secrets.token_urlsafe(32)
+    before = ctx.platforms.platform(platform_id)
     try:
         ctx.platforms.register(None, platform, token_c, replace_id=platform_id)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
-    status.platform_connected(ctx, platform)
+    status.platform_connected(ctx, platform, before)
     return node_credentials(ctx, token_c)
 
 

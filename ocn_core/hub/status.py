@@ -42,9 +42,19 @@ def seed(ctx: NodeContext) -> None:
             )
 
 
-def platform_connected(ctx: NodeContext, platform: Platform) -> None:
-    """A platform registered or updated its credentials: its roles are CONNECTED."""
-    changed(ctx, ctx.hub.clientinfo.set_status(_roles(platform), CONNECTED), platform.id)
+def platform_connected(
+    ctx: NodeContext, platform: Platform, before: Platform | None = None
+) -> None:
+    """A platform registered or updated its credentials: its roles are CONNECTED.
+
+    ``before``: the platform's record before a credentials update; roles it no longer has
+    become SUSPENDED.
+    """
+    infos = ctx.hub.clientinfo.set_status(_roles(platform), CONNECTED)
+    if before is not None:
+        dropped = set(_roles(before)) - set(_roles(platform))
+        infos += ctx.hub.clientinfo.set_status(sorted(dropped), SUSPENDED)
+    changed(ctx, infos, platform.id)
 
 
 def platform_gone(ctx: NodeContext, platform: Platform) -> None:

@@ -171,3 +171,31 @@ def _platform_id(net: HubNet, cc: str, pid: str) -> str:
 def _status_on(node: Any, cc: str, pid: str) -> str | None:
     info = node.engine.ctx.hub.clientinfo.get(cc, pid, "CPO")
     return info.status if info is not None else None
+
+
+async def test_credentials_update_suspends_the_roles_it_drops(net: HubNet) -> None:
+    msp1 = net["msp1"]
+
+    async def update() -> None:
+        headers = {"Authorization": msp1.auth(msp1.token_c)}
+        url = f"{net.node.url}/ocpi/2.2.1/credentials"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.put(url, json=msp1.credentials(), headers=headers) as r,
+        ):
+            body = await r.json()
+        assert body["status_code"] == 1000, body
+        msp1.token_c = body["data"]["token"]
+
+    msp1.roles = [("EMSP", "DE", "MS1"), ("CPO", "DE", "MS1")]
+    await update()
+    assert (await _listing(net.node.url, net["msp3"]))[("DE", "MS1", "CPO")] == "CONNECTED"
+    msp1.roles = [("EMSP", "DE", "MS1")]
+    await update()
+    listing = await _listing(net.node.url, net["msp3"])
+    assert (listing[("DE", "MS1", "CPO")], listing[("DE", "MS1", "EMSP")]) == (
+        "SUSPENDED",
+        "CONNECTED",
+    )
+    await _until(lambda: [p["role"] for p in _pushes(net["cpo1"], "DE", "MS1")][-1:] == ["CPO"])
+    assert _pushes(net["cpo1"], "DE", "MS1")[-1]["status"] == "SUSPENDED"
