@@ -14,4 +14,5 @@ class RouteKind(IntEnum):
     PAGE = 6  # GET .../{module}/page/{proxy_id}: next page of a list
     PROXIED = 7  # a node-issued URL (response_url result, CDR location)
     CUSTOM = 8  # /ocpi/custom/{sender|receiver}/{module}/...
-    OCNRULES = 9  # /ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules
+    OCNRULES = 10  # /ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules
+    OCN_CLIENT_INFO = 11  # PUT /ocn/client-info from another node (raw signed body)

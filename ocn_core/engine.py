@@ -20,7 +20,7 @@ import structlog
 
 from ocn_core._ext import implementation_report
 from ocn_core.config import Settings
-from ocn_core.errors import NotFound, OcnError
+from ocn_core.errors import MethodNotAllowed, NotFound, OcnError
 from ocn_core.hub import (
     clientinfo,
     credentials,
@@ -108,9 +108,9 @@ class Engine:
         if kind == RouteKind.CREDENTIALS:
             return responses.ok(req, await credentials.handle(self.ctx, req), self._hub)
         if kind == RouteKind.HUBCLIENTINFO:
-            if req.module == status.CLIENT_INFO_PATH:  # set by the gateway for /ocn/client-info
-                return await self._client_info(req)
             return clientinfo.hubclientinfo(self.ctx, req, self._hub)
+        if kind == RouteKind.OCN_CLIENT_INFO:
+            return await self._client_info(req)
         if kind == RouteKind.OCNRULES:
             return responses.ok(req, rules.handle(self.ctx, req), self._hub)
         raise NotFound(f"No OCPI route for {req.method} {req.module} ({kind.name})")
@@ -239,6 +239,8 @@ class Engine:
 
     async def _client_info(self, req: RouteRequest) -> RouteResponse:
         """Inbound ``PUT /ocn/client-info`` from another node (ocn-node.md §2.14)."""
+        if req.method != "PUT":
+            raise MethodNotAllowed(f"{req.method} is not served on /ocn/client-info")
         await status.receive(self.ctx, req.body, req.ocn_signature)
         return responses.ok(req, None, self._hub)
 

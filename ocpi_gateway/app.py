@@ -12,7 +12,6 @@ import structlog
 
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
-from ocn_core.hub.status import CLIENT_INFO_PATH
 from ocn_core.logconfig import request_context
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -22,7 +21,11 @@ from ocpi_gateway.http_server import Request, Response
 
 log = structlog.get_logger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
-_KINDS = tuple(RouteKind)  # index = enum value
+# index = enum value (values the proto leaves unused map to UNSPECIFIED)
+_KINDS = tuple(
+    RouteKind(v) if v in RouteKind._value2member_map_ else RouteKind.UNSPECIFIED
+    for v in range(max(RouteKind) + 1)
+)
 _ROLES = tuple(InterfaceRole)
 
 
@@ -57,11 +60,10 @@ class Gateway:
                 except OcnError as exc:
                     return _admin_error(exc, exc.http_status)
             return Response(200, [JSON], orjson.dumps(self.node_info))
-        if path == CLIENT_INFO_PATH and request.method == "PUT":
+        if path == "/ocn/client-info":
             req = RouteRequest(
-                kind=RouteKind.HUBCLIENTINFO,
-                module=CLIENT_INFO_PATH,
-                method="PUT",
+                kind=RouteKind.OCN_CLIENT_INFO,
+                method=request.method,
                 request_id=request.headers.get("x-request-id", ""),
                 ocn_signature=request.headers.get("ocn-signature", ""),
                 body=request.body,

@@ -30,11 +30,11 @@ CASES = [
     ("POST", "/ocpi/2.2/credentials", (3, "credentials", 0, "2.2", "", "")),
     ("GET", "/ocpi/2.2.1/hubclientinfo", (4, "hubclientinfo", 1, "2.2.1", "", "")),
     ("GET", "/ocpi/sender/2.2.1/locations", (5, "locations", 1, "2.2.1", "", "")),
-    ("GET", "/ocpi/receiver/2.2/ocnrules", (9, "ocnrules", 2, "2.2", "", "")),
+    ("GET", "/ocpi/receiver/2.2/ocnrules", (10, "ocnrules", 2, "2.2", "", "")),
     (
         "DELETE",
         "/ocpi/2.2.1/receiver/ocnrules/whitelist/CH/CPO",
-        (9, "ocnrules", 2, "2.2.1", "whitelist/CH/CPO", ""),
+        (10, "ocnrules", 2, "2.2.1", "whitelist/CH/CPO", ""),
     ),
     ("GET", "/ocpi/sender/2.2/ocnrules", None),
     ("GET", "/ocpi/sender/2.2.1/locations/L1/E1/C1", (5, "locations", 1, "2.2.1", "L1/E1/C1", "")),

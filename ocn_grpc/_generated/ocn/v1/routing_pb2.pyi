@@ -44,8 +44,10 @@ class _RouteKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RouteKind.V
     """a node-issued URL (response_url result, CDR location)"""
     ROUTE_KIND_CUSTOM: _RouteKind.ValueType  # 8
     """/ocpi/custom/{sender|receiver}/{module}/..."""
-    ROUTE_KIND_OCNRULES: _RouteKind.ValueType  # 9
+    ROUTE_KIND_OCNRULES: _RouteKind.ValueType  # 10
     """/ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules"""
+    ROUTE_KIND_OCN_CLIENT_INFO: _RouteKind.ValueType  # 11
+    """PUT /ocn/client-info from another node (raw signed body)"""
 
 class RouteKind(_RouteKind, metaclass=_RouteKindEnumTypeWrapper):
     """What the request addresses, decided by the front end's route table."""
@@ -67,8 +69,10 @@ ROUTE_KIND_PROXIED: RouteKind.ValueType  # 7
 """a node-issued URL (response_url result, CDR location)"""
 ROUTE_KIND_CUSTOM: RouteKind.ValueType  # 8
 """/ocpi/custom/{sender|receiver}/{module}/..."""
-ROUTE_KIND_OCNRULES: RouteKind.ValueType  # 9
+ROUTE_KIND_OCNRULES: RouteKind.ValueType  # 10
 """/ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules"""
+ROUTE_KIND_OCN_CLIENT_INFO: RouteKind.ValueType  # 11
+"""PUT /ocn/client-info from another node (raw signed body)"""
 Global___RouteKind: _TypeAlias = RouteKind  # noqa: Y015
 
 class _InterfaceRole:
