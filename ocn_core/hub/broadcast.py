@@ -153,7 +153,7 @@ class Fanout:
         counters = self.ctx.hub.counters
         try:
             async with gate:
-                status = await deliver(self.ctx, target, leg(self.ctx, req, target.party))
+                status = await deliver(self.ctx, target, leg(self.ctx, req, target))
         except Exception as exc:  # a receiver's failure stays here (TransportError and others)
             counters["broadcast_failed"] += 1
             log.warning("broadcast_delivery_failed", receiver=target.party.key, error=str(exc))
@@ -168,16 +168,20 @@ class Fanout:
         return status
 
 
-def leg(ctx: NodeContext, req: RouteRequest, to: PartyRef) -> RouteRequest:
-    """The request for one receiver: FROM = hub, TO = receiver, fresh X-Request-ID."""
-    hub = PartyRef(ctx.settings.country_code, ctx.settings.party_id)
+def leg(ctx: NodeContext, req: RouteRequest, target: Receiver) -> RouteRequest:
+    """The request for one receiver: FROM = hub, TO = receiver, fresh X-Request-ID.
+
+    A leg to another node keeps FROM = the original party: the receiving node checks the sender
+    against the registry, where the hub's own identity is not listed.
+    """
+    frm = req.from_party if not target.url else PartyRef(ctx.settings.country_code, ctx.settings.party_id)
     return dataclasses.replace(
         req,
         kind=RouteKind.MODULE,
         interface_role=InterfaceRole.RECEIVER,
         request_id=ocpi.request_id(),
-        from_party=hub,
-        to_party=to,
+        from_party=frm,
+        to_party=target.party,
         has_from=True,
         has_to=True,
         ocn_signature="",
