@@ -32,6 +32,8 @@ from ocn_core.store import Store
 SIZES = (10, 50, 200)
 TARGET_FANOUT_MS, TARGET_SENDER_MS = 1000.0, 5.0
 SENDER = ("CH", "CPO")
+HUB = ("CH", "OCN")
+RECEIVER0 = ("DE", "000")  # the same-run baseline: one PUT routed directly to one receiver
 LOCATION = {
     "country_code": "CH",
     "party_id": "CPO",
@@ -69,32 +71,53 @@ def _prepare(data_dir: Path, receivers: str, n: int) -> str:
     return token_c
 
 
-async def _one(client: HttpClient, node: str, receivers: str, token_c: str, k: int,
-               n: int) -> tuple[float, float]:  # fmt: skip
-    object_id = f"B{k}-{secrets.token_hex(3)}"
-    body = json.dumps({**LOCATION, "id": object_id}).encode()
-    headers = [
+def _headers(token_c: str, to: tuple[str, str]) -> list[tuple[str, str]]:
+    return [
         ("Authorization", ocpi.authorization_header(token_c, True)),
         ("X-Request-ID", ocpi.request_id()), ("X-Correlation-ID", ocpi.request_id()),
         ("OCPI-from-country-code", SENDER[0]), ("OCPI-from-party-id", SENDER[1]),
-        ("OCPI-to-country-code", "CH"), ("OCPI-to-party-id", "OCN"),
+        ("OCPI-to-country-code", to[0]), ("OCPI-to-party-id", to[1]),
         ("Content-Type", "application/json"),
     ]  # fmt: skip
+
+
+async def _put(
+    client: HttpClient, node: str, token_c: str, to: tuple[str, str]
+) -> tuple[str, float, float]:
+    """One location PUT from the CPO; (object id, sent at, answered after ms)."""
+    object_id = f"B{secrets.token_hex(4)}"
+    body = json.dumps({**LOCATION, "id": object_id}).encode()
     url = f"{node}/ocpi/receiver/2.2.1/locations/CH/CPO/{object_id}"
     t0 = time.monotonic()
-    result = await client.request("PUT", url, headers, body, 10.0)
-    answered = time.monotonic() - t0
+    result = await client.request("PUT", url, _headers(token_c, to), body, 10.0)
+    answered = (time.monotonic() - t0) * 1000
     if result.status != 200 or b'"status_code":1000' not in result.body:
-        raise RuntimeError(f"hub refused the broadcast: {result.status} {result.body[:200]!r}")
-    deadline = t0 + 30.0
+        raise RuntimeError(f"node refused the PUT: {result.status} {result.body[:200]!r}")
+    return object_id, t0, answered
+
+
+async def _arrived(client: HttpClient, receivers: str, object_id: str, n: int) -> float:
+    """Monotonic time at which the ``n``-th receiver got ``object_id``."""
+    deadline = time.monotonic() + 30.0
     while True:
         got = await client.request("GET", f"{receivers}/stats/{object_id}", [], b"", 5.0)
         stats = json.loads(got.body)
         if stats["count"] >= n:
-            return answered * 1000, (stats["last"] - t0) * 1000
+            return float(stats["last"])
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {stats['count']} of {n} receivers got {object_id}")
         await asyncio.sleep(0.002)
+
+
+async def _settled(client: HttpClient, node: str, delivered: int) -> None:
+    """Wait until the node has every answer of its fan-outs so far (the next PUT finds it idle)."""
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        got = await client.request("GET", f"{node}/health/details", [], b"", 5.0)
+        if json.loads(got.body)["hub"].get("broadcast_delivered", 0) >= delivered:
+            return
+        await asyncio.sleep(0.002)
+    raise RuntimeError("the node did not finish its fan-out")
 
 
 async def _size(run_dir: Path, n: int, repeats: int, bar: Progress) -> dict[str, Any]:
@@ -113,19 +136,25 @@ async def _size(run_dir: Path, n: int, repeats: int, bar: Progress) -> dict[str,
         procs.wait_port(rport, started[0])
         started.append(procs.start(argv, run_dir / f"node-{n}.log", env))
         procs.wait_port(nport, started[1])
-        await _one(client, node, receivers, token_c, -1, n)  # warm-up: connections opened
-        sender, fanout = [], []
-        for k in range(repeats):
-            answered, done = await _one(client, node, receivers, token_c, k, n)
-            sender.append(answered)
-            fanout.append(done)
-            bar.step(f"{n} receivers")
+        sender, fanout, direct = [], [], []
+        for k in range(repeats + 1):  # the first round opens the connections (not counted)
+            object_id, _, answered = await _put(client, node, token_c, RECEIVER0)
+            await _arrived(client, receivers, object_id, 1)
+            object_id, t0, answered_b = await _put(client, node, token_c, HUB)
+            last = await _arrived(client, receivers, object_id, n)
+            await _settled(client, node, n * (k + 1))
+            if k:
+                direct.append(answered)
+                sender.append(answered_b)
+                fanout.append((last - t0) * 1000)
+                bar.step(f"{n} receivers")
     finally:
         await client.close()
         procs.stop(started)
     return {
         "receivers": n,
         "broadcasts": repeats,
+        "direct_put_p50_ms": round(statistics.median(direct), 3),
         "sender_p50_ms": round(statistics.median(sender), 3),
         "sender_max_ms": round(max(sender), 3),
         "fanout_p50_ms": round(statistics.median(fanout), 3),
