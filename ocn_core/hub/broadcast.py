@@ -174,7 +174,11 @@ def leg(ctx: NodeContext, req: RouteRequest, target: Receiver) -> RouteRequest:
     A leg to another node keeps FROM = the original party: the receiving node checks the sender
     against the registry, where the hub's own identity is not listed.
     """
-    frm = req.from_party if not target.url else PartyRef(ctx.settings.country_code, ctx.settings.party_id)
+    frm = (
+        req.from_party
+        if not target.url
+        else PartyRef(ctx.settings.country_code, ctx.settings.party_id)
+    )
     return dataclasses.replace(
         req,
         kind=RouteKind.MODULE,
@@ -197,21 +201,11 @@ async def deliver(ctx: NodeContext, target: Receiver, request: RouteRequest) -> 
     url = ocpi.join_url(target.url, request.path_suffix)
     if request.query:
         url += "?" + request.query
-    headers = [
-        ("Authorization", target.auth),
-        ("X-Request-ID", request.request_id),
-        ("X-Correlation-ID", request.correlation_id),
-        ("OCPI-from-country-code", request.from_party.country_code),
-        ("OCPI-from-party-id", request.from_party.party_id),
-        ("OCPI-to-country-code", request.to_party.country_code),
-        ("OCPI-to-party-id", request.to_party.party_id),
-    ]
-    if ctx.settings.signatures or target.signatures:
+    signature = ""
+    if ctx.settings.signatures or target.signatures:  # the hub signs what it sends itself
         values = signatures.request_values(request, request.query, request.body)
-        notary = signing.sign(values, ctx.settings.private_key_bytes)
-        headers.append(("OCN-Signature", notary.serialize()))
-    if request.body:
-        headers.append(("Content-Type", request.content_type or "application/json"))
+        signature = signing.sign(values, ctx.settings.private_key_bytes).serialize()
+    headers = forward.outbound_headers(request, target.auth, request.body, signature)
     result = await ctx.transport.request(
         request.method, url, headers, request.body, ctx.settings.forward_timeout
     )

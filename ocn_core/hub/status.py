@@ -101,16 +101,7 @@ async def push_local(ctx: NodeContext, infos: list[ClientInfo], source: str | No
                 ("X-Correlation-ID", ocpi.request_id()),
                 ("Content-Type", "application/json"),
             ]
-            body = orjson.dumps(info.ocpi())
-            try:
-                result = await ctx.transport.request(
-                    "PUT", target_url, headers, body, ctx.settings.forward_timeout
-                )
-                ok = result.status == 200
-            except TransportError as exc:
-                log.warning("clientinfo_push_failed", target=target.id, error=str(exc))
-                ok = False
-            ctx.hub.counters["clientinfo_pushed" if ok else "clientinfo_push_failed"] += 1
+            await _put(ctx, target_url, headers, orjson.dumps(info.ocpi()), "clientinfo_push")
 
 
 async def push_nodes(ctx: NodeContext, infos: list[ClientInfo]) -> None:
@@ -127,16 +118,22 @@ async def push_nodes(ctx: NodeContext, infos: list[ClientInfo]) -> None:
         ]
         for node in nodes:
             url = node.url.rstrip("/") + CLIENT_INFO_PATH
-            try:
-                result = await ctx.transport.request(
-                    "PUT", url, headers, body, ctx.settings.forward_timeout
-                )
-                ok = result.status == 200
-            except TransportError as exc:
-                log.warning("clientinfo_node_push_failed", node=node.url, error=str(exc))
-                ok = False
-            outcome = "clientinfo_nodes_pushed" if ok else "clientinfo_node_push_failed"
-            ctx.hub.counters[outcome] += 1
+            await _put(ctx, url, headers, body, "clientinfo_node_push")
+
+
+async def _put(
+    ctx: NodeContext, url: str, headers: list[tuple[str, str]], body: bytes, what: str
+) -> None:
+    """One push; the outcome is counted (``<what>_ok`` / ``<what>_failed``), failures logged."""
+    try:
+        result = await ctx.transport.request(
+            "PUT", url, headers, body, ctx.settings.forward_timeout
+        )
+        ok = result.status == 200
+    except TransportError as exc:
+        log.warning(f"{what}_failed", url=url, error=str(exc))
+        ok = False
+    ctx.hub.counters[f"{what}_ok" if ok else f"{what}_failed"] += 1
 
 
 async def receive(ctx: NodeContext, body: bytes, signature: str) -> None:

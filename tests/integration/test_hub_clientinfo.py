@@ -86,7 +86,7 @@ async def test_still_alive_check_marks_offline_and_back(net: HubNet) -> None:
     assert versions_gets[-1].headers["Authorization"] == msp3.auth(saved)  # token B
     msp3.token_b = saved
     await _until(lambda: _pushes(net["cpo1"], "FR", "MS3")[-1]["status"] == "CONNECTED")
-    assert net.node.engine.health()["hub"]["clientinfo_pushed"] > 0
+    assert net.node.engine.health()["hub"]["clientinfo_push_ok"] > 0
 
 
 async def test_listed_but_unregistered_party_is_planned(net: HubNet) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.hub import send
 from tests.support.node import RunningNode, running_node
 from tests.support.parties import PartyServer
 
@@ -42,13 +43,7 @@ class HubNet:
         headers = party.routing_headers(to=to or ("XX", "XXX"), frm=frm)
         if to is None:
             del headers["OCPI-to-country-code"], headers["OCPI-to-party-id"]
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = path if path.startswith("http") else self.node.url + path
-        async with aiohttp.ClientSession() as http:
-            async with http.request(method, url, headers=headers, data=data) as r:
-                return r.status, json.loads(await r.read()), dict(r.headers)
+        return await send(self.node.url, method, path, headers, body, raw)
 
     async def rules(
         self, party: PartyServer, method: str, suffix: str = "", body: Any = None
