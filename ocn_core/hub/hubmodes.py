@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from ocn_core import ocpi
 from ocn_core.errors import InvalidRequest, NotFound, WrongRoleHeaders
 from ocn_core.hub import broadcast, paging, responses, signatures
@@ -100,11 +98,11 @@ def broadcast_push(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     if method == "PATCH" and fan.duplicate(req):
         ctx.hub.counters["broadcast_duplicates_dropped"] += 1
     else:
-        targets = broadcast.receivers(ctx, req, role)
         ctx.hub.counters["broadcasts"] += 1
-        ctx.hub.spawn(_await(fan.push(req, targets)), "broadcast")
+        ctx.hub.spawn(_fan_out(ctx, fan, req, role), "broadcast")
     return responses.ok(req, None, hub_party(ctx))
 
 
-async def _await(done: asyncio.Future[list[int]]) -> None:
-    await done
+async def _fan_out(ctx: NodeContext, fan: broadcast.Fanout, req: RouteRequest, role: str) -> None:
+    """After the answer: pick the receivers (a scan of every platform) and push to them."""
+    await fan.push(req, broadcast.receivers(ctx, req, role))
