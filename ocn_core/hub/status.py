@@ -172,7 +172,10 @@ async def receive(ctx: NodeContext, body: bytes, signature: str) -> None:
 
 
 def planned_search(ctx: NodeContext) -> int:
-    """Roles listed with this node in the registry but not registered here become PLANNED."""
+    """Roles listed with this node in the registry but not registered here become PLANNED.
+
+    A PLANNED role whose listing went away (never registered) becomes SUSPENDED.
+    """
     me = ctx.node_address.lower()
     planned: list[tuple[str, str, str]] = []
     for party in ctx.registry.parties():
@@ -182,6 +185,14 @@ def planned_search(ctx: NodeContext) -> int:
             continue
         planned += [(role, party.country_code, party.party_id) for role in party.roles]
     infos = ctx.hub.clientinfo.set_status(planned, PLANNED, only_new=True)
+    listed = set(planned)
+    gone = [
+        (i.role, i.country_code, i.party_id)
+        for i in ctx.hub.clientinfo.all()
+        if i.status == PLANNED and not i.node and (i.role, i.country_code, i.party_id) not in listed
+    ]
+    if gone:
+        infos += ctx.hub.clientinfo.set_status(gone, SUSPENDED)
     changed(ctx, infos)
     return len(infos)
 

@@ -96,6 +96,8 @@ async def test_listed_but_unregistered_party_is_planned(net: HubNet) -> None:
     assert (await _listing(net.node.url, net["msp1"]))[("IT", "NEW", "CPO")] == "PLANNED"
     await asyncio.sleep(0.7)  # further searches do not repeat it
     assert len(_pushes(net["msp1"], "IT", "NEW")) == 1
+    await net.node.admin("DELETE", "/admin/registry/parties/IT/NEW")  # the plan was dropped
+    await _until(lambda: _pushes(net["msp1"], "IT", "NEW")[-1]["status"] == "SUSPENDED")
 
 
 async def _put_client_info(url: str, body: bytes, signature: str) -> tuple[int, dict[str, Any]]:
