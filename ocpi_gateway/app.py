@@ -13,7 +13,7 @@ import structlog
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
 from ocn_core.logconfig import request_context
-from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocn_core.views import to_json
 from ocpi_gateway.core_client import CoreClient
@@ -21,11 +21,7 @@ from ocpi_gateway.http_server import Request, Response
 
 log = structlog.get_logger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
-# index = enum value (values the proto leaves unused map to UNSPECIFIED)
-_KINDS = tuple(
-    RouteKind(v) if v in RouteKind._value2member_map_ else RouteKind.UNSPECIFIED
-    for v in range(max(RouteKind) + 1)
-)
+_KINDS = KINDS_BY_VALUE  # index = enum value
 _ROLES = tuple(InterfaceRole)
 
 

@@ -11,18 +11,7 @@ import time
 from dataclasses import dataclass
 
 from ocn_core.config import Settings
-from ocn_core.errors import ClientError, PayloadTooLarge
-
-
-class RateLimited(ClientError):
-    """Too many requests from one party (HTTP 429, ``Retry-After``)."""
-
-    reason = "rate_limited"
-    http_status = 429
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+from ocn_core.errors import PayloadTooLarge, RateLimited
 
 
 @dataclass(frozen=True, slots=True)

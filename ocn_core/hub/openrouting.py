@@ -20,15 +20,11 @@ from typing import Any
 
 import orjson
 
-from ocn_core.errors import InvalidRequest
+from ocn_core.errors import OpenRoutingRefused
 from ocn_core.hub import broadcast, hubmodes, signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import PartyRef, RouteRequest, RouteResponse
 from ocn_core.routing import ModuleRoute
-
-
-class OpenRoutingRefused(InvalidRequest):
-    reason = "open_routing_refused"
 
 
 async def route(ctx: NodeContext, req: RouteRequest, row: ModuleRoute | None) -> RouteResponse:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ocn_core import ocpi
-from ocn_core.errors import OcnError
+from ocn_core.errors import OcnError, RateLimited
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 
 JSON = ("Content-Type", "application/json")
@@ -50,7 +50,6 @@ def error(
     envelope = ocpi.envelope(exc.ocpi_status, None, exc.message)
     body = ocpi.dumps(sign(envelope) if sign is not None else envelope)
     headers = routing_headers(req, *hub)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:  # rate limited (HTTP 429)
-        headers.append(("Retry-After", str(max(1, math.ceil(retry_after)))))
+    if isinstance(exc, RateLimited):  # HTTP 429
+        headers.append(("Retry-After", str(max(1, math.ceil(exc.retry_after)))))
     return RouteResponse(exc.http_status, headers, body, exc.ocpi_status, exc.reason, req.call_id)

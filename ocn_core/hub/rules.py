@@ -14,23 +14,20 @@ from __future__ import annotations
 from typing import Any
 
 from ocn_core import ocpi
-from ocn_core.errors import ClientError, Forbidden, InvalidRequest, MethodNotAllowed, NotFound
+from ocn_core.errors import (
+    DuplicateRule,
+    Forbidden,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    RulesConflict,
+)
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
 from ocn_core.state.rules import BLACKLIST, WHITELIST, RuleEntry, Rules
 
 BOTH_ACTIVE = "OCN Rules whitelist and blacklist cannot be active at same time"
-
-
-class RulesConflict(ClientError):
-    """A rules change the current rules do not allow (HTTP 400 / OCPI 2000)."""
-
-    reason = "rules_conflict"
-
-
-class DuplicateRule(InvalidRequest):
-    reason = "rules_duplicate"
 
 
 def enforce(rules: Rules, sender_key: str, module: str) -> None:

@@ -59,13 +59,13 @@ def _match_module(
     method: str, interface: int, version: str, shapes: Shapes, module: str, rest: list[str]
 ) -> Match | None:
     if module not in shapes.modules:
-        served = shapes.served.get((module, interface))
+        served = shapes.served[interface].get(module)
         return (served, module, interface, version, "/".join(rest), "") if served else None
     if len(rest) == 2:
         if rest[0] == "page" and method == "GET" and module in shapes.paged:
             return (K_PAGE, module, interface, version, "", rest[1])
-        if rest[0] in shapes.proxied.get((module, interface), ()):
+        if rest[0] in shapes.proxied[interface].get(module, ()):
             return (K_PROXIED, module, interface, version, rest[0], rest[1])
-    elif len(rest) == 1 and method == "GET" and (module, interface) in shapes.items:
+    elif len(rest) == 1 and method == "GET" and module in shapes.items[interface]:
         return (K_PROXIED, module, interface, version, "", rest[0])
     return (K_MODULE, module, interface, version, "/".join(rest), "")

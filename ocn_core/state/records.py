@@ -52,6 +52,7 @@ class Platform:
         return cls(**data)
 
     def endpoint(self, identifier: str, role: str) -> str | None:
+        """The URL of the platform's ``identifier`` endpoint for ``role`` (SENDER/RECEIVER)."""
         for ep in self.endpoints:
             if ep.identifier == identifier and ep.role == role:
                 return ep.url

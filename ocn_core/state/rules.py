@@ -129,6 +129,7 @@ class RulesStore:
     """Read and replace one platform's :class:`Rules` (each write one durable transaction)."""
 
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.env = store.env
         self.db = store.db(RULES_DB)
 
@@ -150,4 +151,5 @@ class RulesStore:
                 txn.delete(key, db=self.db)
             else:
                 txn.put(key, encode(rules), db=self.db)
+            self.store.bump_routing_generation(txn)  # route facts carry the receiver's rules
         return rules

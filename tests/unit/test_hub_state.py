@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ocn_core.config import Settings
-from ocn_core.errors import PayloadTooLarge
-from ocn_core.hub.limits import Limit, PartnerLimits, RateLimited, parse_overrides
+from ocn_core.errors import PayloadTooLarge, RateLimited
+from ocn_core.hub.limits import Limit, PartnerLimits, parse_overrides
 from ocn_core.state.clientinfo import ClientInfoStore
 from ocn_core.state.hubdata import HubDataStore
 from ocn_core.state.rules import BLACKLIST, NO_RULES, WHITELIST, RuleEntry, Rules, RulesStore
@@ -57,7 +57,7 @@ def test_rules_store_update_is_atomic_and_empty_rules_are_removed(store: Store) 
     rules.update("p1", lambda r: Rules.build(True, r.active, r.entries))
     assert rules.get("p1").signatures is True
     rules.update("p1", lambda r: Rules.build(False, "", ()))
-    with store.read() as txn:
+    with store.env.begin() as txn:
         assert txn.get(b"v1:p1", db=rules.db) is None
 
 
