@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import orjson
@@ -45,12 +44,6 @@ class Receiver:
     url: str = ""  # the module's Receiver endpoint of a local platform
     auth: str = ""  # Authorization value for a local platform
     signatures: bool = False  # the receiver's rules require signed requests
-
-
-# Delivery of one request to a party on another node; the federation code plugs its
-# ``/ocn/message`` forwarding in here (``ocn_core.hub.broadcast.remote_delivery = ...``).
-RemoteDelivery = Callable[[NodeContext, PartyRef, RouteRequest], Awaitable[int]]
-remote_delivery: RemoteDelivery | None = None
 
 
 def fanout(ctx: NodeContext) -> Fanout:
@@ -94,7 +87,7 @@ def receivers(ctx: NodeContext, req: RouteRequest, role: str) -> list[Receiver]:
             auth = ocpi.authorization_header(platform.token_b, platform.token_b_base64)
             party = PartyRef(r.country_code, r.party_id)
             found.append(Receiver(party, platform.id, url, auth, rules.signatures))
-    if remote_delivery is not None:
+    if ctx.hub.remote is not None:
         me = ctx.node_address.lower()
         for p in ctx.registry.parties():
             key = (p.country_code + p.party_id).upper()
@@ -194,21 +187,22 @@ def leg(ctx: NodeContext, req: RouteRequest, target: Receiver) -> RouteRequest:
 
 
 async def deliver(ctx: NodeContext, target: Receiver, request: RouteRequest) -> int:
-    """Send one broadcast leg to a local platform (or through ``remote_delivery``); HTTP status."""
-    if not target.url:
-        assert remote_delivery is not None
-        return await remote_delivery(ctx, target.party, request)
-    url = ocpi.join_url(target.url, request.path_suffix)
-    if request.query:
-        url += "?" + request.query
+    """Send one broadcast leg: to a local platform, or through ``ctx.hub.remote`` to the node
+    of a party elsewhere. The HTTP status, 0 when the envelope refused it."""
     signature = ""
     if ctx.settings.signatures or target.signatures:  # the hub signs what it sends itself
         values = signatures.request_values(request, request.query, request.body)
         signature = signing.sign(values, ctx.settings.private_key_bytes).serialize()
-    headers = forward.outbound_headers(request, target.auth, request.body, signature)
-    result = await ctx.transport.request(
-        request.method, url, headers, request.body, ctx.settings.forward_timeout
-    )
+    if target.url:
+        url = ocpi.join_url(target.url, request.path_suffix)
+        if request.query:
+            url += "?" + request.query
+        headers = forward.outbound_headers(request, target.auth, request.body, signature)
+        timeout = ctx.settings.forward_timeout
+        result = await ctx.transport.request(request.method, url, headers, request.body, timeout)
+    else:
+        assert ctx.hub.remote is not None  # receivers() lists remote parties only then
+        result = await ctx.hub.remote(ctx, target.platform, request, signature)
     if result.status == 200 and forward.envelope_status(result.body) != 1000:
         return 0  # answered, but refused in the envelope
     return result.status
