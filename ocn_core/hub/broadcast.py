@@ -21,6 +21,7 @@ import orjson
 import structlog
 
 from ocn_core import ocpi, signing
+from ocn_core.federation import outbound
 from ocn_core.hub import forward, signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
@@ -87,13 +88,18 @@ def receivers(ctx: NodeContext, req: RouteRequest, role: str) -> list[Receiver]:
             auth = ocpi.authorization_header(platform.token_b, platform.token_b_base64)
             party = PartyRef(r.country_code, r.party_id)
             found.append(Receiver(party, platform.id, url, auth, rules.signatures))
-    if ctx.hub.remote is not None:
-        me = ctx.node_address.lower()
-        for p in ctx.registry.parties():
-            key = (p.country_code + p.party_id).upper()
-            if key in local or p.operator.lower() == me or not set(p.roles) & set(wanted):
-                continue
-            found.append(Receiver(PartyRef(p.country_code, p.party_id), p.node_url))
+    # parties on other nodes (one signed /ocn/message each), unless their node reported them
+    # as not CONNECTED
+    me = ctx.node_address.lower()
+    known = {(i.party_key, i.role): i.status for i in ctx.hub.clientinfo.all() if i.node}
+    for p in ctx.registry.parties():
+        key = (p.country_code + p.party_id).upper()
+        if key in local or key == sender or p.operator.lower() == me or not p.node_url:
+            continue
+        roles = [r for r in p.roles if r in wanted]
+        if not roles or all(known.get((key, r), CONNECTED) != CONNECTED for r in roles):
+            continue
+        found.append(Receiver(PartyRef(p.country_code, p.party_id), p.node_url.rstrip("/")))
     return found
 
 
@@ -187,8 +193,8 @@ def leg(ctx: NodeContext, req: RouteRequest, target: Receiver) -> RouteRequest:
 
 
 async def deliver(ctx: NodeContext, target: Receiver, request: RouteRequest) -> int:
-    """Send one broadcast leg: to a local platform, or through ``ctx.hub.remote`` to the node
-    of a party elsewhere. The HTTP status, 0 when the envelope refused it."""
+    """Send one broadcast leg: to a local platform, or in an ``/ocn/message`` to the node of a
+    party elsewhere. The HTTP status, 0 when the envelope refused it."""
     signature = ""
     if ctx.settings.signatures or target.signatures:  # the hub signs what it sends itself
         values = signatures.request_values(request, request.query, request.body)
@@ -200,9 +206,15 @@ async def deliver(ctx: NodeContext, target: Receiver, request: RouteRequest) -> 
         headers = forward.outbound_headers(request, target.auth, request.body, signature)
         timeout = ctx.settings.forward_timeout
         result = await ctx.transport.request(request.method, url, headers, request.body, timeout)
-    else:
-        assert ctx.hub.remote is not None  # receivers() lists remote parties only then
-        result = await ctx.hub.remote(ctx, target.platform, request, signature)
+    else:  # a party on another node: the federation's signed /ocn/message
+        result = await outbound.post(
+            ctx,
+            target.platform,
+            request,
+            query=request.query,
+            body=request.body,
+            signature=signature,
+        )
     if result.status == 200 and forward.envelope_status(result.body) != 1000:
         return 0  # answered, but refused in the envelope
     return result.status

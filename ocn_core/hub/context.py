@@ -12,6 +12,7 @@ from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
 
 if TYPE_CHECKING:
+    from ocn_core.federation.services import ServiceCopies
     from ocn_core.registry import Party, PartyReader, RegistryCache
 
 
@@ -25,6 +26,7 @@ class NodeContext:
     node_address: str  # checksummed address of the node key (the registry operator)
     proxies: ProxyStore
     party_reader: PartyReader | None = None  # one direct chain read on a cache miss
+    copies: ServiceCopies | None = None  # service-interface copies (when enabled)
     hub: HubState = field(init=False)  # rules, client info, hub data, counters (issue 13)
     hub_key: str = field(init=False)  # the node's own party (CCPID): TO = hub
 

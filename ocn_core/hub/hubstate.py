@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -18,13 +18,6 @@ from ocn_core.store import Store
 
 if TYPE_CHECKING:
     from ocn_core.hub.broadcast import Fanout
-    from ocn_core.hub.context import NodeContext
-    from ocn_core.model import RouteRequest
-    from ocn_core.transport import HttpResult
-
-# One request to a party on another node: (ctx, node URL, request, OCN-Signature) -> its answer.
-# Federation plugs its signed ``/ocn/message`` forwarding in here (``ctx.hub.remote``).
-RemoteDelivery = Callable[["NodeContext", str, "RouteRequest", str], Awaitable["HttpResult"]]
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +33,6 @@ class HubState:
         self.counters: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.fanout: Fanout | None = None  # created with the settings on first broadcast
-        self.remote: RemoteDelivery | None = None  # broadcast legs to parties on other nodes
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``work`` in the background; failures are logged and counted, never raised."""

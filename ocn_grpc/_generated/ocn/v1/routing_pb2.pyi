@@ -44,6 +44,8 @@ class _RouteKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RouteKind.V
     """a node-issued URL (response_url result, CDR location)"""
     ROUTE_KIND_CUSTOM: _RouteKind.ValueType  # 8
     """/ocpi/custom/{sender|receiver}/{module}/..."""
+    ROUTE_KIND_OCN_MESSAGE: _RouteKind.ValueType  # 9
+    """POST /ocn/message from another node (raw signed body)"""
     ROUTE_KIND_OCNRULES: _RouteKind.ValueType  # 10
     """/ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules"""
     ROUTE_KIND_OCN_CLIENT_INFO: _RouteKind.ValueType  # 11
@@ -69,6 +71,8 @@ ROUTE_KIND_PROXIED: RouteKind.ValueType  # 7
 """a node-issued URL (response_url result, CDR location)"""
 ROUTE_KIND_CUSTOM: RouteKind.ValueType  # 8
 """/ocpi/custom/{sender|receiver}/{module}/..."""
+ROUTE_KIND_OCN_MESSAGE: RouteKind.ValueType  # 9
+"""POST /ocn/message from another node (raw signed body)"""
 ROUTE_KIND_OCNRULES: RouteKind.ValueType  # 10
 """/ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules"""
 ROUTE_KIND_OCN_CLIENT_INFO: RouteKind.ValueType  # 11
