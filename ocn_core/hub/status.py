@@ -18,7 +18,8 @@ import orjson
 import structlog
 
 from ocn_core import ocpi, signing
-from ocn_core.errors import InvalidRequest, SignatureError
+from ocn_core.errors import InvalidRequest, SignatureError, UrlRefused
+from ocn_core.federation.urlpolicy import check_url
 from ocn_core.hub.context import NodeContext
 from ocn_core.state.clientinfo import STATUSES, ClientInfo
 from ocn_core.state.records import CONNECTED, OFFLINE, PLANNED, SUSPENDED, Platform
@@ -117,6 +118,12 @@ async def push_nodes(ctx: NodeContext, infos: list[ClientInfo]) -> None:
             ("Content-Type", "application/json"),
         ]
         for node in nodes:
+            try:
+                await check_url(node.url, ctx.settings)  # URLs from the registry: untrusted
+            except UrlRefused as exc:
+                log.warning("clientinfo_node_push_refused", node=node.url, error=exc.message)
+                ctx.hub.counters["clientinfo_node_push_failed"] += 1
+                continue
             url = node.url.rstrip("/") + CLIENT_INFO_PATH
             await _put(ctx, url, headers, body, "clientinfo_node_push")
 
