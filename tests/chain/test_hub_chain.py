@@ -68,8 +68,8 @@ async def hubs(
     try:
         for node in nodes.values():
             await asyncio.to_thread(node.start)
-        for name, node, (cc, pid) in (("msb", "b", MSB), ("cpa", "a", CPA)):
-            result = await parties[name].register(nodes[node].url, nodes[node].token_a(cc, pid))
+        for name, home, (cc, pid) in (("msb", "b", MSB), ("cpa", "a", CPA)):
+            result = await parties[name].register(nodes[home].url, nodes[home].token_a(cc, pid))
             assert result["status_code"] == 1000, result
         yield nodes, parties
     finally:
