@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,13 @@ import pytest
 import pytest_asyncio
 
 from tests.chain.conftest import Anvil, Chain
-from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli
+from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, eventually, node_env
 from tests.support.parties import PartyServer
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]
 
 CPA, MSB, NEW = ("CH", "CPA"), ("DE", "MSB"), ("IT", "NEW")
 HUB = ("CH", "OCN")
-
-
-@pytest.fixture(scope="module")
-def module_anvil(anvil_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
-    node = Anvil(anvil_binary, tmp_path_factory.mktemp("anvil") / "state.json")
-    node.start()
-    yield node
-    node.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -46,15 +37,8 @@ async def hubs(
     cli = RegistryCli(
         peers, module_anvil.port, chain.registry.address, chain.permissions.address, tmp
     )
-    env = {
-        "OCN_REGISTRY": "ethereum",
-        "OCN_RPC_URL": module_anvil.url,
-        "OCN_REGISTRY_ADDRESS": chain.registry.address,
-        "OCN_PERMISSIONS_ADDRESS": chain.permissions.address,
-        "OCN_REGISTRY_POLL_INTERVAL": "0.5",
-        "OCN_ALLOW_LOOPBACK_URLS": "1",
-        "OCN_PLANNED_PARTY_INTERVAL": "0.5",
-    }
+    addresses = (chain.registry.address, chain.permissions.address)
+    env = node_env(module_anvil.url, *addresses, OCN_PLANNED_PARTY_INTERVAL="0.5")
     nodes = {name: NodeProcess(ANVIL_KEYS[i], tmp / name, env) for i, name in enumerate("ab")}
     for node in nodes.values():
         cli.set_node(node.url, node.key)
@@ -79,16 +63,6 @@ async def hubs(
             await party.stop()
 
 
-async def _eventually(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.2)
-
-
 async def _listing(node: NodeProcess, party: PartyServer) -> dict[tuple[str, str], str]:
     headers = {"Authorization": party.auth(party.token_c)}
     url = f"{node.url}/ocpi/2.2.1/hubclientinfo"
@@ -106,14 +80,14 @@ async def test_client_info_crosses_nodes_verified_on_chain(
     async def connected() -> bool | None:
         return True if (await _listing(nodes["b"], msb)).get(CPA) == "CONNECTED" else None
 
-    await _eventually(connected)  # registered on A, pushed signed to B, B checked the operator
+    await eventually(connected)  # registered on A, pushed signed to B, B checked the operator
     pushed = [json.loads(r.body) for r in msb.received if r.path.endswith("/hubclientinfo/CH/CPA")]
     assert pushed[-1]["status"] == "CONNECTED"
 
     async def planned() -> bool | None:
         return True if (await _listing(nodes["a"], parties["cpa"])).get(NEW) == "PLANNED" else None
 
-    await _eventually(planned)  # listed with A on chain, never registered
+    await eventually(planned)  # listed with A on chain, never registered
 
 
 async def test_broadcast_reaches_the_other_nodes_emsp(
@@ -133,6 +107,6 @@ async def test_broadcast_reaches_the_other_nodes_emsp(
         found = [r for r in msb.received if r.method == "PUT" and r.path.endswith("/CH/CPA/L7")]
         return found[0] if found else None
 
-    got = await _eventually(arrived)
+    got = await eventually(arrived)
     assert json.loads(got.body) == location
     assert (got.headers["OCPI-to-country-code"], got.headers["OCPI-to-party-id"]) == MSB

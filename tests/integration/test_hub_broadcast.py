@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.hubnet import CPO1, CPO2, MSP1, OTH, HubNet, hub_network
-from tests.support.parties import PartyServer
+from tests.support.hubnet import CPO1, CPO2, MSP1, OTH, HubNet, hub_network, received, until
 
 HUB = ("CH", "OCN")
 LOC_PATH = "/ocpi/receiver/2.2.1/locations/CH/CP1/L1"
@@ -30,17 +29,6 @@ async def net(tmp_path: Path) -> AsyncIterator[HubNet]:
         yield n
 
 
-def _got(party: PartyServer, method: str, suffix: str) -> list[Any]:
-    return [r for r in party.received if r.method == method and r.path.endswith(suffix)]
-
-
-async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_location_put_to_the_hub_reaches_every_emsp_nsp_and_other(net: HubNet) -> None:
     await net.rules(
         net["msp2"],
@@ -54,9 +42,9 @@ async def test_location_put_to_the_hub_reaches_every_emsp_nsp_and_other(net: Hub
     assert (headers["OCPI-from-country-code"], headers["OCPI-from-party-id"]) == HUB
     assert (headers["OCPI-to-country-code"], headers["OCPI-to-party-id"]) == CPO1
     receivers = ("msp1", "msp3", "other")
-    await _until(lambda: all(_got(net[n], "PUT", "/locations/CH/CP1/L1") for n in receivers))
+    await until(lambda: all(received(net[n], "PUT", "/locations/CH/CP1/L1") for n in receivers))
     for name in receivers:
-        (got,) = _got(net[name], "PUT", "/locations/CH/CP1/L1")
+        (got,) = received(net[name], "PUT", "/locations/CH/CP1/L1")
         assert got.path == "/ocpi/2.2.1/receiver/locations/CH/CP1/L1"  # original owner in the URL
         assert got.body == raw  # raw bytes, last_updated untouched
         assert (got.headers["OCPI-from-country-code"], got.headers["OCPI-from-party-id"]) == HUB
@@ -66,7 +54,7 @@ async def test_location_put_to_the_hub_reaches_every_emsp_nsp_and_other(net: Hub
     # blocked by its rules, CPOs are not the opposite role
     await asyncio.sleep(0.1)
     for name in ("msp2", "cpo2", "cpo1"):
-        assert _got(net[name], "PUT", "/locations/CH/CP1/L1") == []
+        assert received(net[name], "PUT", "/locations/CH/CP1/L1") == []
 
 
 async def test_emsp_tokens_go_to_cpos_only_and_failures_stay_at_the_hub(net: HubNet) -> None:
@@ -82,26 +70,26 @@ async def test_emsp_tokens_go_to_cpos_only_and_failures_stay_at_the_hub(net: Hub
     path = "/ocpi/receiver/2.2.1/tokens/DE/MS1/T1?type=RFID"
     status, body, _ = await net.call(net["msp1"], "PUT", path, HUB, token)
     assert (status, body["status_code"]) == (200, 1000)  # cpo2's 400 is not relayed
-    await _until(
+    await until(
         lambda: bool(
-            _got(net["cpo1"], "PUT", "/tokens/DE/MS1/T1")
-            and _got(net["cpo2"], "PUT", "/tokens/DE/MS1/T1")
+            received(net["cpo1"], "PUT", "/tokens/DE/MS1/T1")
+            and received(net["cpo2"], "PUT", "/tokens/DE/MS1/T1")
         )
     )
-    assert _got(net["cpo1"], "PUT", "/tokens/DE/MS1/T1")[0].query == "type=RFID"
-    await _until(lambda: net.node.engine.health()["hub"].get("broadcast_refused") == 1)
+    assert received(net["cpo1"], "PUT", "/tokens/DE/MS1/T1")[0].query == "type=RFID"
+    await until(lambda: net.node.engine.health()["hub"].get("broadcast_refused") == 1)
     await asyncio.sleep(0.05)
     for name in ("msp2", "msp3", "other"):
-        assert _got(net[name], "PUT", "/tokens/DE/MS1/T1") == []
+        assert received(net[name], "PUT", "/tokens/DE/MS1/T1") == []
     # OTHER pushes to CPOs only
     token["country_code"], token["party_id"] = OTH
     status, body, _ = await net.call(
         net["other"], "PUT", "/ocpi/receiver/2.2.1/tokens/BE/OTH/T2", HUB, token
     )
     assert body["status_code"] == 1000
-    await _until(lambda: bool(_got(net["cpo1"], "PUT", "/tokens/BE/OTH/T2")))
+    await until(lambda: bool(received(net["cpo1"], "PUT", "/tokens/BE/OTH/T2")))
     await asyncio.sleep(0.05)
-    assert _got(net["msp1"], "PUT", "/tokens/BE/OTH/T2") == []
+    assert received(net["msp1"], "PUT", "/tokens/BE/OTH/T2") == []
 
 
 async def test_tariff_delete_is_broadcast_and_leaves_the_hub_data(net: HubNet) -> None:
@@ -117,7 +105,7 @@ async def test_tariff_delete_is_broadcast_and_leaves_the_hub_data(net: HubNet) -
     assert [t["id"] for t in body["data"]] == ["TA"]
     status, body, _ = await net.call(net["cpo1"], "DELETE", path, HUB)
     assert (status, body["status_code"]) == (200, 1000)
-    await _until(lambda: bool(_got(net["msp1"], "DELETE", "/tariffs/CH/CP1/TA")))
+    await until(lambda: bool(received(net["msp1"], "DELETE", "/tariffs/CH/CP1/TA")))
     _, body, _ = await net.call(net["msp1"], "GET", "/ocpi/sender/2.2.1/tariffs", HUB)
     assert body["data"] == []
 
@@ -176,9 +164,9 @@ async def test_identical_consecutive_status_updates_are_dropped(net: HubNet) -> 
         _status, body, _ = await net.call(net["cpo1"], "PATCH", LOC_PATH + "/E1", HUB, patch)
         assert body["status_code"] == 1000
     await net.call(net["cpo1"], "PATCH", LOC_PATH + "/E1", HUB, {"status": "AVAILABLE"})
-    await _until(lambda: len(_got(net["msp1"], "PATCH", "/L1/E1")) == 2)
+    await until(lambda: len(received(net["msp1"], "PATCH", "/L1/E1")) == 2)
     await asyncio.sleep(0.1)
-    assert [json.loads(r.body)["status"] for r in _got(net["msp1"], "PATCH", "/L1/E1")] == [
+    assert [json.loads(r.body)["status"] for r in received(net["msp1"], "PATCH", "/L1/E1")] == [
         "CHARGING",
         "AVAILABLE",
     ]
@@ -200,8 +188,8 @@ async def test_bounded_queue_per_receiver_drops_and_counts(tmp_path: Path) -> No
         await net.node.engine.ctx.hub.drain()
         counters = net.node.engine.health()["hub"]
         assert counters["fanout_dropped_queue_full"] == 2  # msp3 was busy with Q0
-        assert len(_got(net["msp3"], "PUT", "/Q0")) == 1
-        assert all(len(_got(net["msp1"], "PUT", f"/Q{i}")) == 1 for i in range(3))
+        assert len(received(net["msp3"], "PUT", "/Q0")) == 1
+        assert all(len(received(net["msp1"], "PUT", f"/Q{i}")) == 1 for i in range(3))
 
 
 async def test_partner_rate_and_body_limits(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from ocn_core import signing
-from tests.support.hubnet import HubNet, hub_network
+from tests.support.hubnet import HubNet, hub_network, until
 from tests.support.node import running_node
 from tests.support.parties import PartyServer
 
@@ -28,13 +28,6 @@ async def net(tmp_path: Path, core_mode: str) -> AsyncIterator[HubNet]:
 def _pushes(party: PartyServer, cc: str, pid: str) -> list[dict[str, Any]]:
     path = f"/custom/hubclientinfo/{cc}/{pid}"
     return [json.loads(r.body) for r in party.received if r.method == "PUT" and r.path == path]
-
-
-async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def _listing(url: str, party: PartyServer) -> dict[tuple[str, str, str], str]:
@@ -53,7 +46,7 @@ async def test_registration_is_listed_and_pushed_to_receivers_only(net: HubNet) 
     assert listing[("BE", "OTH", "OTHER")] == "CONNECTED"
     assert list(listing.values()) == ["CONNECTED"] * 6
     # cpo1 registered first and implements the receiver interface: it heard of everyone after it
-    await _until(lambda: len(_pushes(net["cpo1"], "BE", "OTH")) == 1)
+    await until(lambda: len(_pushes(net["cpo1"], "BE", "OTH")) == 1)
     pushed = _pushes(net["cpo1"], "BE", "OTH")[0]
     assert (pushed["role"], pushed["status"]) == ("OTHER", "CONNECTED")
     assert pushed["last_updated"].endswith("Z")
@@ -70,7 +63,7 @@ async def test_unregistration_suspends_and_rules_filter_pushes_and_lists(net: Hu
         headers = {"Authorization": other.auth(other.token_c)}
         async with http.delete(f"{net.node.url}/ocpi/2.2.1/credentials", headers=headers) as r:
             assert (await r.json())["status_code"] == 1000
-    await _until(lambda: any(p["status"] == "SUSPENDED" for p in _pushes(net["msp1"], "BE", "OTH")))
+    await until(lambda: any(p["status"] == "SUSPENDED" for p in _pushes(net["msp1"], "BE", "OTH")))
     assert [p["status"] for p in _pushes(net["cpo1"], "BE", "OTH")] == ["CONNECTED"]  # blocked
     assert (await _listing(net.node.url, net["msp3"]))[("BE", "OTH", "OTHER")] == "SUSPENDED"
     assert ("BE", "OTH", "OTHER") not in await _listing(net.node.url, net["cpo1"])
@@ -79,25 +72,25 @@ async def test_unregistration_suspends_and_rules_filter_pushes_and_lists(net: Hu
 async def test_still_alive_check_marks_offline_and_back(net: HubNet) -> None:
     msp3 = net["msp3"]
     saved, msp3.token_b = msp3.token_b, "changed"  # its versions endpoint now answers 401
-    await _until(lambda: any(p["status"] == "OFFLINE" for p in _pushes(net["cpo1"], "FR", "MS3")))
+    await until(lambda: any(p["status"] == "OFFLINE" for p in _pushes(net["cpo1"], "FR", "MS3")))
     assert (await _listing(net.node.url, net["cpo2"]))[("FR", "MS3", "EMSP")] == "OFFLINE"
     assert await net.node.admin("GET", "/admin/connection-status/FR/MS3") == (200, "OFFLINE")
     versions_gets = [r for r in msp3.received if r.path == "/ocpi/versions"]
     assert versions_gets[-1].headers["Authorization"] == msp3.auth(saved)  # token B
     msp3.token_b = saved
-    await _until(lambda: _pushes(net["cpo1"], "FR", "MS3")[-1]["status"] == "CONNECTED")
+    await until(lambda: _pushes(net["cpo1"], "FR", "MS3")[-1]["status"] == "CONNECTED")
     assert net.node.engine.health()["hub"]["clientinfo_push_ok"] > 0
 
 
 async def test_listed_but_unregistered_party_is_planned(net: HubNet) -> None:
     await net.node.list_party("IT", "NEW", ["CPO"])
-    await _until(lambda: len(_pushes(net["msp1"], "IT", "NEW")) == 1)
+    await until(lambda: len(_pushes(net["msp1"], "IT", "NEW")) == 1)
     assert _pushes(net["msp1"], "IT", "NEW")[0]["status"] == "PLANNED"
     assert (await _listing(net.node.url, net["msp1"]))[("IT", "NEW", "CPO")] == "PLANNED"
     await asyncio.sleep(0.7)  # further searches do not repeat it
     assert len(_pushes(net["msp1"], "IT", "NEW")) == 1
     await net.node.admin("DELETE", "/admin/registry/parties/IT/NEW")  # the plan was dropped
-    await _until(lambda: _pushes(net["msp1"], "IT", "NEW")[-1]["status"] == "SUSPENDED")
+    await until(lambda: _pushes(net["msp1"], "IT", "NEW")[-1]["status"] == "SUSPENDED")
 
 
 async def _put_client_info(url: str, body: bytes, signature: str) -> tuple[int, dict[str, Any]]:
@@ -134,7 +127,7 @@ async def test_inbound_client_info_is_verified_stored_and_pushed(net: HubNet) ->
     status, answer = await _put_client_info(net.node.url, body, signing.node_sign(body, other_key))
     assert (status, answer["status_code"]) == (200, 1000)
     assert (await _listing(net.node.url, net["msp3"]))[("SE", "FAR", "EMSP")] == "OFFLINE"
-    await _until(lambda: len(_pushes(net["cpo1"], "SE", "FAR")) == 1)
+    await until(lambda: len(_pushes(net["cpo1"], "SE", "FAR")) == 1)
     # a node may not speak for this node's own parties
     mine = json.dumps({**info, "party_id": "CP2", "country_code": "DE", "role": "CPO"}).encode()
     status, _ = await _put_client_info(net.node.url, mine, signing.node_sign(mine, other_key))
@@ -158,7 +151,7 @@ async def test_status_changes_reach_the_other_nodes(tmp_path: Path) -> None:
                 "status_code"
             ] == 1000
             await a.node.admin("DELETE", "/admin/platforms/" + _platform_id(a, "CH", "CP1"))
-            await _until(lambda: _status_on(b, "CH", "CP1") == "SUSPENDED")
+            await until(lambda: _status_on(b, "CH", "CP1") == "SUSPENDED")
             assert (await _listing(b.url, watcher))[("CH", "CP1", "CPO")] == "SUSPENDED"
         finally:
             await watcher.stop()
@@ -199,5 +192,5 @@ async def test_credentials_update_suspends_the_roles_it_drops(net: HubNet) -> No
         "SUSPENDED",
         "CONNECTED",
     )
-    await _until(lambda: [p["role"] for p in _pushes(net["cpo1"], "DE", "MS1")][-1:] == ["CPO"])
+    await until(lambda: [p["role"] for p in _pushes(net["cpo1"], "DE", "MS1")][-1:] == ["CPO"])
     assert _pushes(net["cpo1"], "DE", "MS1")[-1]["status"] == "SUSPENDED"

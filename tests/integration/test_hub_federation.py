@@ -7,10 +7,9 @@ their local registries (what the chain would tell them) and talk over real ``/oc
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 
 from tests.support.federation import mirror
 from tests.support.hub import send
+from tests.support.hubnet import received, until
 from tests.support.node import RunningNode, running_node
 from tests.support.parties import PartyServer
 
@@ -82,17 +82,6 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
         yield p
 
 
-def _got(party: PartyServer, method: str, suffix: str) -> list[Any]:
-    return [r for r in party.received if r.method == method and r.path.endswith(suffix)]
-
-
-async def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_broadcast_reaches_the_other_node_and_its_rules_apply_there(pair: Pair) -> None:
     rule = {"country_code": "CH", "party_id": "CP1", "modules": ["locations"]}
     await pair.rules(pair.msc, pair.b, "blacklist", rule)
@@ -105,17 +94,22 @@ async def test_broadcast_reaches_the_other_node_and_its_rules_apply_there(pair: 
     path = "/ocpi/receiver/2.2.1/locations/CH/CP1/L1"
     status, body, _ = await pair.call(pair.cpo, pair.a, "PUT", path, HUB, location)
     assert (status, body["status_code"]) == (200, 1000)
-    await _until(
-        lambda: bool(_got(pair.msa, "PUT", "/CH/CP1/L1") and _got(pair.msb, "PUT", "/CH/CP1/L1"))
+    await until(
+        lambda: bool(
+            received(pair.msa, "PUT", "/CH/CP1/L1") and received(pair.msb, "PUT", "/CH/CP1/L1")
+        )
     )
-    local, remote = _got(pair.msa, "PUT", "/CH/CP1/L1")[0], _got(pair.msb, "PUT", "/CH/CP1/L1")[0]
+    local, remote = (
+        received(pair.msa, "PUT", "/CH/CP1/L1")[0],
+        received(pair.msb, "PUT", "/CH/CP1/L1")[0],
+    )
     assert (local.headers["OCPI-from-country-code"], local.headers["OCPI-from-party-id"]) == HUB
     # across nodes the leg names the original party (node B checks it against the registry)
     assert (remote.headers["OCPI-from-country-code"], remote.headers["OCPI-from-party-id"]) == CPO
     assert (remote.headers["OCPI-to-country-code"], remote.headers["OCPI-to-party-id"]) == MSB
     assert json.loads(remote.body) == location
     await pair.a.engine.ctx.hub.drain()
-    assert _got(pair.msc, "PUT", "/CH/CP1/L1") == []  # blocked by its rules at node B
+    assert received(pair.msc, "PUT", "/CH/CP1/L1") == []  # blocked by its rules at node B
     assert pair.a.engine.health()["hub"]["broadcast_refused"] == 1
     # the same rule answers a direct request across the nodes
     status, body, _ = await pair.call(pair.cpo, pair.a, "PUT", path, MSC, location)
@@ -129,7 +123,7 @@ async def test_open_routing_reaches_a_token_issuer_on_the_other_node(pair: Pair)
     )
     assert (status, body["status_code"]) == (200, 1000)
     assert (headers["OCPI-from-country-code"], headers["OCPI-from-party-id"]) == MSB
-    (got,) = _got(pair.msb, "POST", "/receiver/cdrs")
+    (got,) = received(pair.msb, "POST", "/receiver/cdrs")
     assert (got.headers["OCPI-to-country-code"], got.headers["OCPI-to-party-id"]) == MSB
 
 
@@ -141,10 +135,10 @@ async def test_status_changes_on_one_node_reach_the_parties_of_the_other(pair: P
 
     def pushed() -> list[str]:
         return [
-            json.loads(r.body)["status"] for r in _got(pair.msa, "PUT", "/hubclientinfo/FR/MSC")
+            json.loads(r.body)["status"] for r in received(pair.msa, "PUT", "/hubclientinfo/FR/MSC")
         ]
 
-    await _until(lambda: "SUSPENDED" in pushed())  # B -> /ocn/client-info on A -> A's eMSP
+    await until(lambda: "SUSPENDED" in pushed())  # B -> /ocn/client-info on A -> A's eMSP
     info = pair.a.engine.ctx.hub.clientinfo.get("FR", "MSC", "EMSP")
     assert info is not None
     assert (info.status, info.node) == ("SUSPENDED", pair.b.engine.ctx.node_address)

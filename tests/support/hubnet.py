@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import aiohttp
 
 from tests.support.hub import send
 from tests.support.node import RunningNode, running_node
-from tests.support.parties import PartyServer
+from tests.support.parties import PartyServer, Received
 
 CPO1, CPO2 = ("CH", "CP1"), ("DE", "CP2")
 MSP1, MSP2, MSP3 = ("DE", "MS1"), ("NL", "MS2"), ("FR", "MS3")
@@ -87,3 +88,16 @@ async def hub_network(tmp: Path, mode: str = "inprocess", **settings: Any) -> As
     finally:
         for party in parties.values():
             await party.stop()
+
+
+def received(party: PartyServer, method: str, suffix: str) -> list[Received]:
+    """The requests ``party`` received with ``method`` on a path ending in ``suffix``."""
+    return [r for r in party.received if r.method == method and r.path.endswith(suffix)]
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``check()`` holds (background pushes and broadcasts), at most ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
