@@ -1,9 +1,10 @@
 """Instructions per request above the sockets, counted by callgrind: noise-free on a shared box.
 
-    python -m benchmarks.instructions [--calls 2000] [--access-log]
+    python -m benchmarks.instructions [--calls 2000] [--access-log] [--case handle|decision-cold]
 
 Runs ``Gateway.handle`` (URL match + engine + response; the outbound hop stubbed as in
-:mod:`benchmarks.engine_bench`) in a child under ``valgrind --tool=callgrind`` twice, with
+:mod:`benchmarks.engine_bench`), or the cold route decision of :mod:`benchmarks.decision_bench`
+(memo dropped, URL match + decision), in a child under ``valgrind --tool=callgrind`` twice, with
 ``calls`` and ``3 * calls`` requests, and reports the difference per request: setup and import
 costs cancel out. With ``--access-log`` the access log line (info, JSON) is written too, to a
 file. Wall-clock rows say how fast; this row says whether a change did less work.
@@ -30,8 +31,8 @@ from ocpi_gateway.core_client import InProcessCore
 from ocpi_gateway.http_server import Request
 
 
-async def _drive(calls: int, access_log: bool) -> None:
-    """Set up a connected node, then ``calls`` stubbed gateway requests."""
+async def _drive(calls: int, access_log: bool, case: str) -> None:
+    """Set up a connected node, then ``calls`` stubbed gateway requests (or cold decisions)."""
     with tempfile.TemporaryDirectory(prefix="ocn-instr-") as tmp:
         port = procs.free_port()
         base = f"http://127.0.0.1:{port}"
@@ -45,23 +46,31 @@ async def _drive(calls: int, access_log: bool) -> None:
                 headers = payloads.routing_headers(node.tokens["EMSP"])
                 request = Request("GET", payloads.NODE_PATH, "",
                                   {k.lower(): v for k, v in headers.items()}, b"")  # fmt: skip
+                if case == "decision-cold":
+                    from benchmarks.decision_bench import cases, route_request
+
+                    cold = dict((n, fn) for n, _, fn in cases(engine.ctx, route_request(
+                        node.tokens["EMSP"])))["route-decision-cold"]  # fmt: skip
+                    for _ in range(calls):
+                        cold()
+                    return
                 for _ in range(calls):
                     await gateway.handle(request)
         finally:
             upstream.close()
 
 
-def _child(calls: int, access_log: bool) -> None:
+def _child(calls: int, access_log: bool, case: str) -> None:
     from ocn_core.logconfig import configure_logging
 
     configure_logging("json", "info" if access_log else "warning")
-    asyncio.run(_drive(calls, access_log))
+    asyncio.run(_drive(calls, access_log, case))
 
 
-def _count(calls: int, access_log: bool, out: Path) -> int:
+def _count(calls: int, access_log: bool, case: str, out: Path) -> int:
     """Total instructions (Ir) of one child run under callgrind."""
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-            "-m", "benchmarks.instructions", "--child", str(calls)]  # fmt: skip
+            "-m", "benchmarks.instructions", "--child", str(calls), "--case", case]  # fmt: skip
     if access_log:
         argv.append("--access-log")
     with open(out.with_suffix(".log"), "wb") as log:
@@ -73,16 +82,16 @@ def _count(calls: int, access_log: bool, out: Path) -> int:
     return int(found.group(1))
 
 
-def measure(calls: int, access_log: bool = False) -> dict[str, Any]:
-    """Instructions per stubbed request (and which twins were loaded)."""
+def measure(calls: int, access_log: bool = False, case: str = "handle") -> dict[str, Any]:
+    """Instructions per stubbed request or cold decision (and which twins were loaded)."""
     if shutil.which("valgrind") is None:
         return {"skipped": "valgrind not installed"}
     with tempfile.TemporaryDirectory(prefix="ocn-callgrind-") as tmp:
-        small = _count(calls, access_log, Path(tmp) / "small.out")
-        large = _count(3 * calls, access_log, Path(tmp) / "large.out")
+        small = _count(calls, access_log, case, Path(tmp) / "small.out")
+        large = _count(3 * calls, access_log, case, Path(tmp) / "large.out")
     from ocn_core import implementation_report
 
-    return {"instructions_per_request": round((large - small) / (2 * calls)),
+    return {"instructions_per_call": round((large - small) / (2 * calls)), "case": case,
             "calls": calls, "access_log": access_log,
             "pure_twins": bool(os.environ.get("OCN_CORE_NO_EXTENSIONS")),
             "implementations": implementation_report()}  # fmt: skip
@@ -92,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--access-log", action="store_true")
+    ap.add_argument("--case", choices=("handle", "decision-cold"), default="handle")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child is not None:
-        _child(a.child, a.access_log)
+        _child(a.child, a.access_log, a.case)
         return 0
     import ocn_core.wire  # noqa: F401 - fills the implementation report
 
-    print(json.dumps(measure(a.calls, a.access_log), indent=1))
+    print(json.dumps(measure(a.calls, a.access_log, a.case), indent=1))
     return 0
 
 
