@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import procs
+from benchmarks import procs, stats
 from benchmarks.progress import Progress
 from ocn_core import ocpi
 from ocn_core.adapters.http_client import HttpClient
@@ -155,10 +155,13 @@ async def _size(run_dir: Path, n: int, repeats: int, bar: Progress) -> dict[str,
         "receivers": n,
         "broadcasts": repeats,
         "direct_put_p50_ms": round(statistics.median(direct), 3),
+        "sender_min_ms": round(min(sender), 3),
         "sender_p50_ms": round(statistics.median(sender), 3),
         "sender_max_ms": round(max(sender), 3),
+        "fanout_min_ms": round(min(fanout), 3),
         "fanout_p50_ms": round(statistics.median(fanout), 3),
         "fanout_max_ms": round(max(fanout), 3),
+        "fanout_spread_pct": round(stats.spread(fanout)["spread_pct"], 1),
         "answered_before_fanout": all(s < f for s, f in zip(sender, fanout, strict=True)),
     }
 
