@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     title = f"{a.what} w{a.workers} c{a.conc}" + (" signatures" if a.signatures else "")
     flamegraph.write(files, a.out / "flame.svg", title)
     if a.perf and (a.out / "perf.data").exists():
-        report = subprocess.run(["perf", "report", "--stdio", "--no-children", "--percent-limit",
-                                 "0.5", "-i", str(a.out / "perf.data")], capture_output=True,
-                                text=True, timeout=300)  # fmt: skip
+        argv = ["perf", "report", "--stdio", "--no-children", "-g", "none", "--sort", "dso,sym",
+                "--percent-limit", "0.5", "-i", str(a.out / "perf.data")]  # fmt: skip
+        report = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         (a.out / "perf.txt").write_text(report.stdout)
     print(text)
     print(f"wrote {a.out}/top.txt, flame.svg" + (", perf.txt" if a.perf else ""), file=sys.stderr)
