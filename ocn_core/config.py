@@ -30,6 +30,15 @@ class Settings:
     connect_timeout: float = 5.0
     forward_timeout: float = 30.0  # seconds before a forwarded request answers 4002
     max_body_bytes: int = 1 << 20
+    # HTTP front door (per connection unless said otherwise; 0 disables a timeout)
+    max_url_bytes: int = 8 << 10  # request target longer than this: 414
+    max_header_bytes: int = 64 << 10  # all header lines together: 431
+    max_header_count: int = 100  # more header lines than this: 431
+    header_timeout: float = 10.0  # seconds from a request's first byte to its last header: 408
+    body_timeout: float = 30.0  # seconds without a body byte while a body is expected: 408
+    keepalive_timeout: float = 75.0  # seconds an idle keep-alive connection is kept open
+    max_connections: int = 4096  # open connections per worker (capped by the fd limit): 503
+    max_pipelined: int = 32  # requests queued on one connection before it stops reading
     registration_token_ttl: float = 30 * 86400.0
     proxy_ttl: float = 7 * 86400.0
     map_size: int = 4 << 30

@@ -3,25 +3,74 @@
 Chosen by measurement (../shared/docs/perf-baselines.md): a bare uvloop + httptools server costs
 ~22 µs per request against ~114 µs for aiohttp's server on this machine. It does only what the
 gateway needs: request line, headers, a size-limited body, and whole responses.
+
+The front door is bounded (:class:`Limits`): request target, header block and count, body,
+header-read / body-idle / keep-alive timeouts, open connections per server, and pipelined
+requests per connection (reading stops while answers queue up or the write buffer is full).
+Refusals are built by the caller's ``refuse(status, message, headers)`` so that they carry the
+caller's envelope and ids. The timeouts cost nothing per request: one sweep per server checks
+every connection's progress counters a few times per timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httptools
 import structlog
+
+if TYPE_CHECKING:
+    from ocn_core.config import Settings
 
 log = structlog.get_logger(__name__)
 
 REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+    413: "Payload Too Large", 414: "URI Too Long", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
 }  # fmt: skip
+
+# what a connection is doing, for the sweep
+_IDLE, _HEAD, _BODY, _LINGER = 0, 1, 2, 3
+_LINGER_S = 2.0  # a refused connection drains the client's rest for at most this long ...
+_LINGER_BYTES = 1 << 20  # ... or this many bytes, so the client reads the refusal (no RST)
+_FD_RESERVE = 64  # descriptors kept for LMDB, logs, the balancer channel, outbound setup
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Front-door bounds of one server (0 disables a timeout)."""
+
+    max_body: int = 1 << 20
+    max_url: int = 8 << 10
+    max_header_bytes: int = 64 << 10
+    max_headers: int = 100
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 75.0
+    max_connections: int = 4096
+    max_pipelined: int = 32
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_body_bytes,
+            settings.max_url_bytes,
+            settings.max_header_bytes,
+            settings.max_header_count,
+            settings.header_timeout,
+            settings.body_timeout,
+            settings.keepalive_timeout,
+            settings.max_connections,
+            settings.max_pipelined,
+        )
 
 
 @dataclass(slots=True)
@@ -41,97 +90,227 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]  # may return a coroutine or any awaitable
-TooLarge = Callable[[Request], Response]
+# (HTTP status, message, headers parsed so far) -> the refusal to send before closing
+Refuse = Callable[[int, str, dict[str, str]], Response]
+
+
+def plain_refusal(status: int, message: str, headers: dict[str, str]) -> Response:
+    """A text/plain refusal (for servers that speak no OCPI)."""
+    return Response(status, [("Content-Type", "text/plain")], message.encode())
+
+
+class _Refusal(Exception):
+    """Raised in a parser callback: stop parsing, answer ``status`` and close."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class HttpFront:
+    """What the connections of one server share: handler, limits, refusals, the open set.
+
+    ``front.protocol`` is the protocol factory (``on_close`` is told when a connection ends,
+    as the balancer's ``receive_connections`` wants).
+    """
+
+    def __init__(self, handler: Handler, limits: Limits, refuse: Refuse = plain_refusal) -> None:
+        self.handler, self.limits, self.refuse = handler, limits, refuse
+        self.cap = connection_cap(limits.max_connections)
+        self.head_cap = limits.max_url + limits.max_header_bytes + 4096
+        self.connections: set[HttpProtocol] = set()
+        timeouts = [t for t in (limits.header_timeout, limits.body_timeout,
+                                limits.keepalive_timeout, _LINGER_S) if t > 0]  # fmt: skip
+        self.tick = min(1.0, max(0.02, min(timeouts) / 4))
+        self._sweeper: asyncio.TimerHandle | None = None
+        self.refused = 0  # connections refused in the current burst over the cap
+
+    def protocol(self, on_close: Callable[[], None] | None = None) -> HttpProtocol:
+        return HttpProtocol(self, on_close)
+
+    def opened(self, conn: HttpProtocol) -> bool:
+        """Count a new connection; False when it is over the cap (it is refused)."""
+        if len(self.connections) >= self.cap:
+            if not self.refused:
+                log.warning("connection_limit_reached", limit=self.cap)
+            self.refused += 1
+            return False
+        self.connections.add(conn)
+        if self._sweeper is None:
+            loop = asyncio.get_running_loop()
+            self._sweeper = loop.call_later(self.tick, self._sweep, loop)
+        return True
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for conn in list(self.connections):
+            conn.check(now)
+        if self.refused and len(self.connections) < self.cap:
+            log.warning("connection_limit_burst_ended", limit=self.cap, refused=self.refused)
+            self.refused = 0
+        self._sweeper = loop.call_later(self.tick, self._sweep, loop) if self.connections else None
+
+
+def connection_cap(wanted: int) -> int:
+    """``wanted`` bounded so that inbound plus one outbound connection each fit the fd limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max(1, wanted)
+    return max(1, min(wanted, (soft - _FD_RESERVE) // 2))
 
 
 class HttpProtocol(asyncio.Protocol):
     """One client connection; requests are answered in the order they arrived."""
 
-    def __init__(
-        self,
-        handler: Handler,
-        max_body: int,
-        too_large: TooLarge,
-        on_close: Callable[[], None] | None = None,
-    ) -> None:
-        self.handler = handler
+    def __init__(self, front: HttpFront, on_close: Callable[[], None] | None = None) -> None:
+        self.front = front
+        self.handler = front.handler
+        self.max_body = front.limits.max_body
+        self.max_url = front.limits.max_url
         self.on_close = on_close
-        self.max_body = max_body
-        self.too_large = too_large
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.body_size = 0
-        self.oversized = False
-        self.queue: deque[tuple[Request, bool]] = deque()
+        self.queue: deque[Request | Response] = deque()
+        self.keep: deque[bool] = deque()
         self.busy = False
         self.task: asyncio.Future[None] | None = None
+        # progress, read by the sweep
+        self.phase = _IDLE
+        self.seq = 0  # requests begun
+        self.received = 0  # data_received calls
+        self.answered = 0  # responses written
+        self.head_bytes = 0  # bytes received while a header block is incomplete
+        self.head_size = 0  # bytes of the current request's header lines
+        self.closing = False  # refused: ignore the rest, drain briefly, close
+        self.lingered = 0
+        self.read_paused = False
+        self.write_paused: asyncio.Future[None] | None = None
+        self._mark: tuple[int, int, int] = (-1, -1, -1)
+        self._since = 0.0
 
+    # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if not self.front.opened(self):
+            headers = [("Retry-After", "1")]
+            resp = self.front.refuse(503, "Too many open connections", {})
+            self._write(Response(resp.status, resp.headers + headers, resp.body), False)
+            self._close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.front.connections.discard(self)
+        if self.write_paused is not None and not self.write_paused.done():
+            self.write_paused.set_result(None)
         if self.on_close is not None:
             self.on_close()
 
+    def pause_writing(self) -> None:
+        """The transport's write buffer is over its high-water mark: stop reading too."""
+        if self.write_paused is None or self.write_paused.done():
+            self.write_paused = asyncio.get_running_loop().create_future()
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        waiter, self.write_paused = self.write_paused, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if len(self.queue) < self.front.limits.max_pipelined:
+            self._resume_reading()
+
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            self.lingered += len(data)
+            if self.lingered > _LINGER_BYTES:
+                self._close()
+            return
+        self.received += 1
+        if self.phase == _HEAD:
+            self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            refusal = exc.__context__
+            if isinstance(refusal, _Refusal):
+                self._refuse(refusal.status, refusal.message)
+            else:
+                log.warning("http_callback_failed", error=repr(refusal))
+                self._refuse(400, "Malformed HTTP request")
+            return
         except httptools.HttpParserUpgrade:
-            self._write_close(
-                Response(400, [("Content-Type", "text/plain")], b"Upgrade not supported")
-            )
+            self._refuse(400, "Upgrade not supported")
+            return
         except httptools.HttpParserError:
-            self._write_close(
-                Response(400, [("Content-Type", "text/plain")], b"Malformed HTTP request")
-            )
+            self._refuse(400, "Malformed HTTP request")
+            return
+        if self.phase == _HEAD and self.head_bytes > self.front.head_cap:
+            self._refuse(431, "Request header block too large")
 
     # httptools callbacks
     def on_message_begin(self) -> None:
-        self.url, self.headers, self.body, self.body_size, self.oversized = b"", {}, [], 0, False
+        self.url, self.headers, self.body, self.body_size = b"", {}, [], 0
+        self.phase, self.head_bytes, self.head_size = _HEAD, 0, 0
+        self.seq += 1
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > self.max_url:
+            raise _Refusal(414, "Request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        self.head_size += len(name) + len(value)
+
+    def on_headers_complete(self) -> None:
+        limits = self.front.limits
+        if len(self.headers) > limits.max_headers or self.head_size > limits.max_header_bytes:
+            raise _Refusal(431, "Request header fields too large")
+        self.phase = _BODY
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
         if self.body_size > self.max_body:
-            self.oversized = True
-            self.body = []
-        elif not self.oversized:
-            self.body.append(body)
+            raise _Refusal(413, "Request body exceeds the node's size limit")
+        self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.phase = _IDLE
         parsed = httptools.parse_url(self.url)
-        request = Request(
-            self.parser.get_method().decode("ascii"),
-            (parsed.path or b"/").decode("utf-8", "replace"),
-            (parsed.query or b"").decode("utf-8", "replace"),
-            self.headers,
-            b"".join(self.body),
+        self.queue.append(
+            Request(
+                self.parser.get_method().decode("ascii"),
+                (parsed.path or b"/").decode("utf-8", "replace"),
+                (parsed.query or b"").decode("utf-8", "replace"),
+                self.headers,
+                b"".join(self.body),
+            )
         )
-        if self.oversized:
-            self._write_close(self.too_large(request))
-            return
-        self.queue.append((request, self.parser.should_keep_alive()))
+        self.keep.append(self.parser.should_keep_alive())
         if not self.busy:
             self.busy = True
             self.task = asyncio.ensure_future(self._drain())
+        elif len(self.queue) >= self.front.limits.max_pipelined:
+            self._pause_reading()
+            if len(self.queue) >= 8 * self.front.limits.max_pipelined:  # within one read
+                raise _Refusal(429, "Too many pipelined requests")
 
     async def _drain(self) -> None:
         try:
             while self.queue:
-                request, keep_alive = self.queue.popleft()
+                item = self.queue.popleft()
+                if isinstance(item, Response):  # a refusal queued behind earlier answers
+                    self._write(item, keep_alive=False)
+                    self._linger()
+                    return
+                keep_alive = self.keep.popleft()
                 try:
-                    response = await self.handler(request)
+                    response = await self.handler(item)
                 except Exception:
-                    log.exception("unhandled_error", method=request.method, path=request.path)
+                    log.exception("unhandled_error", method=item.method, path=item.path)
                     response = Response(
                         500, [("Content-Type", "text/plain")], b"Internal Server Error"
                     )
@@ -139,12 +318,17 @@ class HttpProtocol(asyncio.Protocol):
                 if not keep_alive:
                     self._close()
                     return
+                if self.write_paused is not None:
+                    await self.write_paused  # the client is not reading: wait for it
+                if self.read_paused and len(self.queue) < self.front.limits.max_pipelined:
+                    self._resume_reading()
         finally:
             self.busy = False
 
     def _write(self, response: Response, keep_alive: bool = True) -> None:
         if self.transport is None:
             return
+        self.answered += 1
         head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}\r\n"]
         head += [f"{k}: {v}\r\n" for k, v in response.headers]
         head.append(f"Content-Length: {len(response.body)}\r\n")
@@ -153,9 +337,63 @@ class HttpProtocol(asyncio.Protocol):
         head.append("\r\n")
         self.transport.write("".join(head).encode("latin-1") + response.body)
 
-    def _write_close(self, response: Response) -> None:
-        self._write(response, keep_alive=False)
-        self._close()
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` after the answers already owed, read nothing more, close."""
+        self.closing = True
+        self.phase = _LINGER
+        response = self.front.refuse(status, message, self.headers)
+        if self.busy:
+            self.queue.append(response)
+        else:
+            self._write(response, keep_alive=False)
+            self._linger()
+
+    def _linger(self) -> None:
+        """Half-close after a refusal; the sweep closes after a short drain of the client's rest."""
+        self.closing = True
+        self.phase = _LINGER
+        self._resume_reading()
+        if self.transport is not None and self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self._close()
+
+    def _pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self.read_paused and self.transport is not None:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def check(self, now: float) -> None:
+        """The sweep: apply the timeout of what this connection has been doing since its mark."""
+        limits = self.front.limits
+        phase = self.phase
+        if phase == _IDLE and self.busy and self.write_paused is None:
+            self._mark = (-1, -1, -1)  # the node is working on it: no client timeout applies
+            return
+        if phase == _HEAD:
+            mark, timeout = (phase, self.seq, 0), limits.header_timeout  # total, not idle
+        elif phase == _BODY:
+            mark, timeout = (phase, self.seq, self.received), limits.body_timeout
+        elif phase == _LINGER:
+            mark, timeout = (phase, 0, 0), _LINGER_S
+        else:  # idle keep-alive, or answers stuck in a client that does not read
+            mark, timeout = (phase, self.received, self.answered), limits.keepalive_timeout
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+            return
+        if timeout <= 0 or now - self._since < timeout:
+            return
+        if phase in (_HEAD, _BODY):
+            what = "headers" if phase == _HEAD else "body"
+            self._refuse(408, f"Timed out reading the request {what}")
+            self._close()  # a slow client gets no lingering drain
+        elif self.transport is not None:
+            self.transport.abort() if self.write_paused is not None else self._close()
 
     def _close(self) -> None:
         if self.transport is not None:
@@ -164,16 +402,17 @@ class HttpProtocol(asyncio.Protocol):
 
 
 async def serve(
-    handler: Handler,
+    handler: Handler | HttpFront,
     host: str,
     port: int,
-    max_body: int,
-    too_large: TooLarge,
+    limits: Limits | None = None,
+    refuse: Refuse = plain_refusal,
 ) -> asyncio.Server:
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: HttpProtocol(handler, max_body, too_large),
-        host,
-        port,
-        backlog=4096,
+    """Listen on ``host:port``; ``handler`` may be a ready :class:`HttpFront`."""
+    front = (
+        handler
+        if isinstance(handler, HttpFront)
+        else HttpFront(handler, limits or Limits(), refuse)
     )
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(front.protocol, host, port, backlog=4096)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import os
 import signal
@@ -22,10 +21,10 @@ from ocn_core import implementation_report
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
-from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.balancer import receive_connections, run_workers
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import HttpProtocol, serve
+from ocpi_gateway.http_server import HttpFront, Limits, serve
 from ocpi_gateway.node import build_engine, start_registry_sync
 
 log = structlog.get_logger(__name__)
@@ -61,13 +60,11 @@ async def run_gateway(
     server: asyncio.Server | None = None
     stop_receiving = None
     loop = asyncio.get_running_loop()
+    front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
     if channel is None:
-        server = await serve(
-            gateway.handle, settings.host, settings.port, settings.max_body_bytes, too_large
-        )
+        server = await serve(front, settings.host, settings.port)
     else:
-        make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
-        stop_receiving = receive_connections(loop, channel, make)
+        stop_receiving = receive_connections(loop, channel, front.protocol)
     log.info(
         "node_started",
         url=settings.public_url,

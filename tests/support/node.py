@@ -16,10 +16,10 @@ import aiohttp
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_grpc.server import start_server
-from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
-from ocpi_gateway.http_server import serve
+from ocpi_gateway.http_server import Limits, serve
 from ocpi_gateway.node import build_engine
 
 
@@ -85,7 +85,7 @@ async def running_node(
         core = InProcessCore(engine)
     info = {"url": settings.public_url, "address": engine.ctx.node_address}
     gateway = Gateway(core, info)
-    server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
+    server = await serve(gateway.handle, "127.0.0.1", port, Limits.from_settings(settings), refuse)
     try:
         yield RunningNode(settings.public_url, settings, engine, mode)
     finally:
