@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ocn_core import implementation_report
+from ocn_core import implementation_report, validation
 from ocn_core.config import Settings
-from ocn_core.errors import NotFound, OcnError
+from ocn_core.errors import NotFound, OcnError, RefusedInput
 from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
@@ -56,10 +56,13 @@ class Engine:
 
     async def route(self, req: RouteRequest) -> RouteResponse:
         try:
+            validation.check_request(req)  # every edge's input, before anything reads it
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
                 return await forward.route_module(self.ctx, req)
             return await self._dispatch(req)
         except (OcnError, TransportError) as exc:
+            if isinstance(exc, RefusedInput) and isinstance(exc.request, RouteRequest):
+                req = exc.request  # answer without echoing the unsafe fields
             err = exc if isinstance(exc, OcnError) else forward.transport_error(exc)
             sign = self._sign if signatures.active(self.ctx, req) else None
             return responses.error(req, err, self._hub, sign)

@@ -18,6 +18,7 @@ from ocn_core.transport import HttpResult, TransportTimeout, TransportUnreachabl
 
 _Origin = tuple[str, str, int]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_CONTROLS = bytes([*range(32), 127])
 
 
 class _Connection(asyncio.Protocol):
@@ -121,7 +122,17 @@ class HttpClient:
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
-        payload = "".join(lines).encode("latin-1") + body
+        try:
+            head = "".join(lines).encode("latin-1")
+        except UnicodeEncodeError:
+            raise TransportUnreachable(
+                "refusing a request target or header out of Latin-1"
+            ) from None
+        # every line ends in exactly one CRLF: any other control byte (CR, LF, NUL...) came in
+        # with the target or a header value and would split or corrupt the request
+        if len(head) - len(head.translate(None, _CONTROLS)) != 2 * (len(lines) + 1):
+            raise TransportUnreachable("refusing a request target or header with control bytes")
+        payload = head + body
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             conn, reused = await self._acquire(origin)
