@@ -41,6 +41,7 @@ REASONS = {
 _IDLE, _HEAD, _BODY, _LINGER = 0, 1, 2, 3
 _LINGER_S = 2.0  # a refused connection drains the client's rest for at most this long ...
 _LINGER_BYTES = 1 << 20  # ... or this many bytes, so the client reads the refusal (no RST)
+_SLICE = 4096  # a bigger read is parsed in slices, so a full queue stops the parsing
 _FD_RESERVE = 64  # descriptors kept for LMDB, logs, the balancer channel, outbound setup
 
 
@@ -188,6 +189,7 @@ class HttpProtocol(asyncio.Protocol):
         self.closing = False  # refused: ignore the rest, drain briefly, close
         self.lingered = 0
         self.read_paused = False
+        self.pending = b""  # read but not parsed while the queue was full
         self.write_paused: asyncio.Future[None] | None = None
         self._mark: tuple[int, int, int] = (-1, -1, -1)
         self._since = 0.0
@@ -229,10 +231,20 @@ class HttpProtocol(asyncio.Protocol):
                 self._close()
             return
         self.received += 1
-        if self.phase == _HEAD:
-            self.head_bytes += len(data)
+        if self.pending or self.read_paused:
+            self.pending += data
+            return
         try:
-            self.parser.feed_data(data)
+            if len(data) <= _SLICE:
+                self._feed(data)
+            else:  # a big read: stop parsing where the queue is full, keep the rest raw
+                for start in range(0, len(data), _SLICE):
+                    if self.read_paused or self.closing:
+                        self.pending = data[start:]
+                        break
+                    self._feed(data[start : start + _SLICE])
+        except _Refusal as refusal:
+            self._refuse(refusal.status, refusal.message)
         except httptools.HttpParserCallbackError as exc:
             refusal = exc.__context__
             if isinstance(refusal, _Refusal):
@@ -240,15 +252,18 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 log.warning("http_callback_failed", error=repr(refusal))
                 self._refuse(400, "Malformed HTTP request")
-            return
         except httptools.HttpParserUpgrade:
             self._refuse(400, "Upgrade not supported")
-            return
         except httptools.HttpParserError:
             self._refuse(400, "Malformed HTTP request")
-            return
+
+    def _feed(self, data: bytes) -> None:
+        """Parse ``data``; a header block still open after it may not exceed the node's cap."""
+        if self.phase == _HEAD:
+            self.head_bytes += len(data)
+        self.parser.feed_data(data)
         if self.phase == _HEAD and self.head_bytes > self.front.head_cap:
-            self._refuse(431, "Request header block too large")
+            raise _Refusal(431, "Request header block too large")
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -295,8 +310,6 @@ class HttpProtocol(asyncio.Protocol):
             self.task = asyncio.ensure_future(self._drain())
         elif len(self.queue) >= self.front.limits.max_pipelined:
             self._pause_reading()
-            if len(self.queue) >= 8 * self.front.limits.max_pipelined:  # within one read
-                raise _Refusal(429, "Too many pipelined requests")
 
     async def _drain(self) -> None:
         try:
@@ -367,6 +380,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.read_paused and self.transport is not None:
             self.read_paused = False
             self.transport.resume_reading()
+            if self.pending and not self.closing:
+                data, self.pending = self.pending, b""
+                self.received -= 1  # not a new read
+                self.data_received(data)
 
     def check(self, now: float) -> None:
         """The sweep: apply the timeout of what this connection has been doing since its mark."""
@@ -391,9 +408,10 @@ class HttpProtocol(asyncio.Protocol):
         if phase in (_HEAD, _BODY):
             what = "headers" if phase == _HEAD else "body"
             self._refuse(408, f"Timed out reading the request {what}")
-            self._close()  # a slow client gets no lingering drain
-        elif self.transport is not None:
-            self.transport.abort() if self.write_paused is not None else self._close()
+        elif self.write_paused is not None and self.transport is not None:
+            self.transport.abort()  # answers the client does not read: drop them
+        else:
+            self._close()
 
     def _close(self) -> None:
         if self.transport is not None:

@@ -19,7 +19,7 @@ from ocn_grpc.server import start_server
 from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
-from ocpi_gateway.http_server import Limits, serve
+from ocpi_gateway.http_server import HttpFront, Limits, serve
 from ocpi_gateway.node import build_engine
 
 
@@ -35,6 +35,7 @@ class RunningNode:
     settings: Settings
     engine: Engine
     mode: str
+    front: HttpFront | None = None  # the HTTP server's shared state (open connections)
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -85,9 +86,10 @@ async def running_node(
         core = InProcessCore(engine)
     info = {"url": settings.public_url, "address": engine.ctx.node_address}
     gateway = Gateway(core, info)
-    server = await serve(gateway.handle, "127.0.0.1", port, Limits.from_settings(settings), refuse)
+    front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
+    server = await serve(front, "127.0.0.1", port)
     try:
-        yield RunningNode(settings.public_url, settings, engine, mode)
+        yield RunningNode(settings.public_url, settings, engine, mode, front)
     finally:
         server.close()
         await server.wait_closed()
