@@ -239,23 +239,26 @@ class HttpProtocol(asyncio.Protocol):
                 self._feed(data)
             else:  # a big read: stop parsing where the queue is full, keep the rest raw
                 for start in range(0, len(data), _SLICE):
-                    if self.read_paused or self.closing:
+                    if self._halted():  # set by the parser callbacks of the last slice
                         self.pending = data[start:]
                         break
                     self._feed(data[start : start + _SLICE])
         except _Refusal as refusal:
             self._refuse(refusal.status, refusal.message)
         except httptools.HttpParserCallbackError as exc:
-            refusal = exc.__context__
-            if isinstance(refusal, _Refusal):
-                self._refuse(refusal.status, refusal.message)
+            cause = exc.__context__
+            if isinstance(cause, _Refusal):
+                self._refuse(cause.status, cause.message)
             else:
-                log.warning("http_callback_failed", error=repr(refusal))
+                log.warning("http_callback_failed", error=repr(cause))
                 self._refuse(400, "Malformed HTTP request")
         except httptools.HttpParserUpgrade:
             self._refuse(400, "Upgrade not supported")
         except httptools.HttpParserError:
             self._refuse(400, "Malformed HTTP request")
+
+    def _halted(self) -> bool:
+        return self.read_paused or self.closing
 
     def _feed(self, data: bytes) -> None:
         """Parse ``data``; a header block still open after it may not exceed the node's cap."""
