@@ -121,8 +121,8 @@ def _unsafe_variants(base: RouteRequest) -> list[RouteRequest]:
         r(base, content_type="application/json\r\nX-Evil: 1"),
         r(base, proxy_id="p\x7f"),
         r(base, module="loc\u20acations"),
-        r(base, kind=99),  # type: ignore[arg-type]
-        r(base, interface_role=7),  # type: ignore[arg-type]
+        r(base, kind=99),
+        r(base, interface_role=7),
     ]
 
 
