@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from ocn_core import ocpi
-from ocn_core.config import SUPPORTED_VERSIONS
 from ocn_core.errors import (
     InvalidRequest,
     MethodNotAllowed,
@@ -19,6 +18,7 @@ from ocn_core.errors import (
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
+from ocn_core.routing.table import VERSIONS
 from ocn_core.state import Platform, RegistrationGrant, RoleConflict, RoleRecord, new_role
 from ocn_core.state.records import CONNECTED, EndpointRecord
 from ocn_core.transport import TransportError
@@ -98,7 +98,7 @@ async def _fetch_platform(
     token_b, versions_url, roles = _parse_credentials(creds)
     for role in roles:
         await _check_role(ctx, role, grant)
-    version = req.ocpi_version if req.ocpi_version in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0]
+    version = req.ocpi_version if req.ocpi_version in VERSIONS else VERSIONS[0]
     base64_token = version == "2.2.1"
     auth = ocpi.authorization_header(token_b, base64_token)
     listing = await _get_ocpi(ctx, versions_url, auth)

@@ -176,7 +176,11 @@ async def find_receiver(ctx: NodeContext, req: RouteRequest) -> str:
 async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface)."""
     interface = req.interface_role.ocpi
-    row = module_route(req.module, interface) if req.kind == RouteKind.MODULE else None
+    row = (
+        module_route(req.module, interface, req.ocpi_version)
+        if req.kind == RouteKind.MODULE
+        else None
+    )
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     try:
@@ -217,7 +221,11 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     method = "GET" if req.kind == RouteKind.PAGE else req.method
     body = req.body if method != "GET" else b""
     resp = await send(ctx, req, method, url, auth, body, req.ocn_signature)
-    row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
+    row = (
+        module_route(req.module, req.interface_role.ocpi, req.ocpi_version)
+        if req.kind == RouteKind.PAGE
+        else None
+    )
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
