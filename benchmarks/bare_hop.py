@@ -33,7 +33,9 @@ async def main(port: int, upstream_port: int, channel: socket.socket | None = No
         out = [(k, v) for k, v in result.headers if k.lower() == "content-type"]
         return Response(result.status, out, result.body)
 
-    front = HttpFront(relay, Limits())  # the node's default limits, plain-text refusals
+    front = HttpFront(
+        relay, Limits.from_settings()
+    )  # the node's default limits, plain-text refusals
     if channel is None:
         server = await serve(front, "127.0.0.1", port)
         async with server:

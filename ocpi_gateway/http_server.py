@@ -15,17 +15,17 @@ every connection's progress counters a few times per timeout.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import resource
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import httptools
 import structlog
 
-if TYPE_CHECKING:
-    from ocn_core.config import Settings
+from ocn_core.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -47,31 +47,34 @@ _FD_RESERVE = 64  # descriptors kept for LMDB, logs, the balancer channel, outbo
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Front-door bounds of one server (0 disables a timeout)."""
+    """Front-door bounds of one server (0 disables a timeout); defaults live in Settings."""
 
-    max_body: int = 1 << 20
-    max_url: int = 8 << 10
-    max_header_bytes: int = 64 << 10
-    max_headers: int = 100
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    keepalive_timeout: float = 75.0
-    max_connections: int = 4096
-    max_pipelined: int = 32
+    max_body: int
+    max_url: int
+    max_header_bytes: int
+    max_headers: int
+    header_timeout: float
+    body_timeout: float
+    keepalive_timeout: float
+    max_connections: int
+    max_pipelined: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            settings.max_body_bytes,
-            settings.max_url_bytes,
-            settings.max_header_bytes,
-            settings.max_header_count,
-            settings.header_timeout,
-            settings.body_timeout,
-            settings.keepalive_timeout,
-            settings.max_connections,
-            settings.max_pipelined,
+    def from_settings(cls, settings: Settings | None = None, **changes: Any) -> Limits:
+        """The limits of ``settings`` (default: the node's defaults), with ``changes``."""
+        s = settings or Settings()
+        limits = cls(
+            s.max_body_bytes,
+            s.max_url_bytes,
+            s.max_header_bytes,
+            s.max_header_count,
+            s.header_timeout,
+            s.body_timeout,
+            s.keepalive_timeout,
+            s.max_connections,
+            s.max_pipelined,
         )
+        return dataclasses.replace(limits, **changes) if changes else limits
 
 
 @dataclass(slots=True)
@@ -433,7 +436,7 @@ async def serve(
     front = (
         handler
         if isinstance(handler, HttpFront)
-        else HttpFront(handler, limits or Limits(), refuse)
+        else HttpFront(handler, limits or Limits.from_settings(), refuse)
     )
     loop = asyncio.get_running_loop()
     return await loop.create_server(front.protocol, host, port, backlog=4096)

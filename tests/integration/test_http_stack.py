@@ -122,7 +122,7 @@ async def _gateway(
     handler: Callable[[Request], asyncio.Future[Response]], max_body: int = 100
 ) -> tuple[asyncio.Server, int]:
     port = free_port()
-    server = await serve(handler, "127.0.0.1", port, Limits(max_body=max_body))
+    server = await serve(handler, "127.0.0.1", port, Limits.from_settings(max_body=max_body))
     return server, port
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import procs
 from tests.support.node import free_port
 
 
@@ -58,17 +58,11 @@ def start_node(
     argv = [sys.executable, "-m", "ocpi_gateway.cli", "run", "--data-dir", str(data_dir),
             "--public-url", f"http://127.0.0.1:{port}", "--port", str(port),
             "--log-level", "warning"]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=environ)
+    proc = procs.start(argv, log, environ)
     node = NodeProcess(proc, port, api_key, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"node exited {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return node
-        except OSError:
-            time.sleep(0.05)
-    node.stop()
-    raise RuntimeError("node did not start listening")
+    try:
+        procs.wait_port(port, proc)
+    except RuntimeError:
+        node.stop()
+        raise RuntimeError(f"node did not start: {log.read_text()[-2000:]}") from None
+    return node
