@@ -41,7 +41,7 @@ REASONS = {
 _IDLE, _HEAD, _BODY, _LINGER = 0, 1, 2, 3
 _LINGER_S = 2.0  # a refused connection drains the client's rest for at most this long ...
 _LINGER_BYTES = 1 << 20  # ... or this many bytes, so the client reads the refusal (no RST)
-_SLICE = 4096  # a bigger read is parsed in slices, so a full queue stops the parsing
+PARSE_SLICE = 16384  # a bigger read is parsed in slices, so a full queue stops the parsing
 _FD_RESERVE = 64  # descriptors kept for LMDB, logs, the balancer channel, outbound setup
 
 
@@ -188,7 +188,7 @@ class HttpProtocol(asyncio.Protocol):
         self.received = 0  # data_received calls
         self.answered = 0  # responses written
         self.head_bytes = 0  # bytes received while a header block is incomplete
-        self.head_size = 0  # bytes of the current request's header lines
+        self.feeding = 0  # bytes of the piece being parsed
         self.closing = False  # refused: ignore the rest, drain briefly, close
         self.lingered = 0
         self.read_paused = False
@@ -238,14 +238,14 @@ class HttpProtocol(asyncio.Protocol):
             self.pending += data
             return
         try:
-            if len(data) <= _SLICE:
+            if len(data) <= PARSE_SLICE:
                 self._feed(data)
             else:  # a big read: stop parsing where the queue is full, keep the rest raw
-                for start in range(0, len(data), _SLICE):
+                for start in range(0, len(data), PARSE_SLICE):
                     if self._halted():  # set by the parser callbacks of the last slice
                         self.pending = data[start:]
                         break
-                    self._feed(data[start : start + _SLICE])
+                    self._feed(data[start : start + PARSE_SLICE])
         except _Refusal as refusal:
             self._refuse(refusal.status, refusal.message)
         except httptools.HttpParserCallbackError as exc:
@@ -265,8 +265,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def _feed(self, data: bytes) -> None:
         """Parse ``data``; a header block still open after it may not exceed the node's cap."""
+        self.feeding = len(data)
         if self.phase == _HEAD:
-            self.head_bytes += len(data)
+            self.head_bytes += self.feeding
         self.parser.feed_data(data)
         if self.phase == _HEAD and self.head_bytes > self.front.head_cap:
             raise _Refusal(431, "Request header block too large")
@@ -274,7 +275,7 @@ class HttpProtocol(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self.url, self.headers, self.body, self.body_size = b"", {}, [], 0
-        self.phase, self.head_bytes, self.head_size = _HEAD, 0, 0
+        self.phase, self.head_bytes = _HEAD, 0
         self.seq += 1
 
     def on_url(self, url: bytes) -> None:
@@ -284,11 +285,18 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-        self.head_size += len(name) + len(value)
 
     def on_headers_complete(self) -> None:
         limits = self.front.limits
-        if len(self.headers) > limits.max_headers or self.head_size > limits.max_header_bytes:
+        # head_bytes + feeding bounds the header block from above: only a block that may be
+        # too large is measured (the common request pays one comparison)
+        if (
+            len(self.headers) > limits.max_headers
+            or self.head_bytes + self.feeding > limits.max_header_bytes
+        ) and (
+            len(self.headers) > limits.max_headers
+            or sum(len(k) + len(v) + 4 for k, v in self.headers.items()) > limits.max_header_bytes
+        ):
             raise _Refusal(431, "Request header fields too large")
         self.phase = _BODY
 

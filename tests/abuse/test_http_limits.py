@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ocpi_gateway.http_server import HttpFront, Limits, Request, Response, serve
+from ocpi_gateway.http_server import PARSE_SLICE, HttpFront, Limits, Request, Response, serve
 from tests.support.node import RunningNode, free_port, running_node
 from tests.support.rawhttp import exchange, parse_answers, read_until_closed, request
 
@@ -170,7 +170,7 @@ async def test_pipelined_requests_never_read_stay_bounded(node: RunningNode) -> 
             most_pending = max(most_pending, len(conn.pending))
             paused_seen = paused_seen or conn.read_paused
     assert paused_seen
-    assert most_queued <= LIMITS["max_pipelined"] + 4096 // len(one) + 1
+    assert most_queued <= LIMITS["max_pipelined"] + PARSE_SLICE // len(one) + 1
     assert most_pending <= 1 << 20
     answered = sum(c.answered for c in _front(node).connections)
     assert answered * len(one) < sent  # the rest waits in kernel buffers, not in the node
