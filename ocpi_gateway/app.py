@@ -135,7 +135,7 @@ def to_route_request(request: Request, found: tuple[int, str, int, str, str, str
 
 
 def refuse(status: int, message: str, headers: dict[str, str]) -> Response:
-    """The front door's refusal (413, 414, 431, 408, 429, 503, malformed HTTP) as an OCPI
+    """The front door's refusal (413, 414, 431, 408, 503, malformed HTTP) as an OCPI
     envelope, with the caller's X-Request-ID / X-Correlation-ID when they were parsed."""
     body = ocpi.dumps(ocpi.envelope(2001 if status < 500 else 3000, None, message))
     out = [JSON]

@@ -12,11 +12,12 @@ from benchmarks.soak import SoakPlan, _paced, markdown, run_soak
 
 
 def test_pace_moves_each_connection_cycle_to_the_target() -> None:
-    # 16 connections at 8000 req/s cycle in 2 ms; 4000 req/s needs 4 ms: 2 ms more delay
-    assert _paced(8000.0, 4000.0, 0.0) == pytest.approx(2.0)
-    assert _paced(3000.0, 4000.0, 2.0) == pytest.approx(2.0 + 16000 * (1 / 4000 - 1 / 3000))
+    # 64 connections at 8000 req/s cycle in 8 ms; 4000 req/s needs 16 ms: 8 ms more delay
+    assert _paced(8000.0, 4000.0, 0.0) == pytest.approx(8.0)
+    assert _paced(5000.0, 4000.0, 2.0) == pytest.approx(2.0 + 64000 * (1 / 4000 - 1 / 5000))
     assert _paced(1000.0, 4000.0, 1.0) == 0.0  # never negative
     assert _paced(0.0, 4000.0, 1.5) == 1.5
+    assert _paced(8000.0, 4000.0, 0.0, gain=0.5) == pytest.approx(4.0)  # half the way
 
 
 def test_a_short_soak_reports_windows_errors_and_rss(tmp_path: Path) -> None:
