@@ -178,15 +178,15 @@ class HttpProtocol(asyncio.Protocol):
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.body_size = 0
-        self.queue: deque[Request | Response] = deque()
-        self.keep: deque[bool] = deque()
+        # (request, keep-alive); (None, False) stands for ``final``, a refusal owed after them
+        self.queue: deque[tuple[Request | None, bool]] = deque()
+        self.final: Response | None = None
         self.busy = False
         self.task: asyncio.Future[None] | None = None
         # progress, read by the sweep
         self.phase = _IDLE
         self.seq = 0  # requests begun
         self.received = 0  # data_received calls
-        self.answered = 0  # responses written
         self.head_bytes = 0  # bytes received while a header block is incomplete
         self.feeding = 0  # bytes of the piece being parsed
         self.closing = False  # refused: ignore the rest, drain briefly, close
@@ -238,8 +238,13 @@ class HttpProtocol(asyncio.Protocol):
             self.pending += data
             return
         try:
-            if len(data) <= PARSE_SLICE:
-                self._feed(data)
+            if len(data) <= PARSE_SLICE:  # the common case, inlined: see _feed
+                self.feeding = len(data)
+                if self.phase == _HEAD:
+                    self.head_bytes += self.feeding
+                self.parser.feed_data(data)
+                if self.phase == _HEAD and self.head_bytes > self.front.head_cap:
+                    raise _Refusal(431, "Request header block too large")
             else:  # a big read: stop parsing where the queue is full, keep the rest raw
                 for start in range(0, len(data), PARSE_SLICE):
                     if self._halted():  # set by the parser callbacks of the last slice
@@ -286,10 +291,11 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
-    def on_headers_complete(self) -> None:
+    def _check_headers(self) -> None:
+        """431 for too many header lines or bytes. head_bytes + feeding bounds the block from
+        above, so only a block that may be too large is measured (no per-request callback:
+        this runs at the first body byte or at the end of the message)."""
         limits = self.front.limits
-        # head_bytes + feeding bounds the header block from above: only a block that may be
-        # too large is measured (the common request pays one comparison)
         if (
             len(self.headers) > limits.max_headers
             or self.head_bytes + self.feeding > limits.max_header_bytes
@@ -298,27 +304,29 @@ class HttpProtocol(asyncio.Protocol):
             or sum(len(k) + len(v) + 4 for k, v in self.headers.items()) > limits.max_header_bytes
         ):
             raise _Refusal(431, "Request header fields too large")
-        self.phase = _BODY
 
     def on_body(self, body: bytes) -> None:
+        if self.phase == _HEAD:
+            self._check_headers()
+            self.phase = _BODY
         self.body_size += len(body)
         if self.body_size > self.max_body:
             raise _Refusal(413, "Request body exceeds the node's size limit")
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if self.phase == _HEAD:  # no body
+            self._check_headers()
         self.phase = _IDLE
         parsed = httptools.parse_url(self.url)
-        self.queue.append(
-            Request(
-                self.parser.get_method().decode("ascii"),
-                (parsed.path or b"/").decode("utf-8", "replace"),
-                (parsed.query or b"").decode("utf-8", "replace"),
-                self.headers,
-                b"".join(self.body),
-            )
+        request = Request(
+            self.parser.get_method().decode("ascii"),
+            (parsed.path or b"/").decode("utf-8", "replace"),
+            (parsed.query or b"").decode("utf-8", "replace"),
+            self.headers,
+            b"".join(self.body),
         )
-        self.keep.append(self.parser.should_keep_alive())
+        self.queue.append((request, self.parser.should_keep_alive()))
         if not self.busy:
             self.busy = True
             self.task = asyncio.ensure_future(self._drain())
@@ -328,12 +336,12 @@ class HttpProtocol(asyncio.Protocol):
     async def _drain(self) -> None:
         try:
             while self.queue:
-                item = self.queue.popleft()
-                if isinstance(item, Response):  # a refusal queued behind earlier answers
-                    self._write(item, keep_alive=False)
+                item, keep_alive = self.queue.popleft()
+                if item is None:  # the refusal queued behind the earlier answers
+                    if self.final is not None:
+                        self._write(self.final, keep_alive=False)
                     self._linger()
                     return
-                keep_alive = self.keep.popleft()
                 try:
                     response = await self.handler(item)
                 except Exception:
@@ -355,7 +363,6 @@ class HttpProtocol(asyncio.Protocol):
     def _write(self, response: Response, keep_alive: bool = True) -> None:
         if self.transport is None:
             return
-        self.answered += 1
         head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}\r\n"]
         head += [f"{k}: {v}\r\n" for k, v in response.headers]
         head.append(f"Content-Length: {len(response.body)}\r\n")
@@ -370,7 +377,8 @@ class HttpProtocol(asyncio.Protocol):
         self.phase = _LINGER
         response = self.front.refuse(status, message, self.headers)
         if self.busy:
-            self.queue.append(response)
+            self.final = response
+            self.queue.append((None, False))
         else:
             self._write(response, keep_alive=False)
             self._linger()
@@ -413,7 +421,7 @@ class HttpProtocol(asyncio.Protocol):
         elif phase == _LINGER:
             mark, timeout = (phase, 0, 0), _LINGER_S
         else:  # idle keep-alive, or answers stuck in a client that does not read
-            mark, timeout = (phase, self.received, self.answered), limits.keepalive_timeout
+            mark, timeout = (phase, self.received, self.seq), limits.keepalive_timeout
         if mark != self._mark:
             self._mark, self._since = mark, now
             return

@@ -169,7 +169,6 @@ async def test_http_client_refuses_control_bytes_in_target_and_headers() -> None
         (base + "/a\r\nX-Evil: 1", []),
         (base + "/a b", [("X-Evil", "1\r\n")]),
         (base + "/a", [("X-Request-ID", "id\nX-Evil: 1")]),
-        (base + "/a", [("X-Evil\r\nX", "1")]),
         (base + "/\u20ac", []),
     ]
     for url, headers in bad:
