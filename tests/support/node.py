@@ -35,6 +35,7 @@ class RunningNode:
     settings: Settings
     engine: Engine
     mode: str
+    core: CoreClient  # what the gateway calls: the engine itself, or a gRPC client to it
     front: HttpFront | None = None  # the HTTP server's shared state (open connections)
 
     @property
@@ -88,7 +89,7 @@ async def running_node(
     front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
     server = await serve(front, "127.0.0.1", port)
     try:
-        yield RunningNode(settings.public_url, settings, engine, mode, front)
+        yield RunningNode(settings.public_url, settings, engine, mode, core, front)
     finally:
         server.close()
         await server.wait_closed()
