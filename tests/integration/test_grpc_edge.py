@@ -183,12 +183,14 @@ async def test_a_bad_stream_message_is_answered_alone(tmp_path: Path) -> None:
             )
 
             async def messages() -> AsyncIterator[bytes]:
-                good = routing_pb2.RouteRequest(kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=1)
+                good = routing_pb2.RouteRequest(
+                    kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=1, method="GET"
+                )
                 bad = routing_pb2.RouteRequest(kind=77, call_id=2, request_id="r2")  # type: ignore[arg-type]
                 for msg in (good, bad, good):
                     yield msg.SerializeToString()
                 yield routing_pb2.RouteRequest(
-                    kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=3
+                    kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=3, method="GET"
                 ).SerializeToString()
 
             replies: dict[int, list[routing_pb2.RouteResponse]] = {}
