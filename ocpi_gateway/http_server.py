@@ -238,19 +238,24 @@ class HttpProtocol(asyncio.Protocol):
             self.pending += data
             return
         try:
-            if len(data) <= PARSE_SLICE:  # the common case, inlined: see _feed
-                self.feeding = len(data)
+            # a big read is parsed in slices: parsing stops where the queue is full and the
+            # rest is kept raw; a small read (the common case) is one pass of this loop
+            size, start = len(data), 0
+            while True:
+                piece = data if size <= PARSE_SLICE else data[start : start + PARSE_SLICE]
+                self.feeding = len(piece)
                 if self.phase == _HEAD:
                     self.head_bytes += self.feeding
-                self.parser.feed_data(data)
+                self.parser.feed_data(piece)
+                # a header block still open after it may not exceed the node's cap
                 if self.phase == _HEAD and self.head_bytes > self.front.head_cap:
                     raise _Refusal(431, "Request header block too large")
-            else:  # a big read: stop parsing where the queue is full, keep the rest raw
-                for start in range(0, len(data), PARSE_SLICE):
-                    if self._halted():  # set by the parser callbacks of the last slice
-                        self.pending = data[start:]
-                        break
-                    self._feed(data[start : start + PARSE_SLICE])
+                start += PARSE_SLICE
+                if start >= size:
+                    break
+                if self._halted():  # set by the parser callbacks of the last slice
+                    self.pending = data[start:]
+                    break
         except _Refusal as refusal:
             self._refuse(refusal.status, refusal.message)
         except httptools.HttpParserCallbackError as exc:
@@ -267,15 +272,6 @@ class HttpProtocol(asyncio.Protocol):
 
     def _halted(self) -> bool:
         return self.read_paused or self.closing
-
-    def _feed(self, data: bytes) -> None:
-        """Parse ``data``; a header block still open after it may not exceed the node's cap."""
-        self.feeding = len(data)
-        if self.phase == _HEAD:
-            self.head_bytes += self.feeding
-        self.parser.feed_data(data)
-        if self.phase == _HEAD and self.head_bytes > self.front.head_cap:
-            raise _Refusal(431, "Request header block too large")
 
     # httptools callbacks
     def on_message_begin(self) -> None:
