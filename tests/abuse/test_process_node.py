@@ -15,16 +15,17 @@ from typing import Any
 import aiohttp
 import pytest
 
+from benchmarks.soak import tree_rss_kib
 from tests.support.parties import PartyServer
-from tests.support.procnode import NodeProcess, start_node
+from tests.support.process import API_KEY, NodeProcess, start_node
 from tests.support.rawhttp import exchange, parse_answers, request
+
+LIMITS = {"OCN_KEEPALIVE_TIMEOUT": "0.5", "OCN_HEADER_TIMEOUT": "1", "OCN_MAX_CONNECTIONS": "60"}
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[NodeProcess]:
-    running = start_node(
-        tmp_path / "data", keepalive_timeout="0.5", header_timeout="1", max_connections="60"
-    )
+    running = start_node(tmp_path / "data", workers=1, env=LIMITS)
     yield running
     running.stop()
 
@@ -53,12 +54,12 @@ def _endless_header(port: int, most: int = 16 << 20) -> int:
 
 async def test_big_headers_and_idle_connections_leave_rss_bounded(node: NodeProcess) -> None:
     await _serves(node)
-    before = node.rss_kib()
+    before = tree_rss_kib([node.pid])
     sent = await asyncio.gather(*(asyncio.to_thread(_endless_header, node.port) for _ in range(8)))
     assert max(sent) < 4 << 20  # each cut off near the header limit, not at 16 MiB
     idle = [socket.create_connection(("127.0.0.1", node.port)) for _ in range(40)]
     await asyncio.sleep(0.2)
-    during = node.rss_kib()
+    during = tree_rss_kib([node.pid])
     await asyncio.sleep(1.0)  # keep-alive timeout 0.5 s: the node closes the idle ones
     closed = 0
     for sock in idle:
@@ -86,8 +87,7 @@ async def test_connections_over_the_cap_are_refused_and_logged_once(node: NodePr
         sock.close()
     await asyncio.sleep(1.2)  # the sweep notices the burst is over
     await _serves(node)
-    lines = [json.loads(x) for x in node.log.read_text().splitlines() if x.startswith("{")]
-    events = [x.get("event") for x in lines]
+    events = [line.get("event") for line in node.log()]
     assert events.count("connection_limit_reached") == 1, events
     assert events.count("connection_limit_burst_ended") == 1, events
 
@@ -97,7 +97,7 @@ async def test_kill_9_during_a_registration_burst_loses_no_acknowledged_one(
 ) -> None:
     party = await PartyServer([("EMSP", "DE", "AAA")]).start()
     data_dir = tmp_path / "data"
-    node = start_node(data_dir)
+    node = start_node(data_dir, workers=1)
     acknowledged: dict[str, str] = {}  # party id -> token C
     try:
         for cycle in range(2):
@@ -115,7 +115,7 @@ async def test_kill_9_during_a_registration_burst_loses_no_acknowledged_one(
                     token_c = await task
                     if token_c:
                         acknowledged[pid] = token_c
-            node = start_node(data_dir, node.port, node.api_key)
+            node = start_node(data_dir, workers=1, port=node.port)
             for pid, token_c in acknowledged.items():
                 status, body = await _call(node, "GET", "/ocpi/2.2.1/credentials", token_c)
                 assert (status, body["status_code"]) == (200, 1000), (cycle, pid, body)
@@ -142,11 +142,11 @@ async def _prepare(node: NodeProcess, party_ids: list[str]) -> list[tuple[str, s
     grants = []
     for pid in party_ids:
         listing = {"country_code": "DE", "party_id": pid, "roles": ["EMSP"]}
-        status, _ = await _call(node, "POST", "/admin/registry/parties", node.api_key, listing)
+        status, _ = await _call(node, "POST", "/admin/registry/parties", API_KEY, listing)
         assert status == 200
         roles = [{"country_code": "DE", "party_id": pid}]
         status, body = await _call(
-            node, "POST", "/admin/generate-registration-token", node.api_key, roles
+            node, "POST", "/admin/generate-registration-token", API_KEY, roles
         )
         assert status == 200, body
         grants.append((pid, str(body["token"])))
