@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from ocn_core.adapters.http_client import HttpClient
-from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.model import PartyRef, RouteRequest
 from ocn_core.transport import TransportUnreachable
 from ocn_grpc.client import OcnClient
 from ocn_grpc.server import start_server
+from tests.integration.test_metrics import route_request
 from tests.support.hub import CPO, DUO_CPO, MSP, Hub, three_platform_hub
 from tests.support.node import free_port
 from tests.support.rawhttp import exchange, parse_answers, request
@@ -87,21 +88,9 @@ async def test_malformed_json_body_on_a_json_module_is_refused(hub: Hub) -> None
 
 
 def _valid(hub: Hub) -> RouteRequest:
-    return RouteRequest(
-        kind=RouteKind.MODULE,
-        module="locations",
-        interface_role=InterfaceRole.SENDER,
-        method="GET",
-        ocpi_version="2.2.1",
-        path_suffix="CH/CPO/L1",
-        authorization=hub.msp.auth(hub.msp.token_c),
-        request_id="req-1",
-        correlation_id="corr-1",
-        from_party=PartyRef(*MSP),
-        to_party=PartyRef(*CPO),
-        has_from=True,
-        has_to=True,
-    )
+    """A GET of the CPO's location L1 from the eMSP, as the gateway builds it."""
+    headers = hub.msp.routing_headers(to=CPO, correlation_id="corr-1")
+    return dataclasses.replace(route_request(headers), path_suffix="CH/CPO/L1")
 
 
 def _unsafe_variants(base: RouteRequest) -> list[RouteRequest]:
