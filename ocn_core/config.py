@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-SUPPORTED_VERSIONS = ("2.2.1", "2.2")  # newest first, as /ocpi/versions lists them
+SUPPORTED_VERSIONS = ("2.3.0", "2.2.1", "2.2")  # newest first, as /ocpi/versions lists them
 
 
 def _env_bool(value: str) -> bool:

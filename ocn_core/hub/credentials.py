@@ -16,14 +16,13 @@ from ocn_core.errors import (
     UnknownToken,
     UnsupportedVersion,
 )
+from ocn_core.hub import credentials_230
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
 from ocn_core.state import Platform, RegistrationGrant, RoleConflict, RoleRecord, new_role
 from ocn_core.state.records import CONNECTED, EndpointRecord
 from ocn_core.transport import TransportError
-
-ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
 
 
 async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
@@ -39,7 +38,7 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
         raise UnknownToken("Invalid CREDENTIALS_TOKEN_C")
     platform_id, token_c = registered
     if req.method == "GET":
-        return node_credentials(ctx, token_c)
+        return node_credentials(ctx, token_c, req.ocpi_version, platform_id)
     if req.method == "PUT":
         return await _update(ctx, req, platform_id)
     if req.method == "DELETE":
@@ -48,8 +47,18 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
     raise MethodNotAllowed(f"Method {req.method} not allowed on credentials")
 
 
-def node_credentials(ctx: NodeContext, token_c: str) -> dict[str, Any]:
+def node_credentials(
+    ctx: NodeContext, token_c: str, version: str = "", caller: str | None = None
+) -> dict[str, Any]:
+    """The node's Credentials for ``version``: role HUB (2.2.x), reachable roles (2.3.0)."""
     s = ctx.settings
+    if version == credentials_230.VERSION:
+        return {
+            "token": token_c,
+            "url": ctx.versions_url,
+            "hub_party_id": credentials_230.hub_party_id(ctx),
+            "roles": credentials_230.reachable_roles(ctx, caller),
+        }
     return {
         "token": token_c,
         "url": ctx.versions_url,
@@ -77,7 +86,7 @@ async def _register(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
         ctx.platforms.register(token_a, platform, token_c)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
-    return node_credentials(ctx, token_c)
+    return node_credentials(ctx, token_c, platform.ocpi_version, platform.id)
 
 
 async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict[str, Any]:
@@ -87,7 +96,7 @@ async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict
         ctx.platforms.register(None, platform, token_c, replace_id=platform_id)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
-    return node_credentials(ctx, token_c)
+    return node_credentials(ctx, token_c, platform.ocpi_version, platform_id)
 
 
 async def _fetch_platform(
@@ -95,11 +104,12 @@ async def _fetch_platform(
 ) -> Platform:
     """Validate the posted Credentials, check each role, and read the peer's endpoints."""
     creds = ocpi.loads(req.body or b"null", "credentials body")
-    token_b, versions_url, roles = _parse_credentials(creds)
+    version = req.ocpi_version if req.ocpi_version in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0]
+    token_b, versions_url, roles = _parse_credentials(creds, version)
+    hub_party_id = credentials_230.check_hub_party_id(creds.get("hub_party_id"))
     for role in roles:
         await _check_role(ctx, role, grant)
-    version = req.ocpi_version if req.ocpi_version in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0]
-    base64_token = version == "2.2.1"
+    base64_token = version != "2.2"  # Base64 tokens since 2.2.1
     auth = ocpi.authorization_header(token_b, base64_token)
     listing = await _get_ocpi(ctx, versions_url, auth)
     details_url = _pick_version(listing, version, versions_url)
@@ -113,13 +123,14 @@ async def _fetch_platform(
         token_b=token_b,
         token_b_base64=base64_token,
         roles=roles,
+        hub_party_id=hub_party_id,
         endpoints=_parse_endpoints(details, details_url),
         last_updated=now,
         created=now,
     )
 
 
-def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
+def _parse_credentials(creds: Any, version: str) -> tuple[str, str, list[RoleRecord]]:
     if not isinstance(creds, dict):
         raise InvalidRequest("Credentials body must be a JSON object")
     token, url, roles = creds.get("token"), creds.get("url"), creds.get("roles")
@@ -130,10 +141,11 @@ def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
     if not isinstance(roles, list) or not roles or not all(isinstance(r, dict) for r in roles):
         raise InvalidRequest("Credentials 'roles' must be a non-empty list of CredentialsRole")
     parsed = [new_role(r) for r in roles]
+    known = credentials_230.roles_for(version)
     seen: set[tuple[str, str]] = set()
     for role in parsed:
-        if role.role not in ROLES:
-            raise InvalidRequest(f"Unknown role {role.role!r}")
+        if role.role not in known:
+            raise InvalidRequest(f"Unknown role {role.role!r} in OCPI {version}")
         ocpi.check_party(role.country_code, role.party_id)
         if (role.role, role.key) in seen:
             raise InvalidRequest(f"Duplicate role {role.role} {role.key}")

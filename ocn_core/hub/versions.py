@@ -9,7 +9,7 @@ from ocn_core.errors import NotFound, UnknownToken
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
-from ocn_core.routing.table import FUNCTIONAL_MODULES
+from ocn_core.routing.table import modules_for
 
 
 def _authorise(ctx: NodeContext, req: RouteRequest) -> None:
@@ -45,7 +45,7 @@ def endpoints(base: str, version: str) -> list[dict[str, str]]:
             "url": f"{base}/ocpi/{version}/hubclientinfo",
         },
     ]
-    for module in FUNCTIONAL_MODULES:
+    for module in modules_for(version):
         for role in ("SENDER", "RECEIVER"):
             url = f"{base}/ocpi/{role.lower()}/{version}/{module}"
             found.append({"identifier": module, "role": role, "url": url})

@@ -1,11 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Compiled URL matcher; behaviour identical to ``_match_ref`` (differential tests check it)."""
 
-cdef frozenset _VERSIONS = frozenset(("2.2", "2.2.1"))
+cdef frozenset _VERSIONS = frozenset(("2.2", "2.2.1", "2.3.0"))
 cdef frozenset _MODULES = frozenset(
     ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
 )
-cdef frozenset _PAGED = frozenset(("cdrs", "locations", "sessions", "tariffs", "tokens"))
+cdef frozenset _MODULES_230 = frozenset(("payments", "Booking", "invoicereconciliation"))
+cdef frozenset _PAGED = frozenset(
+    ("cdrs", "locations", "sessions", "tariffs", "tokens") + tuple(_MODULES_230)
+)
 cdef frozenset _COMMANDS = frozenset(
     ("CANCEL_RESERVATION", "RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR")
 )
@@ -54,7 +57,7 @@ cpdef object match(str method, str path):
 cdef object _module(str method, int role, str version, str module, list parts, Py_ssize_t start):
     cdef Py_ssize_t rest = len(parts) - start
     cdef str first
-    if module not in _MODULES:
+    if module not in _MODULES and (version != "2.3.0" or module not in _MODULES_230):
         return None
     if rest == 2:
         first = parts[start]

@@ -15,9 +15,10 @@ no OCPI route has that shape. Shapes served (``{v}`` is 2.2 or 2.2.1)::
 
 from __future__ import annotations
 
-VERSIONS = ("2.2", "2.2.1")
+VERSIONS = ("2.2", "2.2.1", "2.3.0")
 MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
-PAGED = ("cdrs", "locations", "sessions", "tariffs", "tokens")
+MODULES_230 = ("payments", "Booking", "invoicereconciliation")  # optional modules, 2.3.0 only
+PAGED = ("cdrs", "locations", "sessions", "tariffs", "tokens", *MODULES_230)
 COMMANDS = (
     "CANCEL_RESERVATION",
     "RESERVE_NOW",
@@ -64,7 +65,7 @@ def _match_versioned(method: str, version: str, rest: list[str]) -> Match | None
 def _match_module(
     method: str, interface: int, version: str, module: str, rest: list[str]
 ) -> Match | None:
-    if module not in MODULES:
+    if module not in MODULES and (version != "2.3.0" or module not in MODULES_230):
         return None
     suffix = "/".join(rest)
     if interface == 1:

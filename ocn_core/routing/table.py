@@ -18,7 +18,12 @@ FUNCTIONAL_MODULES = (
     "tariffs",
     "tokens",
 )
-PAGED_MODULES = frozenset({"cdrs", "locations", "sessions", "tariffs", "tokens"})
+# OCPI 2.3.0 optional modules (branches 2.3.0/release/payments, /bookings, /core): module ids as
+# the spec spells them; header-routed like every functional module, served under 2.3.0 only.
+OPTIONAL_MODULES_230 = ("Booking", "invoicereconciliation", "payments")
+PAGED_MODULES = frozenset(
+    {"cdrs", "locations", "sessions", "tariffs", "tokens", *OPTIONAL_MODULES_230}
+)
 COMMAND_TYPES = frozenset(
     {"CANCEL_RESERVATION", "RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR"}
 )
@@ -57,8 +62,21 @@ ROUTES: dict[tuple[str, str], ModuleRoute] = {
         _row("commands", "SENDER", "POST"),
         _row("chargingprofiles", "RECEIVER", "GET PUT DELETE", response_url="auto"),
         _row("chargingprofiles", "SENDER", "POST PUT"),
+        _row("payments", "SENDER", "GET POST PUT PATCH", paged=True),  # PTP: terminals, FACs
+        _row("payments", "RECEIVER", "GET POST"),
+        _row("Booking", "SENDER", "GET POST", paged=True),
+        _row("Booking", "RECEIVER", "GET PUT PATCH"),
+        _row("invoicereconciliation", "SENDER", "GET", paged=True),
+        _row("invoicereconciliation", "RECEIVER", "GET POST PUT DELETE"),
     )
 }
+
+
+def modules_for(version: str) -> tuple[str, ...]:
+    """The functional modules served under OCPI ``version``."""
+    if version == "2.3.0":
+        return FUNCTIONAL_MODULES + OPTIONAL_MODULES_230
+    return FUNCTIONAL_MODULES
 
 
 def module_route(module: str, interface: str) -> ModuleRoute | None:

@@ -40,6 +40,7 @@ class Platform:
     last_updated: float
     created: float
     token_c_digest: str = ""
+    hub_party_id: str = ""  # OCPI 2.3.0: the peer platform's own hub party (CCPID), if any
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
