@@ -44,7 +44,8 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str]:
     row = module_route(req.module, req.interface_role.ocpi)
     if row is None or req.method not in row.methods:
         raise RuntimeError("route table refuses the benchmark request")
-    _, url, auth = forward.decide(ctx, req)  # sender, receiver, endpoint: one LMDB txn
+    facts = forward.decide(ctx, req)  # sender, receiver, endpoint: one LMDB txn
+    url, auth = facts.url, facts.auth
     if url is None or auth is None:
         raise RuntimeError("receiver endpoint missing")
     return ocpi.join_url(url, req.path_suffix), auth

@@ -25,11 +25,12 @@ from ocn_core.errors import (
     UnknownReceiver,
     WrongRoleHeaders,
 )
-from ocn_core.hub import proxying, signatures
+from ocn_core.hub import bridged, proxying, signatures
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
+from ocn_core.state.platforms import RouteFacts
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
@@ -121,8 +122,9 @@ def validate_sender(ctx: NodeContext, req: RouteRequest) -> str:
     return platform_id
 
 
-def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | None]:
-    """Sender checks and the local receiver with its endpoint URL and Authorization value.
+def decide(ctx: NodeContext, req: RouteRequest) -> RouteFacts:
+    """Sender checks and the local receiver with its endpoint URL, Authorization value and
+    both platforms' OCPI versions.
 
     The fast path reads everything in one LMDB transaction; failures fall back to the detailed
     checks, which raise the right error in the documented order.
@@ -143,8 +145,8 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | 
     if facts.from_owner != facts.sender:
         raise WrongRoleHeaders("Could not find role on sending platform using OCPI-from-* headers")
     if facts.receiver is None:
-        return resolve_receiver(ctx, req), None, None
-    return facts.receiver, facts.url, facts.auth
+        return facts._replace(receiver=resolve_receiver(ctx, req), url=None, auth=None)
+    return facts
 
 
 def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
@@ -180,12 +182,13 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     try:
-        _, url, auth = decide(ctx, req)
+        facts = decide(ctx, req)
     except UnknownReceiver:
         if ctx.party_reader is None:
             raise
         await find_receiver(ctx, req)  # one direct registry read, then 4001
-        url = auth = None
+        raise NotSupported("Receiver does not support the requested module") from None
+    url, auth = facts.url, facts.auth
     notary = signatures.verify_request(ctx, req)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
@@ -194,18 +197,25 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         query, body, stash = proxying.proxy_response_url(ctx, req)
         if notary is not None:
             signature = signatures.resign_request(ctx, req, notary, query, body, stash)
+    versions = facts.sender_version, facts.receiver_version
+    bridging = versions[0] != versions[1] and bridged.needed(req.module, *versions)
+    if bridging:  # parties on different OCPI versions (never same-version traffic)
+        body, signature = bridged.request(ctx, req, notary, *versions)
     target = ocpi.join_url(url, req.path_suffix)
     if query:
         target += "?" + query
     headers = outbound_headers(req, auth, body, signature)
     timeout = ctx.settings.forward_timeout
     result = await ctx.transport.request(req.method, target, headers, body, timeout)
-    return proxying.proxy_response_headers(ctx, req, row, relay(ctx, req, result))
+    resp = relay(ctx, req, result)
+    if bridging:
+        resp = bridged.response(ctx, req, resp, versions[1], versions[0])
+    return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
 async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
-    validate_sender(ctx, req)
+    sender = validate_sender(ctx, req)
     receiver = await find_receiver(ctx, req)
     signatures.verify_request(ctx, req)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
@@ -217,6 +227,10 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     method = "GET" if req.kind == RouteKind.PAGE else req.method
     body = req.body if method != "GET" else b""
     resp = await send(ctx, req, method, url, auth, body, req.ocn_signature)
+    if req.module in bridged.MODULES:  # a page or a CDR read through a node URL
+        source, target = bridged.platform_versions(ctx, receiver, sender)
+        if bridged.needed(req.module, source, target):
+            resp = bridged.response(ctx, req, resp, source, target)
     row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
     return proxying.proxy_response_headers(ctx, req, row, resp)
 

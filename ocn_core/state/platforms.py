@@ -25,6 +25,8 @@ class RouteFacts(NamedTuple):
     receiver: str | None  # local platform owning the OCPI-to role
     url: str | None  # receiver's endpoint for (module, interface)
     auth: str | None  # Authorization value for the receiver
+    sender_version: str = ""  # OCPI versions the two platforms registered with (bridging)
+    receiver_version: str = ""
 
 
 class RoleConflict(Exception):
@@ -46,6 +48,7 @@ class PlatformStore:
         self.roles = store.db("state.roles")
         self.endpoints = store.db("state.endpoints")
         self.auth = store.db("state.auth")
+        self.versions = store.db("state.versions")
 
     # --- registration tokens (A) -----------------------------------------------------------
 
@@ -136,7 +139,17 @@ class PlatformStore:
             url = raw.decode() if raw is not None else None
             raw = txn.get(codec.platform_key(receiver), db=self.auth)
             auth = raw.decode() if raw is not None else None
-        return RouteFacts(sender, from_owner, receiver, url, auth)
+        versions = (self._version(txn, sender), self._version(txn, receiver))
+        return RouteFacts(sender, from_owner, receiver, url, auth, *versions)
+
+    def _version(self, txn: Any, platform_id: str | None) -> str:
+        if platform_id is None:
+            return ""
+        raw = txn.get(codec.platform_key(platform_id), db=self.versions)
+        if raw is not None:
+            return str(raw.decode())
+        found = self._platform(txn, platform_id)  # registered before versions were indexed
+        return found.ocpi_version if found is not None else ""
 
     def auth_header(self, platform_id: str) -> str | None:
         """The Authorization value to send to ``platform_id`` (its token B, encoded per peer)."""
@@ -198,6 +211,7 @@ class PlatformStore:
         txn.put(codec.platform_key(p.id), orjson.dumps(p.to_json()), db=self.platforms)
         auth = authorization_header(p.token_b, p.token_b_base64)
         txn.put(codec.platform_key(p.id), auth.encode(), db=self.auth)
+        txn.put(codec.platform_key(p.id), p.ocpi_version.encode(), db=self.versions)
         for role in p.roles:
             txn.put(codec.role_key(role.country_code, role.party_id), p.id.encode(), db=self.roles)
         for ep in p.endpoints:
@@ -221,6 +235,7 @@ class PlatformStore:
         if found.token_c_digest:
             txn.delete(codec.digest_key("C", found.token_c_digest), db=self.tokens)
         txn.delete(codec.platform_key(platform_id), db=self.auth)
+        txn.delete(codec.platform_key(platform_id), db=self.versions)
         txn.delete(codec.platform_key(platform_id), db=self.platforms)
         return True
 
