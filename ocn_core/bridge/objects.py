@@ -72,13 +72,15 @@ def tariff_down(tariff: Any, notes: Notes, path: str = "tariff") -> dict[str, An
 
     ``NO`` / ``N/A`` prices are already net. ``YES`` prices include taxes: they are made net
     with each component's ``vat`` (price / (1 + vat/100), 4 decimals); a ``YES`` tariff with a
-    component without ``vat`` (North American taxes) is refused: the tax part is unknown.
+    component without ``vat`` (North American taxes) is refused: the tax part is unknown. An
+    absent ``tax_included`` (required, but missing from the spec's own CDR example) passes the
+    prices unchanged and is recorded as a loss.
     """
     obj = _object(tariff, notes, path)
     out = _fields(obj, ("min_price", "max_price"), limit_down, notes, path)
     if "tax_included" not in out:
-        if "elements" in out:  # a full 2.3.0 Tariff must say it (cardinality 1)
-            raise Refused(f"{path}.tax_included is required to translate a 2.3.0 Tariff")
+        if "elements" in out:  # required in 2.3.0, yet the spec's own CDR example omits it
+            notes.lost(f"{path}.tax_included", "absent: prices passed on as excl. VAT")
         return out
     included = out["tax_included"]
     out = {k: v for k, v in out.items() if k != "tax_included"}
