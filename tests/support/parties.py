@@ -21,6 +21,7 @@ from ocn_core import signing
 from ocn_core.ocpi import envelope
 
 MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
+MODULES_230 = ("payments", "Booking", "invoicereconciliation")  # OCPI 2.3.0 optional modules
 
 
 @dataclass
@@ -48,6 +49,7 @@ class PartyServer:
     key: bytes | None = None  # sign responses with this key (OCN Notary)
     delay: float = 0.0  # seconds to wait before answering module requests
     custom: list[tuple[str, str]] = field(default_factory=list)  # (identifier, role) extra modules
+    hub_party_id: str = ""  # OCPI 2.3.0: sent in the credentials when set
     _runner: web.AppRunner | None = None
 
     async def start(self) -> PartyServer:
@@ -115,7 +117,7 @@ class PartyServer:
             ]
             endpoints += [
                 {"identifier": m, "role": r, "url": self.endpoint(m, r)}
-                for m in MODULES
+                for m in self.modules
                 for r in ("SENDER", "RECEIVER")
             ]
             endpoints += [
@@ -148,10 +150,17 @@ class PartyServer:
             answer["ocn_signature"] = notary.serialize()
         return web.json_response(answer, status=http, headers=response_headers)
 
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The functional modules this party implements (2.3.0: the optional ones too)."""
+        return MODULES + MODULES_230 if self.version == "2.3.0" else MODULES
+
     def credentials(self) -> dict[str, Any]:
+        extra = {"hub_party_id": self.hub_party_id} if self.hub_party_id else {}
         return {
             "token": self.token_b,
             "url": self.versions_url,
+            **extra,
             "roles": [
                 {
                     "role": role,

@@ -1,0 +1,443 @@
+"""Issue 17: OCPI 2.3.0 beside 2.2 / 2.2.1, through the real stack with real HTTP parties.
+
+Four platforms: a CPO and an eMSP on 2.3.0, a CPO and an eMSP on 2.2.1. Messages between the two
+versions are bridged (Sessions, CDRs, Tariffs), same-version messages pass byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ocn_core import bridge, routing
+from tests.support.node import RunningNode, running_node
+from tests.support.parties import MODULES, MODULES_230, PartyServer
+
+CPO23, MSP23 = ("NL", "C23"), ("FR", "M23")
+CPO21, MSP21 = ("BE", "C21"), ("DE", "M21")
+HUB = "CHOCN"  # the node's own country code + party id (settings defaults)
+
+
+@dataclass
+class Mixed:
+    node: RunningNode
+    cpo23: PartyServer
+    msp23: PartyServer
+    cpo21: PartyServer
+    msp21: PartyServer
+    registered: dict[str, dict[str, Any]]
+
+    async def call(
+        self,
+        party: PartyServer,
+        method: str,
+        path: str,
+        to: tuple[str, str],
+        body: Any = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        headers = party.routing_headers(to=to)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        url = path if path.startswith("http") else self.node.url + path
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, url, headers=headers, data=data) as r,
+        ):
+            return r.status, json.loads(await r.read()), dict(r.headers)
+
+    async def get(self, party: PartyServer, path: str, token: str) -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(self.node.url + path, headers={"Authorization": party.auth(token)}) as r,
+        ):
+            return r.status, json.loads(await r.read())
+
+
+@contextlib.asynccontextmanager
+async def mixed_hub(tmp: Path) -> AsyncIterator[Mixed]:
+    parties = {
+        "cpo23": PartyServer([("CPO", *CPO23)], version="2.3.0"),
+        "msp23": PartyServer([("EMSP", *MSP23)], version="2.3.0", hub_party_id="FRHUB"),
+        "cpo21": PartyServer([("CPO", *CPO21)], version="2.2.1"),
+        "msp21": PartyServer([("EMSP", *MSP21)], version="2.2.1"),
+    }
+    for party in parties.values():
+        await party.start()
+    registered = {}
+    try:
+        async with running_node(tmp) as node:
+            for name, party in parties.items():
+                _, cc, pid = party.roles[0]
+                await node.list_party(cc, pid, [party.roles[0][0]])
+                registered[name] = await party.register(node.url, await node.token_a((cc, pid)))
+                assert registered[name]["status_code"] == 1000, registered[name]
+            yield Mixed(node, **parties, registered=registered)
+    finally:
+        for party in parties.values():
+            await party.stop()
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Mixed]:
+    async with mixed_hub(tmp_path) as h:
+        yield h
+
+
+TARIFF_23 = {
+    "country_code": "NL",
+    "party_id": "C23",
+    "id": "T1",
+    "currency": "EUR",
+    "min_price": {"before_taxes": 0.50, "after_taxes": 0.55},
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.25, "vat": 10.0, "step_size": 1}]}
+    ],
+    "tax_included": "NO",
+    "preauthorize_amount": 20,
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+TARIFF_21 = {
+    "country_code": "NL",
+    "party_id": "C23",
+    "id": "T1",
+    "currency": "EUR",
+    "min_price": {"excl_vat": 0.50, "incl_vat": 0.55},
+    "elements": TARIFF_23["elements"],
+    "preauthorize_amount": 20,  # a member 2.2.1 does not know is kept
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+
+
+# --- 17.1 versions -----------------------------------------------------------------------------
+
+
+async def test_versions_list_three_and_each_details_advertise_what_is_served(hub: Mixed) -> None:
+    token = hub.msp21.token_c
+    status, listing = await hub.get(hub.msp21, "/ocpi/versions", token)
+    assert status == 200
+    assert [v["version"] for v in listing["data"]] == ["2.3.0", "2.2.1", "2.2"]
+    for version, modules in (("2.3.0", MODULES + MODULES_230), ("2.2.1", MODULES)):
+        _, details = await hub.get(hub.msp21, f"/ocpi/{version}", token)
+        endpoints = details["data"]["endpoints"]
+        functional = {(e["identifier"], e["role"]) for e in endpoints} - {
+            ("credentials", "SENDER"),
+            ("hubclientinfo", "SENDER"),
+        }
+        assert functional == {(m, r) for m in modules for r in ("SENDER", "RECEIVER")}
+        for ep in endpoints:  # every advertised URL is one the node routes, as advertised
+            path = ep["url"].removeprefix(hub.node.url)
+            found = routing.match_route("GET", path)
+            assert found is not None, path
+            assert (found[1], found[3]) == (ep["identifier"], version)
+    for path in ("/ocpi/sender/2.2.1/payments", "/ocpi/receiver/2.2/Booking/x"):
+        assert routing.match("GET", path) is None  # optional modules: 2.3.0 only
+
+
+# --- 17.2 credentials --------------------------------------------------------------------------
+
+
+async def test_credentials_230_carry_hub_party_id_and_the_reachable_roles(hub: Mixed) -> None:
+    last = hub.registered["msp21"]["data"]  # a 2.2.1 platform sees the HUB role
+    assert [r["role"] for r in last["roles"]] == ["HUB"]
+    status, got = await hub.get(hub.cpo23, "/ocpi/2.3.0/credentials", hub.cpo23.token_c)
+    assert status == 200
+    creds = got["data"]
+    assert creds["hub_party_id"] == HUB
+    assert creds["token"] == hub.cpo23.token_c
+    reachable = {(r["role"], r["country_code"], r["party_id"]) for r in creds["roles"]}
+    assert reachable == {("EMSP", *MSP23), ("CPO", *CPO21), ("EMSP", *MSP21)}  # not itself
+    assert all(r["business_details"]["name"] for r in creds["roles"])
+    # the first 2.3.0 platform registered when nothing else was reachable
+    first = hub.registered["cpo23"]["data"]
+    assert first["hub_party_id"] == HUB
+    assert [(r["role"], r["country_code"] + r["party_id"]) for r in first["roles"]] == [
+        ("OTHER", HUB)
+    ]
+    # the peer's own hub_party_id is accepted and kept with its platform
+    platforms = {p.roles[0].key: p for p in hub.node.engine.ctx.platforms.all()}
+    assert platforms["FRM23"].hub_party_id == "FRHUB"
+    assert platforms["FRM23"].ocpi_version == "2.3.0"
+    assert platforms["DEM21"].ocpi_version == "2.2.1"
+
+
+async def test_credentials_230_rotation_and_deletion(hub: Mixed) -> None:
+    party = hub.msp23
+    old = party.token_c
+    async with aiohttp.ClientSession() as http:
+        url = f"{hub.node.url}/ocpi/2.3.0/credentials"
+        headers = {"Authorization": party.auth(old)}
+        async with http.put(url, json=party.credentials(), headers=headers) as r:
+            rotated = await r.json()
+    assert rotated["status_code"] == 1000
+    new = rotated["data"]["token"]
+    assert new != old
+    assert "HUB" not in {r["role"] for r in rotated["data"]["roles"]}
+    assert (await hub.get(party, "/ocpi/versions", old))[0] == 401
+    assert (await hub.get(party, "/ocpi/versions", new))[0] == 200
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": party.auth(new)}
+        async with http.delete(url, headers=headers) as r:
+            assert (r.status, (await r.json())["status_code"]) == (200, 1000)
+    assert (await hub.get(party, "/ocpi/versions", new))[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"roles": [{"role": "HUB", "country_code": "ES", "party_id": "NEW"}]}, "Unknown role"),
+        ({"hub_party_id": "TOO-LONG"}, "hub_party_id"),
+    ],
+)
+async def test_credentials_230_refusals(hub: Mixed, change: dict[str, Any], message: str) -> None:
+    await hub.node.list_party("ES", "NEW", ["CPO"])
+    party = PartyServer([("CPO", "ES", "NEW")], version="2.3.0")
+    await party.start()
+    try:
+        token_a = await hub.node.token_a(("ES", "NEW"))
+        creds = {**party.credentials(), **change}
+        for role in creds["roles"]:
+            role.setdefault("business_details", {"name": "x"})
+        async with aiohttp.ClientSession() as http:
+            url = f"{hub.node.url}/ocpi/2.3.0/credentials"
+            headers = {"Authorization": party.auth(token_a)}
+            async with http.post(url, json=creds, headers=headers) as r:
+                status, body = r.status, await r.json()
+        assert (status, body["status_code"]) == (400, 2001)
+        assert message in body["status_message"]
+    finally:
+        await party.stop()
+
+
+# --- 17.4 bridging -----------------------------------------------------------------------------
+
+
+async def test_tariff_push_from_230_reaches_221_in_its_version(hub: Mixed) -> None:
+    before = bridge.counts().get("translated tariffs request 2.3.0>2.2.1", 0)
+    path = "/ocpi/receiver/2.3.0/tariffs/NL/C23/T1"
+    status, answer, _ = await hub.call(hub.cpo23, "PUT", path, MSP21, TARIFF_23)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = hub.msp21.received[-1]
+    assert (got.method, got.path) == ("PUT", "/ocpi/2.2.1/receiver/tariffs/NL/C23/T1")
+    assert json.loads(got.body) == TARIFF_21
+    assert list(json.loads(got.body)) == list(TARIFF_21)  # members in place
+    assert bridge.counts()["translated tariffs request 2.3.0>2.2.1"] == before + 1
+
+
+async def test_tariff_list_and_next_page_from_230_arrive_in_221(hub: Mixed) -> None:
+    base = "/ocpi/2.3.0/sender/tariffs"
+    hub.cpo23.answer(
+        "GET",
+        base,
+        [TARIFF_23],
+        headers={"Link": f'<{hub.cpo23.base}{base}/p2>; rel="next"', "X-Total-Count": "2"},
+    )
+    hub.cpo23.answer("GET", f"{base}/p2", [{**TARIFF_23, "id": "T2"}])
+    status, answer, headers = await hub.call(hub.msp21, "GET", "/ocpi/sender/2.2.1/tariffs", CPO23)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    assert answer["data"] == [TARIFF_21]
+    assert headers["X-Total-Count"] == "2"
+    next_url = headers["Link"].split(";")[0].strip("<>")
+    assert next_url.startswith(f"{hub.node.url}/ocpi/sender/2.2.1/tariffs/page/")
+    status, page, _ = await hub.call(hub.msp21, "GET", next_url, CPO23)
+    assert (status, page["status_code"]) == (200, 1000), page
+    assert page["data"] == [{**TARIFF_21, "id": "T2"}]
+
+
+async def test_cdr_from_221_reaches_230_and_its_location_reads_back_in_221(hub: Mixed) -> None:
+    cdr_21 = {
+        "id": "CDR1",
+        "currency": "EUR",
+        "total_cost": {"excl_vat": 4.00, "incl_vat": 4.40},
+        "total_time_cost": {"excl_vat": 4.00, "incl_vat": 4.40},
+        "last_updated": "2026-01-01T00:00:00Z",
+    }
+    cdr_23 = {
+        **cdr_21,
+        "total_cost": {"before_taxes": 4.00, "taxes": [{"name": "VAT", "amount": 0.40}]},
+        "total_time_cost": {"before_taxes": 4.00, "taxes": [{"name": "VAT", "amount": 0.40}]},
+    }
+    receiver = "/ocpi/2.3.0/receiver/cdrs"
+    hub.msp23.answer(
+        "POST", receiver, None, headers={"Location": f"{hub.msp23.base}{receiver}/CDR1"}
+    )
+    hub.msp23.answer("GET", f"{receiver}/CDR1", cdr_23)
+    status, answer, headers = await hub.call(
+        hub.cpo21, "POST", "/ocpi/receiver/2.2.1/cdrs", MSP23, cdr_21
+    )
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    assert json.loads(hub.msp23.received[-1].body) == cdr_23
+    location = headers["Location"]
+    assert location.startswith(f"{hub.node.url}/ocpi/receiver/2.2.1/cdrs/")
+    status, read, _ = await hub.call(hub.cpo21, "GET", location, MSP23)
+    assert (status, read["status_code"]) == (200, 1000), read
+    assert read["data"] == cdr_21
+
+
+async def test_session_patch_from_230_and_session_read_from_221(hub: Mixed) -> None:
+    patch_23 = {
+        "total_cost": {"before_taxes": 0.60, "taxes": [{"name": "VAT", "amount": 0.06}]},
+        "last_updated": "2019-06-23T08:11:00Z",
+    }
+    path = "/ocpi/receiver/2.3.0/sessions/NL/C23/S1"
+    status, answer, _ = await hub.call(hub.cpo23, "PATCH", path, MSP21, patch_23)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    assert json.loads(hub.msp21.received[-1].body) == {
+        "total_cost": {"excl_vat": 0.60, "incl_vat": 0.66},
+        "last_updated": "2019-06-23T08:11:00Z",
+    }
+    # the reverse: a 2.2.1 eMSP reads a session from the 2.3.0 CPO's Sender interface
+    hub.cpo23.answer("GET", "/ocpi/2.3.0/sender/sessions", [{"id": "S1", **patch_23}])
+    status, answer, _ = await hub.call(hub.msp21, "GET", "/ocpi/sender/2.2.1/sessions", CPO23)
+    assert answer["data"][0]["total_cost"] == {"excl_vat": 0.60, "incl_vat": 0.66}
+
+
+async def test_what_cannot_be_bridged_is_refused_and_not_forwarded(hub: Mixed) -> None:
+    before = len(hub.msp21.received)
+    gross = {
+        **TARIFF_23,
+        "elements": [{"price_components": [{"type": "TIME", "price": 2.10, "step_size": 1}]}],
+        "tax_included": "YES",
+    }
+    path = "/ocpi/receiver/2.3.0/tariffs/NL/C23/T2"
+    status, answer, _ = await hub.call(hub.cpo23, "PUT", path, MSP21, gross)
+    assert (status, answer["status_code"]) == (400, 2001)
+    assert "Cannot bridge tariffs request 2.3.0>2.2.1" in answer["status_message"]
+    assert "tax_included YES without a vat percentage" in answer["status_message"]
+    assert len(hub.msp21.received) == before
+    # an answer the bridge cannot translate is refused too (the receiver's data is not passed)
+    hub.cpo23.answer("GET", "/ocpi/2.3.0/sender/tariffs/NL/C23/T9", gross)
+    status, answer, _ = await hub.call(
+        hub.msp21, "GET", "/ocpi/sender/2.2.1/tariffs/NL/C23/T9", CPO23
+    )
+    assert (status, answer["status_code"]) == (400, 2001)
+    assert "Cannot bridge tariffs response 2.3.0>2.2.1" in answer["status_message"]
+
+
+# --- 17.3 lossless relay -----------------------------------------------------------------------
+
+ODD = (
+    b'{"id": "T1",  "currency": "EUR", "tax_included": "NO", "brand_new_field": {"x": 1.50},'
+    b' "elements": [], "type": "SOME_FUTURE_TYPE", "last_updated": "2026-01-01T00:00:00Z"}'
+)
+LOCATION = (
+    b'{"id": "L1", "parking_places": [{"vehicle_types": ["ELECTRIC_BUS"]}],'
+    b' "evses": [{"connectors": [{"standard": "SOME_NEW_PLUG"}]}], "help_phone": "+31 1"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("sender", "receiver", "path", "upstream", "raw"),
+    [  # same version, bridged module: byte for byte
+        ("cpo23", "msp23", "/ocpi/receiver/2.3.0/tariffs/NL/C23/T1", "tariffs/NL/C23/T1", ODD),
+        # different versions, a module whose objects are the same: byte for byte
+        (
+            "cpo23",
+            "msp21",
+            "/ocpi/receiver/2.3.0/locations/NL/C23/L1",
+            "locations/NL/C23/L1",
+            LOCATION,
+        ),
+        (
+            "cpo21",
+            "msp23",
+            "/ocpi/receiver/2.2.1/locations/BE/C21/L1",
+            "locations/BE/C21/L1",
+            LOCATION,
+        ),
+    ],
+)
+async def test_unknown_members_and_open_enum_values_pass_byte_for_byte(
+    hub: Mixed, sender: str, receiver: str, path: str, upstream: str, raw: bytes
+) -> None:
+    frm, to = getattr(hub, sender), getattr(hub, receiver)
+    target = (to.roles[0][1], to.roles[0][2])
+    status, answer, _ = await hub.call(frm, "PUT", path, target, raw=raw)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = to.received[-1]
+    assert got.path == f"/ocpi/{to.version}/receiver/{upstream}"
+    assert got.body == raw
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "upstream"),
+    [
+        (
+            "GET",
+            "/ocpi/sender/2.3.0/payments/terminals?offset=0",
+            "/ocpi/2.3.0/sender/payments/terminals",
+        ),
+        (
+            "POST",
+            "/ocpi/sender/2.3.0/payments/terminals/activate",
+            "/ocpi/2.3.0/sender/payments/terminals/activate",
+        ),
+        (
+            "POST",
+            "/ocpi/receiver/2.3.0/payments/terminals",
+            "/ocpi/2.3.0/receiver/payments/terminals",
+        ),
+        (
+            "GET",
+            "/ocpi/sender/2.3.0/Booking/booking_locations",
+            "/ocpi/2.3.0/sender/Booking/booking_locations",
+        ),
+        ("POST", "/ocpi/sender/2.3.0/Booking", "/ocpi/2.3.0/sender/Booking"),
+        (
+            "PATCH",
+            "/ocpi/receiver/2.3.0/Booking/FR/M23/B1",
+            "/ocpi/2.3.0/receiver/Booking/FR/M23/B1",
+        ),
+        (
+            "GET",
+            "/ocpi/sender/2.3.0/invoicereconciliation",
+            "/ocpi/2.3.0/sender/invoicereconciliation",
+        ),
+        (
+            "POST",
+            "/ocpi/receiver/2.3.0/invoicereconciliation",
+            "/ocpi/2.3.0/receiver/invoicereconciliation",
+        ),
+    ],
+)
+async def test_optional_230_modules_route_by_headers(
+    hub: Mixed, method: str, path: str, upstream: str
+) -> None:
+    body = {"terminal_id": "T1", "unknown": [1, 2]} if method != "GET" else None
+    status, answer, _ = await hub.call(hub.msp23, method, path, CPO23, body)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = hub.cpo23.received[-1]
+    assert (got.method, got.path) == (method, upstream)
+    assert got.headers["OCPI-from-party-id"] == "M23"
+    if body is not None:
+        assert got.body == json.dumps(body).encode()
+
+
+async def test_optional_module_towards_a_221_party_is_not_supported(hub: Mixed) -> None:
+    status, answer, _ = await hub.call(
+        hub.msp23, "GET", "/ocpi/sender/2.3.0/payments/terminals", CPO21
+    )
+    assert (status, answer["status_code"]) == (400, 2001)
+    assert "does not support" in answer["status_message"]
+
+
+async def test_commands_response_url_works_across_versions(hub: Mixed) -> None:
+    body = {"response_url": f"{hub.msp21.base}/cb/1", "token": {"uid": "U1"}, "location_id": "L1"}
+    path = "/ocpi/receiver/2.2.1/commands/START_SESSION"
+    status, answer, _ = await hub.call(hub.msp21, "POST", path, CPO23, body)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    node_url = json.loads(hub.cpo23.received[-1].body)["response_url"]
+    assert node_url.startswith(hub.node.url)
+    result = {"result": "ACCEPTED"}
+    status, answer, _ = await hub.call(hub.cpo23, "POST", node_url, MSP21, result)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = hub.msp21.received[-1]
+    assert (got.path, json.loads(got.body)) == ("/cb/1", result)
