@@ -32,6 +32,9 @@ class Settings:
     max_body_bytes: int = 1 << 20
     registration_token_ttl: float = 30 * 86400.0
     proxy_ttl: float = 7 * 86400.0
+    # seconds between node-initiated rotations of each platform's token C (credentials PUT to
+    # the party); 0 = never (rotation on demand only: admin API / ``ocn-node admin rotate``)
+    credentials_rotation_interval: float = 0.0
     map_size: int = 4 << 30
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"

@@ -34,9 +34,9 @@ class InProcessCore:
         self.route: Callable[[RouteRequest], Awaitable[RouteResponse]] = engine.route
 
     async def admin(self, authorization: str, call: str, **kwargs: Any) -> Any:
-        from ocn_core.hub.admin_calls import run_admin_call
+        from ocn_core.hub.admin_calls import run_admin_call_async
 
-        return run_admin_call(self.engine, authorization, call, kwargs)
+        return await run_admin_call_async(self.engine, authorization, call, kwargs)
 
     async def health(self) -> dict[str, Any]:
         return self.engine.health()

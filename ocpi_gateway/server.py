@@ -46,6 +46,7 @@ async def run_gateway(
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
+    rotation: asyncio.Task[None] | None = None
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
@@ -57,6 +58,8 @@ async def run_gateway(
         node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = start_registry_sync(engine, follow=worker == 0)
+        if worker == 0 and settings.credentials_rotation_interval > 0:
+            rotation = asyncio.ensure_future(run_rotation(engine))
     gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
     server: asyncio.Server | None = None
     stop_receiving = None
@@ -90,7 +93,7 @@ async def run_gateway(
     try:
         await stop.wait()
     finally:
-        for task in (housekeeping, chain_sync):
+        for task in (housekeeping, chain_sync, rotation):
             if task is not None:
                 task.cancel()
         if server is not None:
@@ -112,6 +115,21 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
         else:
             if any(done.values()):
                 log.info("housekeeping", **done)
+
+
+async def run_rotation(engine: Engine, every: float = 60.0) -> None:
+    """Node-initiated token C rotation for platforms past the configured interval (worker 0)."""
+    from ocn_core.hub.initiative import rotate_due
+
+    while True:
+        await asyncio.sleep(min(every, engine.settings.credentials_rotation_interval))
+        try:
+            done = await rotate_due(engine.ctx)
+        except Exception:
+            log.exception("credentials_rotation_failed")
+        else:
+            if done:
+                log.info("credentials_rotated", platforms=done)
 
 
 def _worker(

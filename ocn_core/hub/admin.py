@@ -54,13 +54,13 @@ class Admin:
         return {"token": token, "versions": self.ctx.versions_url, "expires_at": expires}
 
     def platforms(self) -> list[dict[str, Any]]:
-        return [_public(p) for p in self.ctx.platforms.all()]
+        return [public_platform(p) for p in self.ctx.platforms.all()]
 
     def platform(self, platform_id: str) -> dict[str, Any]:
         found = self.ctx.platforms.platform(platform_id)
         if found is None:
             raise AdminNotFound(f"Platform {platform_id} not found")
-        return _public(found)
+        return public_platform(found)
 
     def delete_platform(self, platform_id: str) -> None:
         if not self.ctx.platforms.delete(platform_id):
@@ -74,7 +74,7 @@ class Admin:
         return found.status
 
 
-def _public(p: Platform) -> dict[str, Any]:
+def public_platform(p: Platform) -> dict[str, Any]:
     """A platform without its secrets."""
     data = p.to_json()
     data.pop("token_b", None)

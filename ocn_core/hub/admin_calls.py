@@ -6,10 +6,12 @@ returns plain JSON-able data or raises an :class:`~ocn_core.errors.AdminError`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ocn_core.errors import AdminError
+from ocn_core.hub import initiative
 
 if TYPE_CHECKING:
     from ocn_core.engine import Engine
@@ -36,6 +38,11 @@ CALLS: dict[str, Callable[[Engine, dict[str, Any]], Any]] = {
     "set_party": _set_party,
     "delete_party": _delete_party,
     "set_node": lambda e, a: e.registry_admin.set_node(a["operator"], a["url"]),
+    # the node takes the initiative in credentials (awaitable: see run_admin_call_async)
+    "connect": lambda e, a: initiative.connect(
+        e.ctx, a["versions_url"], a["token_a"], a.get("version") or ""
+    ),
+    "rotate_credentials": lambda e, a: initiative.rotate(e.ctx, a["platform_id"]),
 }
 
 
@@ -48,3 +55,11 @@ def run_admin_call(engine: Engine, authorization: str, name: str, args: dict[str
         return call(engine, args)
     except (TypeError, KeyError) as exc:
         raise AdminError(f"Missing or invalid arguments for {name}: {exc}") from None
+
+
+async def run_admin_call_async(
+    engine: Engine, authorization: str, name: str, args: dict[str, Any]
+) -> Any:
+    """:func:`run_admin_call`, awaiting the calls that talk to a party (connect, rotate)."""
+    result = run_admin_call(engine, authorization, name, args)
+    return await result if inspect.isawaitable(result) else result

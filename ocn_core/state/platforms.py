@@ -186,8 +186,19 @@ class PlatformStore:
             if token_a is not None:
                 txn.delete(codec.token_key("A", token_a), db=self.tokens)
             platform.token_c_digest = codec.token_digest(token_c)
+            platform.token_c_issued = time.time()
             self._put(txn, platform)
             txn.put(codec.token_key("C", token_c), platform.id.encode(), db=self.tokens)
+
+    def add_token_c(self, platform_id: str, token_c: str) -> None:
+        """Accept a second token C for ``platform_id`` (during a node-initiated rotation)."""
+        with self.env.begin(write=True) as txn:
+            txn.put(codec.token_key("C", token_c), platform_id.encode(), db=self.tokens)
+
+    def drop_token_c(self, token_c: str) -> None:
+        """Forget a token C added by :meth:`add_token_c` (a rotation that failed)."""
+        with self.env.begin(write=True) as txn:
+            txn.delete(codec.token_key("C", token_c), db=self.tokens)
 
     def touch(self, platform_id: str, status: str = CONNECTED) -> None:
         with self.env.begin(write=True) as txn:

@@ -41,6 +41,7 @@ class Platform:
     created: float
     token_c_digest: str = ""
     hub_party_id: str = ""  # OCPI 2.3.0: the peer platform's own hub party (CCPID), if any
+    token_c_issued: float = 0.0  # when the current token C was issued (scheduled rotation)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

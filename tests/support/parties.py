@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class PartyServer:
     delay: float = 0.0  # seconds to wait before answering module requests
     custom: list[tuple[str, str]] = field(default_factory=list)  # (identifier, role) extra modules
     hub_party_id: str = ""  # OCPI 2.3.0: sent in the credentials when set
+    token_a: str = ""  # a token A this party issued to the node (the node registers with it)
+    node_credentials: list[dict[str, Any]] = field(default_factory=list)  # the node's, as sent
     _runner: web.AppRunner | None = None
 
     async def start(self) -> PartyServer:
@@ -87,13 +90,37 @@ class PartyServer:
         """What to answer for ``method path`` (path below the base URL)."""
         self.answers[(method, path)] = (data, status_code, http, headers or {}, raw)
 
-    def _authorised(self, request: web.Request) -> bool:
+    def _authorised(self, request: web.Request, token: str | None = None) -> bool:
+        token = self.token_b if token is None else token
         value = request.headers.get("Authorization", "")
-        expected = {
-            f"Token {self.token_b}",
-            "Token " + base64.b64encode(self.token_b.encode()).decode(),
-        }
+        expected = {f"Token {token}", "Token " + base64.b64encode(token.encode()).decode()}
         return value in expected
+
+    async def _credentials(self, request: web.Request, body: bytes) -> web.Response:
+        """The server side of the handshake: POST with token A, PUT with the current token.
+
+        Reads the node's versions with the token the node sent (as a real party does), then
+        answers with its own credentials, under a new token on PUT (the old one is refused).
+        """
+        if request.method == "POST" and not (
+            self.token_a and self._authorised(request, self.token_a)
+        ):
+            return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
+        if request.method == "PUT" and not self._authorised(request):
+            return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
+        node = json.loads(body)
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": self.auth(node["token"])}
+            async with http.get(node["url"], headers=headers) as resp:
+                if resp.status != 200:
+                    return web.json_response(envelope(3001, None, "node refused its token"))
+        self.token_c = node["token"]
+        self.node_credentials.append(node)
+        if request.method == "POST":
+            self.token_a = ""  # used once
+        else:
+            self.token_b = secrets.token_hex(8)
+        return web.json_response(envelope(1000, self.credentials()))
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -102,7 +129,17 @@ class PartyServer:
                 request.method, request.path, request.query_string, dict(request.headers), body
             )
         )
-        if not self._authorised(request):
+        if request.path == f"/ocpi/{self.version}/credentials" and request.method in (
+            "POST",
+            "PUT",
+        ):
+            return await self._credentials(request, body)
+        versions_paths = ("/ocpi/versions", f"/ocpi/{self.version}")
+        if not self._authorised(request) and not (
+            self.token_a
+            and request.path in versions_paths
+            and self._authorised(request, self.token_a)
+        ):
             return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
         if request.path == "/ocpi/versions":
             data = [{"version": self.version, "url": f"{self.base}/ocpi/{self.version}"}]
