@@ -16,11 +16,11 @@ from typing import Any
 
 import grpc
 
+from ocn_core import open_node
 from ocn_core.config import Settings
 from ocn_core.logconfig import configure_logging
 from ocn_grpc.pb import routing_pb2_grpc
 from ocn_grpc.server import RoutingServicer
-from ocpi_gateway.node import build_engine
 
 EMPTY_METHOD = "/bench.Empty/Call"
 
@@ -38,7 +38,7 @@ def empty_handler() -> grpc.GenericRpcHandler:
 
 async def serve(data_dir: Path, address: str, public_url: str) -> None:
     settings = Settings.from_env({}, data_dir=data_dir, public_url=public_url, log_level="warning")
-    engine = build_engine(settings)
+    engine = open_node(settings)
     server = grpc.aio.server()
     routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
     server.add_generic_rpc_handlers((empty_handler(),))

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import handshake, procs
+from ocn_core import open_node
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.core_client import InProcessCore
 from ocpi_gateway.http_server import serve
-from ocpi_gateway.node import build_engine
 
 
 @dataclass
@@ -32,7 +32,7 @@ async def connected_node(data_dir: Path, upstream: str) -> AsyncIterator[LocalNo
     settings = Settings.from_env(
         {}, data_dir=data_dir, public_url=url, port=port, log_level="warning"
     )
-    engine = build_engine(settings)
+    engine = open_node(settings)
     core = InProcessCore(engine)
     gateway = Gateway(core, {"url": url, "address": engine.ctx.node_address})
     server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)

@@ -7,8 +7,6 @@ import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-SUPPORTED_VERSIONS = ("2.3.0", "2.2.1", "2.2")  # newest first, as /ocpi/versions lists them
-
 
 def _env_bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -43,6 +41,14 @@ class Settings:
     registry_address: str = ""
     permissions_address: str = ""
     confirmations: int = 0
+    # gRPC edge: `ocn-node run` also serves the ocn.v1 services on this port (0: off)
+    grpc_port: int = 0
+    # gRPC edge: requests one RouteStream/RouteBatchStream call may have in flight; the server
+    # stops reading the stream at this bound (flow control pushes back on the caller)
+    grpc_stream_inflight: int = 256
+    # gateway with `--core grpc://`: deadline of admin/health calls to the core (seconds);
+    # Route calls get forward_timeout + this, so the core answers 4002 before the deadline
+    core_timeout: float = 5.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -1,30 +1,47 @@
-"""The embeddable engine: ``await engine.route(RouteRequest) -> RouteResponse``.
+"""The embeddable engine: ``await engine.route(RouteRequest) -> RouteResponse`` and typed calls.
 
 Every OCPI outcome, the node's own errors included, comes back as a RouteResponse (an OCPI
 envelope with the right HTTP status and routing headers), so the in-process path and the gRPC
 path answer identically. Only programming errors escape as exceptions.
+
+Edges use the public methods only (route, admin, registry reads, signatures, health,
+maintenance); ``engine.ctx`` is the handlers' internal context. Admin methods do not check the
+API key themselves: an edge that serves untrusted callers calls :meth:`check_admin_key` first.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ocn_core import implementation_report
+from ocn_core._ext import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
-from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
+from ocn_core.hub import (
+    clientinfo,
+    credentials,
+    forward,
+    initiative,
+    responses,
+    signatures,
+    versions,
+)
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
+from ocn_core.registry import Node, Party, RegistryStatus
 from ocn_core.state import PlatformStore, ProxyStore
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport, TransportError
+from ocn_core.views import HealthDetails, IssuedToken, NodeInfo, PlatformInfo, SignatureCheck
 
 if TYPE_CHECKING:
     from ocn_core.registry import RegistryCache
+    from ocn_core.signing import Notary
 
 log = structlog.get_logger(__name__)
 
@@ -54,15 +71,23 @@ class Engine:
         self.registry_admin = RegistryAdmin(self.ctx)
         self._hub = (settings.country_code, settings.party_id)
 
+    # --- routing -------------------------------------------------------------------------------
+
     async def route(self, req: RouteRequest) -> RouteResponse:
+        """Route one OCPI request; every outcome is a RouteResponse."""
         try:
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
                 return await forward.route_module(self.ctx, req)
             return await self._dispatch(req)
         except (OcnError, TransportError) as exc:
-            err = exc if isinstance(exc, OcnError) else forward.transport_error(exc)
-            sign = self._sign if signatures.active(self.ctx, req) else None
-            return responses.error(req, err, self._hub, sign)
+            return self.refuse(
+                req, exc if isinstance(exc, OcnError) else forward.transport_error(exc)
+            )
+
+    def refuse(self, req: RouteRequest, exc: OcnError) -> RouteResponse:
+        """The node's OCPI error answer to ``req`` (signed when signatures apply)."""
+        sign = self._sign if signatures.active(self.ctx, req) else None
+        return responses.error(req, exc, self._hub, sign)
 
     def _sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return signatures.sign_envelope(self.ctx, envelope)
@@ -83,23 +108,142 @@ class Engine:
             return clientinfo.hubclientinfo(self.ctx, req, self._hub)
         raise NotFound(f"No OCPI route for {req.method} {req.module} ({kind.name})")
 
+    # --- identity and admin --------------------------------------------------------------------
+
+    @property
+    def node_address(self) -> str:
+        """Checksummed address of the node key (the registry operator)."""
+        return self.ctx.node_address
+
+    def node_info(self) -> NodeInfo:
+        return NodeInfo(self.settings.public_url, self.ctx.node_address)
+
+    def check_admin_key(self, authorization: str) -> None:
+        """Raise AdminUnauthorized unless ``authorization`` is ``Token <admin api key>``."""
+        self.admin.check_key(authorization)
+
+    def create_registration_token(
+        self, roles: list[dict[str, Any]], ttl: float | None = None
+    ) -> IssuedToken:
+        """Token A allowed to register ``roles`` ([{country_code, party_id, role?}])."""
+        return self.admin.create_registration_token(roles, ttl)
+
+    def platforms(self) -> list[PlatformInfo]:
+        return self.admin.platforms()
+
+    def platform(self, platform_id: str) -> PlatformInfo:
+        return self.admin.platform(platform_id)
+
+    def delete_platform(self, platform_id: str) -> None:
+        self.admin.delete_platform(platform_id)
+
+    def connection_status(self, country_code: str, party_id: str) -> str:
+        return self.admin.connection_status(country_code, party_id)
+
+    async def connect_party(
+        self, versions_url: str, token_a: str, version: str = ""
+    ) -> PlatformInfo:
+        """Register the node with a party, given its versions URL and the token A it issued."""
+        return await initiative.connect(self.ctx, versions_url, token_a, version)
+
+    async def rotate_credentials(self, platform_id: str) -> PlatformInfo:
+        """Credentials PUT with a new token C for ``platform_id``; the old one is refused after."""
+        return await initiative.rotate(self.ctx, platform_id)
+
+    # --- registry ------------------------------------------------------------------------------
+
+    def party(self, country_code: str, party_id: str) -> Party | None:
+        """The registry listing of a party (cache only)."""
+        return self.ctx.registry.party(country_code, party_id)
+
+    def parties(self) -> list[Party]:
+        return list(self.ctx.registry.parties())
+
+    def registry_node(self, operator: str) -> Node | None:
+        return self.ctx.registry.node(operator)
+
+    def registry_status(self) -> RegistryStatus:
+        return self.ctx.registry.status()
+
+    def set_party(
+        self,
+        country_code: str,
+        party_id: str,
+        roles: Iterable[str],
+        address: str = "",
+        operator: str = "",
+    ) -> Party:
+        """List a party in the local registry (operator defaults to this node)."""
+        return self.registry_admin.set_party(country_code, party_id, roles, address, operator)
+
+    def delete_party(self, country_code: str, party_id: str) -> None:
+        self.registry_admin.delete_party(country_code, party_id)
+
+    def set_node(self, operator: str, url: str) -> Node:
+        return self.registry_admin.set_node(operator, url)
+
+    def start_registry_sync(self, follow: bool = True) -> asyncio.Task[None] | None:
+        """In ethereum mode: serve misses by a direct read and (``follow``) follow the chain.
+
+        Only one process per LMDB file needs to follow the chain (worker 0 of the gateway).
+        Needs a running event loop.
+        """
+        settings = self.settings
+        if settings.registry != "ethereum":
+            return None
+        from ocn_core.adapters.ethereum_registry import EthereumRegistrySync
+
+        sync = EthereumRegistrySync(
+            self.ctx.registry,
+            rpc_url=settings.rpc_url,
+            registry_address=settings.registry_address,
+            permissions_address=settings.permissions_address,
+            confirmations=settings.confirmations,
+        )
+        self.ctx.party_reader = sync
+        return asyncio.ensure_future(sync.run()) if follow else None
+
+    # --- signatures ----------------------------------------------------------------------------
+
+    def verify_signature(self, ocn_signature: str, values_json: bytes) -> SignatureCheck:
+        """Check any OCN-Signature against its ValuesToSign (JSON); never raises on bad input."""
+        from ocn_core import signing
+
+        try:
+            notary = signing.Notary.deserialize(ocn_signature)
+            notary.verify(signing.parse_json(values_json))
+        except OcnError as exc:
+            return SignatureCheck(False, "", exc.reason, exc.message)
+        return SignatureCheck(True, notary.signatory)
+
+    def sign(self, values_json: bytes) -> Notary:
+        """Sign ValuesToSign (JSON) with the node key (callers check the admin key first)."""
+        from ocn_core import signing
+
+        return signing.sign(signing.parse_json(values_json), self.settings.private_key_bytes)
+
+    # --- health and housekeeping ---------------------------------------------------------------
+
+    def health_details(self) -> HealthDetails:
+        """``degraded`` while the registry source is failing (``stale``); loaded twins."""
+        status = self.ctx.registry.status()
+        return HealthDetails("degraded" if status.stale else "ok", status, implementation_report())
+
     def health(self) -> dict[str, Any]:
-        """Registry freshness (``stale`` when the chain source is failing) and loaded impls."""
-        s = self.ctx.registry.status()
-        registry = {
-            "source": s.source,
-            "cursor": s.cursor,
-            "head": s.head,
-            "lag": s.lag,
-            "stale": s.stale,
-            "last_error": s.last_error,
-            "last_sync": s.last_sync,
-        }
-        return {"registry": registry, "impl": implementation_report()}
+        """:meth:`health_details` as JSON (registry freshness and loaded impls)."""
+        from ocn_core.views import to_json
+
+        return dict(to_json(self.health_details()))
 
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""
         return {"proxies_expired": self.ctx.proxies.cleanup()}
 
     async def close(self) -> None:
+        """Close the outbound transport (the store stays open: :meth:`shutdown` closes both)."""
         await self.ctx.transport.close()
+
+    async def shutdown(self) -> None:
+        """Close the transport and the LMDB environment."""
+        await self.close()
+        self.ctx.store.close()

@@ -86,6 +86,12 @@ class NotFound(ClientError):
     http_status = 404
 
 
+class NotListed(NotFound):
+    """No registry listing for the party or node asked about."""
+
+    reason = "not_listed"
+
+
 class MethodNotAllowed(ClientError):
     """Credentials misuse: POST when registered, PUT/DELETE when not (HTTP 405)."""
 
@@ -142,6 +148,20 @@ class UnsupportedVersion(ServerError):
 class MissingEndpoints(ServerError):
     reason = "missing_endpoints"
     ocpi_status = 3003
+
+
+class CoreUnavailable(ServerError):
+    """A gateway cannot reach its core (``--core grpc://``): HTTP 503 / OCPI 3000."""
+
+    reason = "core_unavailable"
+    http_status = 503
+
+
+class CoreTimeout(ServerError):
+    """The core did not answer the gateway within its deadline: HTTP 504 / OCPI 3000."""
+
+    reason = "core_timeout"
+    http_status = 504
 
 
 class BadResponse(ServerError):

@@ -9,17 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-
-class RouteKind(IntEnum):
-    UNSPECIFIED = 0
-    VERSIONS = 1
-    VERSION_DETAILS = 2
-    CREDENTIALS = 3
-    HUBCLIENTINFO = 4
-    MODULE = 5
-    PAGE = 6
-    PROXIED = 7
-    CUSTOM = 8
+from ocn_core._route_kind import RouteKind  # generated from the proto (tools/gen_protos.py)
 
 
 class InterfaceRole(IntEnum):
@@ -91,6 +81,9 @@ class RouteResponse:
     def header(self, name: str) -> str | None:
         """First header named ``name`` (case-insensitive)."""
         return find_header(self.headers, name)
+
+
+__all__ = ["InterfaceRole", "PartyRef", "RouteKind", "RouteRequest", "RouteResponse", "find_header"]
 
 
 def find_header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -1,9 +1,10 @@
 """Typed asyncio client for the ocn.v1 services.
 
 ``OcnClient("127.0.0.1:50051")`` routes ``ocn_core.model.RouteRequest`` objects and returns
-``RouteResponse``; admin/registry calls return plain dicts. Server-side OcnErrors are raised
-again as the same ``ocn_core.errors`` class. No automatic retries: OCPI POST/PUT/PATCH are not
-idempotent.
+``RouteResponse``; admin/registry calls return the engine's own typed results
+(:mod:`ocn_core.views`, registry ``Party`` / ``Node``), as an in-process engine does.
+Server-side OcnErrors are raised again as the same ``ocn_core.errors`` class. No automatic
+retries: OCPI POST/PUT/PATCH are not idempotent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from typing import Any
 import grpc
 import orjson
 
+from ocn_core.errors import NotListed
+from ocn_core.hub.admin import role_grants
 from ocn_core.model import RouteRequest, RouteResponse
+from ocn_core.registry import Node, Party, RegistryStatus
+from ocn_core.views import HealthDetails, IssuedToken, NodeInfo, PlatformInfo, SignatureCheck
 from ocn_grpc import convert
 from ocn_grpc.errors import from_rpc_error
 from ocn_grpc.pb import (
@@ -30,16 +35,40 @@ from ocn_grpc.pb import (
     signatures_pb2_grpc,
 )
 
+# Channel options: no transparent retries (OCPI writes are not idempotent); reconnect quickly
+# after the core restarts (gRPC's default backoff grows to 120 s).
+CHANNEL_OPTIONS = (
+    ("grpc.enable_retries", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
+
 
 class OcnClient:
-    def __init__(self, target: str, api_key: str = "") -> None:
+    """The ocn.v1 services over one channel; answers are the engine's own typed results.
+
+    ``timeout`` is the deadline of every call except Route (``route_timeout``, None: no
+    deadline); a call past it raises ``grpc.aio.AioRpcError`` DEADLINE_EXCEEDED.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        api_key: str = "",
+        timeout: float | None = None,
+        route_timeout: float | None = None,
+    ) -> None:
         self.target = target.removeprefix("grpc://")
-        self.channel = grpc.aio.insecure_channel(self.target, options=[("grpc.enable_retries", 0)])
+        self.channel = grpc.aio.insecure_channel(self.target, options=list(CHANNEL_OPTIONS))
         self.routing = routing_pb2_grpc.RoutingServiceStub(self.channel)
         self.admin_stub = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channel)
         self.signatures = signatures_pb2_grpc.SignatureServiceStub(self.channel)
         self.api_key = api_key
+        self.timeout = timeout
+        self.route_timeout = route_timeout
+        self._route = self.routing.Route
 
     def _meta(self, authorization: str | None = None) -> tuple[tuple[str, str], ...]:
         """The admin credential as call metadata; none at all when there is no key to send."""
@@ -48,39 +77,49 @@ class OcnClient:
         return (("authorization", authorization),) if authorization else ()
 
     async def route(self, req: RouteRequest) -> RouteResponse:
-        """Route one request; the OCPI token inside it authenticates, so no call metadata."""
-        msg = await self._unary(self.routing.Route, convert.request_to_pb(req), authorization="")
+        """Route one request; the OCPI token inside it authenticates, so no call metadata.
+
+        gRPC failures (core down, deadline) raise ``grpc.aio.AioRpcError``.
+        """
+        msg = await self._route(convert.request_to_pb(req), timeout=self.route_timeout)
         return convert.response_from_pb(msg)
 
     def stream(self) -> RouteStream:
         """A bidirectional stream for many concurrent requests over one call."""
         return RouteStream(self.routing)
 
-    async def node_info(self) -> dict[str, str]:
-        msg = await self._unary(self.admin_stub.GetNodeInfo, admin_pb2.NodeInfoRequest())
-        return {"url": msg.url, "address": msg.address}
+    async def node_info(self) -> NodeInfo:
+        msg = await self._unary(self.admin_stub.GetNodeInfo, admin_pb2.NodeInfoRequest(), "")
+        return convert.node_info_from_pb(msg)
+
+    async def health_details(self) -> HealthDetails:
+        req = admin_pb2.HealthDetailsRequest()
+        return convert.health_from_pb(await self._unary(self.admin_stub.GetHealthDetails, req, ""))
 
     async def create_registration_token(
         self,
-        roles: list[dict[str, str]],
+        roles: list[dict[str, Any]],
         ttl: float | None = None,
         authorization: str | None = None,
-    ) -> dict[str, Any]:
-        req = admin_pb2.CreateRegistrationTokenRequest(
-            roles=[admin_pb2.Role(**r) for r in roles], ttl_seconds=int(ttl or 0)
-        )
+    ) -> IssuedToken:
+        pb_roles = [
+            admin_pb2.Role(country_code=r["country_code"], party_id=r["party_id"], role=r["role"])
+            for r in role_grants(roles)
+        ]
+        req = admin_pb2.CreateRegistrationTokenRequest(roles=pb_roles, ttl=ttl or 0.0)
         msg = await self._unary(self.admin_stub.CreateRegistrationToken, req, authorization)
-        return {"token": msg.token, "versions": msg.versions_url, "expires_at": msg.expires_at}
+        return convert.token_from_pb(msg)
 
-    async def platforms(self, authorization: str | None = None) -> list[dict[str, Any]]:
+    async def platforms(self, authorization: str | None = None) -> list[PlatformInfo]:
         msg = await self._unary(
             self.admin_stub.ListPlatforms, admin_pb2.ListPlatformsRequest(), authorization
         )
-        return [_platform(p) for p in msg.platforms]
+        return [convert.platform_from_pb(p) for p in msg.platforms]
 
-    async def platform(self, platform_id: str, authorization: str | None = None) -> dict[str, Any]:
+    async def platform(self, platform_id: str, authorization: str | None = None) -> PlatformInfo:
         req = admin_pb2.GetPlatformRequest(id=platform_id)
-        return _platform(await self._unary(self.admin_stub.GetPlatform, req, authorization))
+        msg = await self._unary(self.admin_stub.GetPlatform, req, authorization)
+        return convert.platform_from_pb(msg)
 
     async def delete_platform(self, platform_id: str, authorization: str | None = None) -> None:
         req = admin_pb2.GetPlatformRequest(id=platform_id)
@@ -101,7 +140,7 @@ class OcnClient:
         address: str = "",
         operator: str = "",
         authorization: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Party:
         req = registry_pb2.Party(
             country_code=country_code,
             party_id=party_id,
@@ -109,36 +148,44 @@ class OcnClient:
             address=address,
             operator=operator,
         )
-        return _party(await self._unary(self.registry.SetParty, req, authorization))
+        msg = await self._unary(self.registry.SetParty, req, authorization)
+        return convert.party_from_pb(msg)
 
     async def delete_party(
         self, country_code: str, party_id: str, authorization: str | None = None
-    ) -> dict[str, Any]:
+    ) -> None:
         req = routing_pb2.PartyRef(country_code=country_code, party_id=party_id)
         await self._unary(self.registry.DeleteParty, req, authorization)
-        return {"deleted": True}
 
-    async def get_party(self, country_code: str, party_id: str) -> dict[str, Any] | None:
+    async def set_node(self, operator: str, url: str, authorization: str | None = None) -> Node:
+        req = registry_pb2.Node(operator=operator, url=url)
+        return convert.node_from_pb(await self._unary(self.registry.SetNode, req, authorization))
+
+    async def get_party(self, country_code: str, party_id: str) -> Party | None:
         req = routing_pb2.PartyRef(country_code=country_code, party_id=party_id)
         try:
-            return _party(await self.registry.GetParty(req))
-        except grpc.aio.AioRpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
+            return convert.party_from_pb(await self._unary(self.registry.GetParty, req, ""))
+        except NotListed:
+            return None
 
-    async def verify_signature(self, ocn_signature: str, values: Any) -> dict[str, Any]:
+    async def parties(self) -> list[Party]:
+        req = registry_pb2.ListPartiesRequest()
+        msg = await self._unary(self.registry.ListParties, req, "")
+        return [convert.party_from_pb(p) for p in msg.parties]
+
+    async def get_node(self, operator: str) -> Node | None:
+        req = registry_pb2.GetNodeRequest(operator=operator)
+        try:
+            return convert.node_from_pb(await self._unary(self.registry.GetNode, req, ""))
+        except NotListed:
+            return None
+
+    async def verify_signature(self, ocn_signature: str, values: Any) -> SignatureCheck:
         """Check ``ocn_signature`` against ValuesToSign ``values``: valid, signatory, error."""
         req = signatures_pb2.VerifyRequest(
             ocn_signature=ocn_signature, values_json=orjson.dumps(values)
         )
-        msg = await self._unary(self.signatures.Verify, req, "")
-        return {
-            "valid": msg.valid,
-            "signatory": msg.signatory,
-            "error_reason": msg.error_reason,
-            "error_message": msg.error_message,
-        }
+        return convert.signature_check_from_pb(await self._unary(self.signatures.Verify, req, ""))
 
     async def sign(self, values: Any, authorization: str | None = None) -> dict[str, str]:
         """Sign ``values`` with the node key (admin api key required)."""
@@ -146,21 +193,13 @@ class OcnClient:
         msg = await self._unary(self.signatures.Sign, req, authorization)
         return {"ocn_signature": msg.ocn_signature, "signatory": msg.signatory}
 
-    async def registry_status(self) -> dict[str, Any]:
-        msg = await self._unary(self.registry.GetStatus, registry_pb2.RegistryStatusRequest())
-        return {
-            "source": msg.source,
-            "cursor": msg.cursor_block,
-            "head": msg.head_block,
-            "lag": msg.lag,
-            "stale": msg.stale,
-            "last_error": msg.last_error,
-            "last_sync": msg.last_sync,
-        }
+    async def registry_status(self) -> RegistryStatus:
+        msg = await self._unary(self.registry.GetStatus, registry_pb2.RegistryStatusRequest(), "")
+        return convert.registry_status_from_pb(msg)
 
     async def _unary(self, method: Any, request: Any, authorization: str | None = None) -> Any:
         try:
-            return await method(request, metadata=self._meta(authorization))
+            return await method(request, metadata=self._meta(authorization), timeout=self.timeout)
         except grpc.aio.AioRpcError as err:
             raise from_rpc_error(err) from None
 
@@ -226,31 +265,3 @@ class RouteStream:
         self._waiting[req.call_id] = fut
         self._outbox.put_nowait(convert.request_to_pb(req))
         return await fut
-
-
-def _party(p: registry_pb2.Party) -> dict[str, Any]:
-    return {
-        "country_code": p.country_code,
-        "party_id": p.party_id,
-        "address": p.address,
-        "roles": list(p.roles),
-        "operator": p.operator,
-        "node_url": p.node_url,
-    }
-
-
-def _platform(p: admin_pb2.Platform) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "status": p.status,
-        "ocpi_version": p.ocpi_version,
-        "versions_url": p.versions_url,
-        "last_updated": p.last_updated,
-        "roles": [
-            {"role": r.role, "country_code": r.country_code, "party_id": r.party_id}
-            for r in p.roles
-        ],
-        "endpoints": [
-            {"identifier": e.identifier, "role": e.role, "url": e.url} for e in p.endpoints
-        ],
-    }

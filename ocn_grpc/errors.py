@@ -1,7 +1,9 @@
 """Lossless error transport: an OcnError travels as google.rpc.Status with an ErrorInfo detail.
 
-The detail's ``reason`` is the ocn_core error reason; the client rebuilds the same class from it,
-so no caller ever matches on message text.
+The gRPC status code comes from an explicit table keyed by the error's ``reason`` (an error
+class without its own row uses its nearest ancestor's). The ErrorInfo detail carries the
+``reason``, the OCPI status code and the HTTP status; the client rebuilds the same class from
+the reason, so no caller ever matches on message text.
 """
 
 from __future__ import annotations
@@ -11,19 +13,54 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ocn_core.errors import AdminNotFound, AdminUnauthorized, OcnError, error_class
+from ocn_core.errors import OcnError, error_class
 
 DOMAIN = "ocn.v1"
 
+# reason -> google.rpc.Code
+CODES: dict[str, int] = {
+    "internal": code_pb2.INTERNAL,
+    # client errors (OCPI 2xxx)
+    "client_error": code_pb2.INVALID_ARGUMENT,
+    "invalid_request": code_pb2.INVALID_ARGUMENT,
+    "malformed_json": code_pb2.INVALID_ARGUMENT,
+    "unknown_token": code_pb2.UNAUTHENTICATED,
+    "wrong_from_role": code_pb2.PERMISSION_DENIED,
+    "receiver_module_unsupported": code_pb2.FAILED_PRECONDITION,
+    "not_found": code_pb2.NOT_FOUND,
+    "method_not_allowed": code_pb2.FAILED_PRECONDITION,
+    "payload_too_large": code_pb2.RESOURCE_EXHAUSTED,
+    "forbidden": code_pb2.PERMISSION_DENIED,
+    "registration_rejected": code_pb2.FAILED_PRECONDITION,
+    "signature_invalid": code_pb2.INVALID_ARGUMENT,
+    "signature_too_large": code_pb2.RESOURCE_EXHAUSTED,
+    # server errors (OCPI 3xxx)
+    "server_error": code_pb2.INTERNAL,
+    "peer_api_unusable": code_pb2.FAILED_PRECONDITION,
+    "unsupported_version": code_pb2.FAILED_PRECONDITION,
+    "missing_endpoints": code_pb2.FAILED_PRECONDITION,
+    "bad_response": code_pb2.UNAVAILABLE,
+    "core_unavailable": code_pb2.UNAVAILABLE,
+    "core_timeout": code_pb2.DEADLINE_EXCEEDED,
+    # hub errors (OCPI 4xxx)
+    "hub_error": code_pb2.INTERNAL,
+    "unknown_receiver": code_pb2.NOT_FOUND,
+    "receiver_timeout": code_pb2.DEADLINE_EXCEEDED,
+    "receiver_unreachable": code_pb2.UNAVAILABLE,
+    # admin API
+    "admin_error": code_pb2.INVALID_ARGUMENT,
+    "admin_unauthorized": code_pb2.UNAUTHENTICATED,
+    "admin_not_found": code_pb2.NOT_FOUND,
+}
+
 
 def grpc_code(exc: OcnError) -> int:
-    if isinstance(exc, AdminUnauthorized):
-        return int(code_pb2.UNAUTHENTICATED)
-    if isinstance(exc, AdminNotFound):
-        return int(code_pb2.NOT_FOUND)
-    if exc.http_status >= 500:
-        return int(code_pb2.INTERNAL)
-    return int(code_pb2.INVALID_ARGUMENT)
+    """The table's code for ``exc``'s reason, else for the nearest ancestor's reason."""
+    for cls in type(exc).__mro__:
+        code = CODES.get(getattr(cls, "reason", ""))
+        if code is not None:
+            return int(code)
+    return int(code_pb2.INTERNAL)
 
 
 def to_status(exc: OcnError) -> grpc.Status:

@@ -1,26 +1,26 @@
-"""The engine as a gRPC service: routing, admin, registry, health and reflection.
+"""The engine as a gRPC service: routing, admin, registry, signatures, health and reflection.
 
-Servicer methods only decode → call the engine → encode; OcnErrors become a google.rpc.Status
-with an ErrorInfo detail (see :mod:`ocn_grpc.errors`).
+Servicer methods only decode → call the engine's typed methods → encode (all conversions live in
+:mod:`ocn_grpc.convert`); OcnErrors become a google.rpc.Status with the code from the reason
+table and an ErrorInfo detail (see :mod:`ocn_grpc.errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ocn_core import signing
 from ocn_core.engine import Engine
-from ocn_core.errors import OcnError
-from ocn_core.hub.admin_calls import run_admin_call
+from ocn_core.errors import InvalidRequest, NotListed, OcnError
 from ocn_core.logconfig import request_context
-from ocn_core.registry import Party
+from ocn_core.model import RouteRequest
+from ocn_core.registry import Node, Party
 from ocn_grpc import convert
 from ocn_grpc.errors import to_status
 from ocn_grpc.pb import (
@@ -34,8 +34,12 @@ from ocn_grpc.pb import (
     signatures_pb2_grpc,
 )
 
+if TYPE_CHECKING:
+    from ocn_core.signing import Notary
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+REGISTRY_SERVICE = "ocn.v1.RegistryService"
 SERVICES = (
     "ocn.v1.RoutingService",
     "ocn.v1.AdminService",
@@ -62,13 +66,18 @@ def _auth(context: grpc.aio.ServicerContext[Any, Any]) -> str:
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, stream_inflight: int = 256) -> None:
         self.engine = engine
+        self.stream_inflight = max(1, stream_inflight)
 
     async def Route(
         self, request: routing_pb2.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> routing_pb2.RouteResponse:
-        req = convert.request_from_pb(request)
+        try:
+            req = convert.request_from_pb(request)
+        except ValueError as exc:  # an enum value the contract does not define
+            await context.abort_with_status(to_status(InvalidRequest(f"Bad RouteRequest: {exc}")))
+            raise  # unreachable: abort raises
         with request_context(req):
             resp = await self.engine.route(req)
         return convert.response_to_pb(resp)
@@ -92,21 +101,41 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         async for batch in self._serve(_batches(request_iterator)):
             yield routing_pb2.RouteResponseBatch(responses=batch)
 
+    async def _one(self, msg: routing_pb2.RouteRequest) -> routing_pb2.RouteResponse:
+        """One stream message's answer; a bad message gets an error answer for its call only."""
+        try:
+            req = convert.request_from_pb(msg)
+        except ValueError as exc:
+            bad = RouteRequest(call_id=msg.call_id)
+            return convert.response_to_pb(
+                self.engine.refuse(bad, InvalidRequest(f"Bad RouteRequest: {exc}"))
+            )
+        with request_context(req):
+            try:
+                resp = await self.engine.route(req)
+            except Exception:  # a bug must not leave the caller waiting for this call_id
+                log.exception("stream_route_failed")
+                resp = self.engine.refuse(req, OcnError("Internal error routing the request"))
+        return convert.response_to_pb(resp)
+
     async def _serve(
         self, requests: AsyncIterator[routing_pb2.RouteRequest]
     ) -> AsyncIterator[list[routing_pb2.RouteResponse]]:
-        """Route requests concurrently; yield the completed answers in groups as they finish."""
+        """Route requests concurrently (at most ``stream_inflight`` at once); yield the
+        completed answers in groups as they finish."""
         done: asyncio.Queue[routing_pb2.RouteResponse | None] = asyncio.Queue()
         pending: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(self.stream_inflight)
 
         async def one(msg: routing_pb2.RouteRequest) -> None:
-            req = convert.request_from_pb(msg)
-            with request_context(req):
-                resp = await self.engine.route(req)
-            done.put_nowait(convert.response_to_pb(resp))
+            try:
+                done.put_nowait(await self._one(msg))
+            finally:
+                slots.release()
 
         async def read() -> None:
             async for msg in requests:
+                await slots.acquire()  # at the bound: stop reading; flow control pushes back
                 task = asyncio.ensure_future(one(msg))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
@@ -130,6 +159,8 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                     yield group
         finally:
             reader.cancel()
+            for task in list(pending):
+                task.cancel()
 
 
 async def _single(
@@ -151,54 +182,55 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def _call(self, context: Any, name: str, **args: Any) -> Any:
-        async def run() -> Any:
-            return run_admin_call(self.engine, _auth(context), name, args)
+    async def _admin(self, context: Any, call: Callable[[], T]) -> T:
+        """``call()`` after the admin key check; OcnErrors become rich gRPC errors."""
+
+        async def run() -> T:
+            self.engine.check_admin_key(_auth(context))
+            return call()
 
         return await _guard(context, run)
 
     async def GetNodeInfo(self, request: Any, context: Any) -> admin_pb2.NodeInfo:
-        ctx = self.engine.ctx
-        return admin_pb2.NodeInfo(url=ctx.settings.public_url, address=ctx.node_address)
+        return convert.node_info_to_pb(self.engine.node_info())
+
+    async def GetHealthDetails(self, request: Any, context: Any) -> admin_pb2.HealthDetails:
+        return convert.health_to_pb(self.engine.health_details())
 
     async def CreateRegistrationToken(
         self, request: admin_pb2.CreateRegistrationTokenRequest, context: Any
     ) -> admin_pb2.RegistrationToken:
-        roles = [
+        roles: list[dict[str, Any]] = [
             {"country_code": r.country_code, "party_id": r.party_id, "role": r.role}
             for r in request.roles
         ]
-        out = await self._call(
-            context, "create_registration_token", roles=roles, ttl=request.ttl_seconds or None
+        ttl = request.ttl or request.ttl_seconds or None
+        token = await self._admin(
+            context, lambda: self.engine.create_registration_token(roles, ttl)
         )
-        return admin_pb2.RegistrationToken(
-            token=out["token"], versions_url=out["versions"], expires_at=out["expires_at"]
-        )
+        return convert.token_to_pb(token)
 
     async def ListPlatforms(self, request: Any, context: Any) -> admin_pb2.ListPlatformsResponse:
-        found = await self._call(context, "platforms")
-        return admin_pb2.ListPlatformsResponse(platforms=[_platform_pb(p) for p in found])
+        found = await self._admin(context, self.engine.platforms)
+        return admin_pb2.ListPlatformsResponse(platforms=[convert.platform_to_pb(p) for p in found])
 
     async def GetPlatform(
         self, request: admin_pb2.GetPlatformRequest, context: Any
     ) -> admin_pb2.Platform:
-        return _platform_pb(await self._call(context, "platform", platform_id=request.id))
+        found = await self._admin(context, lambda: self.engine.platform(request.id))
+        return convert.platform_to_pb(found)
 
     async def DeletePlatform(
         self, request: admin_pb2.GetPlatformRequest, context: Any
     ) -> admin_pb2.DeletePlatformResponse:
-        await self._call(context, "delete_platform", platform_id=request.id)
+        await self._admin(context, lambda: self.engine.delete_platform(request.id))
         return admin_pb2.DeletePlatformResponse(deleted=True)
 
     async def GetConnectionStatus(
         self, request: routing_pb2.PartyRef, context: Any
     ) -> admin_pb2.ConnectionStatus:
-        status = await self._call(
-            context,
-            "connection_status",
-            country_code=request.country_code,
-            party_id=request.party_id,
-        )
+        cc, pid = request.country_code, request.party_id
+        status = await self._admin(context, lambda: self.engine.connection_status(cc, pid))
         return admin_pb2.ConnectionStatus(status=status)
 
 
@@ -207,75 +239,64 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self.engine = engine
 
     async def GetParty(self, request: routing_pb2.PartyRef, context: Any) -> registry_pb2.Party:
-        party = self.engine.ctx.registry.party(request.country_code, request.party_id)
-        if party is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, "Party not registered on OCN")
-        assert party is not None
-        return party_pb(party)
+        async def run() -> Party:
+            party = self.engine.party(request.country_code, request.party_id)
+            if party is None:
+                raise NotListed("Party not registered on OCN")
+            return party
+
+        return convert.party_to_pb(await _guard(context, run))
 
     async def ListParties(self, request: Any, context: Any) -> registry_pb2.ListPartiesResponse:
-        return registry_pb2.ListPartiesResponse(
-            parties=[party_pb(p) for p in self.engine.ctx.registry.parties()]
-        )
+        parties = [convert.party_to_pb(p) for p in self.engine.parties()]
+        return registry_pb2.ListPartiesResponse(parties=parties)
 
     async def GetNode(
         self, request: registry_pb2.GetNodeRequest, context: Any
     ) -> registry_pb2.Node:
-        node = self.engine.ctx.registry.node(request.operator)
-        if node is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, "Node not registered on OCN")
-        assert node is not None
-        return registry_pb2.Node(operator=node.operator, url=node.url)
+        async def run() -> Node:
+            node = self.engine.registry_node(request.operator)
+            if node is None:
+                raise NotListed("Node not registered on OCN")
+            return node
+
+        return convert.node_to_pb(await _guard(context, run))
 
     async def GetStatus(self, request: Any, context: Any) -> registry_pb2.RegistryStatus:
-        s = self.engine.ctx.registry.status()
-        return registry_pb2.RegistryStatus(
-            source=s.source or "",
-            cursor_block=s.cursor or 0,
-            head_block=s.head or 0,
-            lag=s.lag or 0,
-            stale=s.stale,
-            last_error=s.last_error or "",
-            last_sync=s.last_sync or 0.0,
-        )
+        return convert.registry_status_to_pb(self.engine.registry_status())
+
+    async def _admin(self, context: Any, call: Callable[[], T]) -> T:
+        async def run() -> T:
+            self.engine.check_admin_key(_auth(context))
+            return call()
+
+        return await _guard(context, run)
 
     async def SetParty(self, request: registry_pb2.Party, context: Any) -> registry_pb2.Party:
-        async def run() -> Any:
-            return run_admin_call(
-                self.engine,
-                _auth(context),
-                "set_party",
-                {
-                    "country_code": request.country_code,
-                    "party_id": request.party_id,
-                    "roles": list(request.roles),
-                    "address": request.address,
-                    "operator": request.operator,
-                },
-            )
-
-        await _guard(context, run)
-        party = self.engine.ctx.registry.party(request.country_code, request.party_id)
-        assert party is not None
-        return party_pb(party)
+        party = await self._admin(
+            context,
+            lambda: self.engine.set_party(
+                request.country_code,
+                request.party_id,
+                list(request.roles),
+                request.address,
+                request.operator,
+            ),
+        )
+        return convert.party_to_pb(party)
 
     async def DeleteParty(
         self, request: routing_pb2.PartyRef, context: Any
     ) -> registry_pb2.DeleteResponse:
-        async def run() -> Any:
-            args = {"country_code": request.country_code, "party_id": request.party_id}
-            return run_admin_call(self.engine, _auth(context), "delete_party", args)
-
-        await _guard(context, run)
+        cc, pid = request.country_code, request.party_id
+        await self._admin(context, lambda: self.engine.delete_party(cc, pid))
         return registry_pb2.DeleteResponse(deleted=True)
 
     async def SetNode(self, request: registry_pb2.Node, context: Any) -> registry_pb2.Node:
-        async def run() -> Any:
-            args = {"operator": request.operator, "url": request.url}
-            return run_admin_call(self.engine, _auth(context), "set_node", args)
-
-        await _guard(context, run)
-        return registry_pb2.Node(operator=request.operator, url=request.url)
+        node = await self._admin(
+            context, lambda: self.engine.set_node(request.operator, request.url)
+        )
+        return convert.node_to_pb(node)
 
 
 class SignatureServicer(signatures_pb2_grpc.SignatureServiceServicer):
@@ -287,23 +308,15 @@ class SignatureServicer(signatures_pb2_grpc.SignatureServiceServicer):
     async def Verify(
         self, request: signatures_pb2.VerifyRequest, context: Any
     ) -> signatures_pb2.VerifyResponse:
-        try:
-            values = signing.parse_json(request.values_json)
-            notary = signing.Notary.deserialize(request.ocn_signature)
-            notary.verify(values)
-        except OcnError as exc:
-            return signatures_pb2.VerifyResponse(
-                valid=False, error_reason=exc.reason, error_message=exc.message
-            )
-        return signatures_pb2.VerifyResponse(valid=True, signatory=notary.signatory)
+        check = self.engine.verify_signature(request.ocn_signature, request.values_json)
+        return convert.signature_check_to_pb(check)
 
     async def Sign(
         self, request: signatures_pb2.SignRequest, context: Any
     ) -> signatures_pb2.SignResponse:
-        async def run() -> Any:
-            self.engine.admin.check_key(_auth(context))  # the node key signs: admin only
-            values = signing.parse_json(request.values_json)
-            return signing.sign(values, self.engine.settings.private_key_bytes)
+        async def run() -> Notary:
+            self.engine.check_admin_key(_auth(context))  # the node key signs: admin only
+            return self.engine.sign(request.values_json)
 
         notary = await _guard(context, run)
         return signatures_pb2.SignResponse(
@@ -311,43 +324,57 @@ class SignatureServicer(signatures_pb2_grpc.SignatureServiceServicer):
         )
 
 
-def party_pb(p: Party) -> registry_pb2.Party:
-    return registry_pb2.Party(
-        country_code=p.country_code,
-        party_id=p.party_id,
-        address=p.address,
-        roles=list(p.roles),
-        modules_sender=list(p.modules_sender),
-        modules_receiver=list(p.modules_receiver),
-        operator=p.operator,
-        node_url=p.node_url,
-    )
+async def follow_registry_health(
+    engine: Engine, health_servicer: health.aio.HealthServicer, every: float = 1.0
+) -> None:
+    """RegistryService is NOT_SERVING while the registry source is stale (the cache still
+    answers; ``GetHealthDetails`` says ``degraded``), SERVING again once it caught up."""
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    current = None
+    while True:
+        try:
+            stale = engine.registry_status().stale
+        except Exception:  # LMDB closed under us at shutdown
+            log.exception("registry_health_failed")
+            stale = True
+        wanted = not_serving if stale else serving
+        if wanted != current:
+            await health_servicer.set(REGISTRY_SERVICE, wanted)
+            current = wanted
+        await asyncio.sleep(every)
 
 
-def _platform_pb(p: dict[str, Any]) -> admin_pb2.Platform:
-    return admin_pb2.Platform(
-        id=p["id"],
-        status=p["status"],
-        ocpi_version=p["ocpi_version"],
-        versions_url=p["versions_url"],
-        last_updated=p["last_updated"],
-        roles=[
-            admin_pb2.Role(
-                role=r["role"],
-                country_code=r["country_code"],
-                party_id=r["party_id"],
-                business_name=str((r.get("business_details") or {}).get("name", "")),
-            )
-            for r in p["roles"]
-        ],
-        endpoints=[admin_pb2.Endpoint(**e) for e in p["endpoints"]],
-    )
+class GrpcServer:
+    """A started gRPC server, the port it listens on, and its registry-health follower."""
+
+    def __init__(self, server: grpc.aio.Server, port: int, health_task: asyncio.Task[None]):
+        self.server = server
+        self.bound_port = port
+        self.health_task = health_task
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop the health follower and the server (in-flight calls get ``grace`` seconds)."""
+        self.health_task.cancel()
+        await self.server.stop(grace)
 
 
-async def start_server(engine: Engine, address: str, reflection_on: bool = True) -> grpc.aio.Server:
-    """Bind ``address`` (e.g. ``127.0.0.1:50051``), register every service, start serving."""
+async def start_server(
+    engine: Engine,
+    address: str,
+    reflection_on: bool = True,
+    health_every: float = 1.0,
+) -> GrpcServer:
+    """Bind ``address`` (e.g. ``127.0.0.1:50051``, port 0: any), register every service, serve.
+
+    The registry-health follower checks staleness every ``health_every`` seconds.
+    """
     server = grpc.aio.server()
-    routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
+    routing = RoutingServicer(engine, engine.settings.grpc_stream_inflight)
+    routing_pb2_grpc.add_RoutingServiceServicer_to_server(routing, server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(engine), server)
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(engine), server)
     signatures_pb2_grpc.add_SignatureServiceServicer_to_server(SignatureServicer(engine), server)
@@ -362,6 +389,11 @@ async def start_server(engine: Engine, address: str, reflection_on: bool = True)
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    server.bound_port = bound  # type: ignore[attr-defined]
+    task = asyncio.ensure_future(follow_registry_health(engine, health_servicer, health_every))
     log.info("grpc_started", address=address, port=bound)
-    return server
+    return GrpcServer(server, bound, task)
+
+
+async def stop_server(server: GrpcServer, grace: float | None = None) -> None:
+    """:meth:`GrpcServer.stop`."""
+    await server.stop(grace)

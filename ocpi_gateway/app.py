@@ -15,6 +15,7 @@ from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
 from ocn_core.logconfig import request_context
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
+from ocn_core.views import to_json
 from ocpi_gateway.core_client import CoreClient
 from ocpi_gateway.http_server import Request, Response
 
@@ -26,10 +27,10 @@ _ROLES = tuple(InterfaceRole)
 
 class Gateway:
     def __init__(
-        self, core: CoreClient, node_info: dict[str, str], access_log: bool = True
+        self, core: CoreClient, node_info: dict[str, str] | None = None, access_log: bool = True
     ) -> None:
         self.core = core
-        self.node_info = node_info
+        self.node_info = node_info  # asked from the core on first use when not given
         self.access_log = access_log  # one canonical line per OCPI request (info level)
 
     def handle(self, request: Request) -> Awaitable[Response]:
@@ -41,18 +42,31 @@ class Gateway:
     async def _other(self, request: Request) -> Response:
         path = request.path
         if path == "/health":
-            return Response(200, [("Content-Type", "text/plain")], b"OK")
+            if await self.core.ready():
+                return Response(200, [("Content-Type", "text/plain")], b"OK")
+            return Response(503, [("Content-Type", "text/plain")], b"core unavailable")
         if path == "/health/details":
-            details = await self.core.health()
-            stale = bool(details.get("registry", {}).get("stale"))
-            status = "degraded" if stale else "ok"
-            body = orjson.dumps({"status": status, "worker_pid": os.getpid(), **details})
-            return Response(200, [JSON], body)
+            return await self._health_details()
         if path.startswith("/admin/"):
             return await self._admin(request)
         if path == "/ocn/registry/node-info":
+            if self.node_info is None:
+                try:
+                    self.node_info = to_json(await self.core.node_info())
+                except OcnError as exc:
+                    return _admin_error(exc, exc.http_status)
             return Response(200, [JSON], orjson.dumps(self.node_info))
         return Response(404, [JSON], ocpi.dumps(ocpi.envelope(2000, None, "Not found")))
+
+    async def _health_details(self) -> Response:
+        """The core's health (``degraded`` while the registry is stale); 503 without a core."""
+        try:
+            details = await self.core.health()
+        except OcnError as exc:
+            body = {"status": "down", "worker_pid": os.getpid(), "core": exc.message}
+            return Response(exc.http_status, [JSON], orjson.dumps(body))
+        body = {"status": details.get("status", "ok"), "worker_pid": os.getpid(), **details}
+        return Response(200, [JSON], orjson.dumps(body))
 
     async def _ocpi(self, request: Request) -> Response:
         started = time.perf_counter()

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="listen port (default 8080)")
     run.add_argument("--workers", type=int, help="worker processes sharing the port")
     run.add_argument("--core", default="", help="grpc://HOST:PORT of a separately running core")
+    run.add_argument("--grpc-port", type=int, help="also serve the gRPC services on this port")
     run.add_argument("--log-level", help="debug, info, warning")
 
     core = sub.add_parser("core", help="run the routing engine as a gRPC service")
@@ -91,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         from ocpi_gateway.server import run
 
         settings = _settings(
-            args, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level
+            args,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            grpc_port=args.grpc_port,
         )
         return run(settings, args.core)
     if args.command == "core":

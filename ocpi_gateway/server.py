@@ -15,18 +15,19 @@ import os
 import signal
 import socket
 import sys
+from typing import Any
 
 import structlog
 
-from ocn_core import implementation_report
+from ocn_core import implementation_report, open_node
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
+from ocn_core.views import to_json
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.balancer import receive_connections, run_workers
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import HttpProtocol, serve
-from ocpi_gateway.node import build_engine, start_registry_sync
 
 log = structlog.get_logger(__name__)
 
@@ -47,19 +48,24 @@ async def run_gateway(
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
     rotation: asyncio.Task[None] | None = None
+    grpc_server: Any = None
+    node_info: dict[str, str] | None = None
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
-        core = GrpcCore(core_url)
-        node_info = await core.admin("", "node_info")
+        core = GrpcCore(core_url, settings)  # the core may start later: asked on first use
     else:
-        engine = build_engine(settings)
+        engine = open_node(settings)
         core = InProcessCore(engine)
-        node_info = {"url": settings.public_url, "address": engine.ctx.node_address}
+        node_info = to_json(engine.node_info())
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
-        chain_sync = start_registry_sync(engine, follow=worker == 0)
+        chain_sync = engine.start_registry_sync(follow=worker == 0)
         if worker == 0 and settings.credentials_rotation_interval > 0:
             rotation = asyncio.ensure_future(run_rotation(engine))
+        if settings.grpc_port and worker == 0:  # the gRPC edge beside HTTP, one engine
+            from ocn_grpc.server import start_server
+
+            grpc_server = await start_server(engine, f"{settings.host}:{settings.grpc_port}")
     gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
     server: asyncio.Server | None = None
     stop_receiving = None
@@ -76,8 +82,9 @@ async def run_gateway(
         url=settings.public_url,
         listen=f"{settings.host}:{settings.port}",
         pid=os.getpid(),
-        address=node_info.get("address"),
+        address=(node_info or {}).get("address"),
         core=core_url or "in-process",
+        grpc_port=settings.grpc_port if grpc_server is not None else None,
         impl=implementation_report(),
     )
     stop = asyncio.Event()
@@ -101,6 +108,10 @@ async def run_gateway(
             await server.wait_closed()
         if stop_receiving is not None:
             stop_receiving()
+        if grpc_server is not None:
+            from ocn_grpc.server import stop_server
+
+            await stop_server(grpc_server, grace=1.0)
         await core.close()
         log.info("node_stopped", pid=os.getpid())
 

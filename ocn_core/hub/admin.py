@@ -12,9 +12,28 @@ from typing import Any
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
 from ocn_core.hub.context import NodeContext
-from ocn_core.state import Platform
+from ocn_core.views import IssuedToken, PlatformInfo
 
 ROLE_NAMES = {"", "CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
+
+
+def role_grants(roles: object) -> list[dict[str, str]]:
+    """The shape of a token's roles: a non-empty list of {country_code, party_id, role?}, as
+    strings (edges call this before a role list leaves them, so every edge refuses alike)."""
+    if not isinstance(roles, list) or not roles:
+        raise AdminError("Body must be a non-empty JSON array of {country_code, party_id, role?}")
+    found = []
+    for entry in roles:
+        if not isinstance(entry, dict):
+            raise AdminError("Each role must be an object {country_code, party_id, role?}")
+        found.append(
+            {
+                "country_code": str(entry.get("country_code", "")),
+                "party_id": str(entry.get("party_id", "")),
+                "role": str(entry.get("role") or ""),
+            }
+        )
+    return found
 
 
 class Admin:
@@ -28,18 +47,11 @@ class Admin:
 
     def create_registration_token(
         self, roles: list[dict[str, Any]], ttl: float | None = None
-    ) -> dict[str, Any]:
+    ) -> IssuedToken:
         """Token A bound to ``roles`` ([{country_code, party_id, role?}]), with an expiry."""
-        if not isinstance(roles, list) or not roles:
-            raise AdminError(
-                "Body must be a non-empty JSON array of {country_code, party_id, role?}"
-            )
         bound = []
-        for entry in roles:
-            if not isinstance(entry, dict):
-                raise AdminError("Each role must be an object {country_code, party_id, role?}")
-            cc, pid = str(entry.get("country_code", "")), str(entry.get("party_id", ""))
-            role = str(entry.get("role") or "")
+        for entry in role_grants(roles):
+            cc, pid, role = entry["country_code"], entry["party_id"], entry["role"]
             try:
                 ocpi.check_party(cc, pid)
             except Exception as exc:  # InvalidRequest: same rule, admin status code
@@ -51,16 +63,16 @@ class Admin:
             bound.append({"country_code": cc.upper(), "party_id": pid.upper(), "role": role})
         ttl = ttl or self.ctx.settings.registration_token_ttl
         token, expires = self.ctx.platforms.issue_token_a(bound, ttl)
-        return {"token": token, "versions": self.ctx.versions_url, "expires_at": expires}
+        return IssuedToken(token, self.ctx.versions_url, expires)
 
-    def platforms(self) -> list[dict[str, Any]]:
-        return [public_platform(p) for p in self.ctx.platforms.all()]
+    def platforms(self) -> list[PlatformInfo]:
+        return [PlatformInfo.of(p) for p in self.ctx.platforms.all()]
 
-    def platform(self, platform_id: str) -> dict[str, Any]:
+    def platform(self, platform_id: str) -> PlatformInfo:
         found = self.ctx.platforms.platform(platform_id)
         if found is None:
             raise AdminNotFound(f"Platform {platform_id} not found")
-        return public_platform(found)
+        return PlatformInfo.of(found)
 
     def delete_platform(self, platform_id: str) -> None:
         if not self.ctx.platforms.delete(platform_id):
@@ -72,11 +84,3 @@ class Admin:
         if found is None:
             raise AdminNotFound("Role not found")
         return found.status
-
-
-def public_platform(p: Platform) -> dict[str, Any]:
-    """A platform without its secrets."""
-    data = p.to_json()
-    data.pop("token_b", None)
-    data.pop("token_c_digest", None)
-    return data

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from ocn_core import ocpi
-from ocn_core.config import SUPPORTED_VERSIONS
 from ocn_core.errors import (
     InvalidRequest,
     MethodNotAllowed,
@@ -20,6 +19,7 @@ from ocn_core.hub import credentials_230
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
+from ocn_core.routing.table import VERSIONS
 from ocn_core.state import Platform, RegistrationGrant, RoleConflict, RoleRecord, new_role
 from ocn_core.state.records import CONNECTED, EndpointRecord
 from ocn_core.transport import TransportError
@@ -104,7 +104,7 @@ async def _fetch_platform(
 ) -> Platform:
     """Validate the posted Credentials, check each role, and read the peer's endpoints."""
     creds = ocpi.loads(req.body or b"null", "credentials body")
-    version = req.ocpi_version if req.ocpi_version in SUPPORTED_VERSIONS else SUPPORTED_VERSIONS[0]
+    version = req.ocpi_version if req.ocpi_version in VERSIONS else VERSIONS[0]
     token_b, versions_url, roles = _parse_credentials(creds, version)
     hub_party_id = credentials_230.check_hub_party_id(creds.get("hub_party_id"))
     for role in roles:

@@ -178,7 +178,11 @@ async def find_receiver(ctx: NodeContext, req: RouteRequest) -> str:
 async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface)."""
     interface = req.interface_role.ocpi
-    row = module_route(req.module, interface) if req.kind == RouteKind.MODULE else None
+    row = (
+        module_route(req.module, interface, req.ocpi_version)
+        if req.kind == RouteKind.MODULE
+        else None
+    )
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     try:
@@ -231,7 +235,11 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         source, target = bridged.platform_versions(ctx, receiver, sender)
         if bridged.needed(req.module, source, target):
             resp = bridged.response(ctx, req, resp, source, target)
-    row = module_route(req.module, req.interface_role.ocpi) if req.kind == RouteKind.PAGE else None
+    row = (
+        module_route(req.module, req.interface_role.ocpi, req.ocpi_version)
+        if req.kind == RouteKind.PAGE
+        else None
+    )
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 

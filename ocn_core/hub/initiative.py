@@ -20,21 +20,21 @@ from typing import Any
 import structlog
 
 from ocn_core import ocpi
-from ocn_core.config import SUPPORTED_VERSIONS
 from ocn_core.errors import AdminError, AdminNotFound, OcnError, PeerApiError
 from ocn_core.hub import credentials, credentials_230
-from ocn_core.hub.admin import public_platform
 from ocn_core.hub.context import NodeContext
+from ocn_core.routing.table import VERSIONS
 from ocn_core.state import Platform, RoleConflict
 from ocn_core.state.records import CONNECTED
 from ocn_core.transport import TransportError
+from ocn_core.views import PlatformInfo
 
 log = structlog.get_logger(__name__)
 
 
 async def connect(
     ctx: NodeContext, versions_url: str, token_a: str, version: str = ""
-) -> dict[str, Any]:
+) -> PlatformInfo:
     """Register the node with the party at ``versions_url``; returns the new platform's view."""
     if not versions_url.startswith(("http://", "https://")):
         raise AdminError("versions_url must be an http(s) URL")
@@ -42,7 +42,7 @@ async def connect(
         raise AdminError("token_a must be a printable string of 1..64 characters")
     listing, base64_token = await _versions(ctx, versions_url, token_a)
     offered = {v.get("version") for v in listing if isinstance(v, dict)}
-    chosen = [v for v in SUPPORTED_VERSIONS if v in offered and v == (version or v)]
+    chosen = [v for v in VERSIONS if v in offered and v == (version or v)]
     if not chosen:
         raise AdminError(f"No common OCPI version: the party offers {sorted(map(str, offered))}")
     version = chosen[0]
@@ -61,10 +61,10 @@ async def connect(
     except RoleConflict as exc:
         raise AdminError(str(exc)) from None
     log.info("credentials_connected", platform=platform.id, version=version, url=versions_url)
-    return public_platform(platform)
+    return PlatformInfo.of(platform)
 
 
-async def rotate(ctx: NodeContext, platform_id: str) -> dict[str, Any]:
+async def rotate(ctx: NodeContext, platform_id: str) -> PlatformInfo:
     """Credentials PUT with a new token C; the old token is refused once the party accepted."""
     platform = ctx.platforms.platform(platform_id)
     if platform is None:
@@ -83,7 +83,7 @@ async def rotate(ctx: NodeContext, platform_id: str) -> dict[str, Any]:
         ctx.platforms.drop_token_c(token_c)
         raise
     log.info("credentials_rotated", platform=platform_id)
-    return public_platform(updated)
+    return PlatformInfo.of(updated)
 
 
 async def rotate_due(ctx: NodeContext, now: float | None = None) -> int:

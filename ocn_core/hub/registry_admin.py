@@ -7,11 +7,16 @@ which is what the credentials handshake checks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from ocn_core.errors import AdminError, AdminNotFound
 from ocn_core.hub.context import NodeContext
-from ocn_core.registry import InvalidRegistryEntry, LocalRegistry, RegistrySourceConflict
+from ocn_core.registry import (
+    InvalidRegistryEntry,
+    LocalRegistry,
+    Node,
+    Party,
+    RegistrySourceConflict,
+)
 
 
 class RegistryAdmin:
@@ -33,12 +38,12 @@ class RegistryAdmin:
         """List this node (operator → public URL) in the local registry."""
         self._local().set_node(self.ctx.node_address, self.ctx.settings.public_url)
 
-    def set_node(self, operator: str, url: str) -> dict[str, str]:
+    def set_node(self, operator: str, url: str) -> Node:
         try:
             self._local().set_node(operator, url)
         except (InvalidRegistryEntry, ValueError) as exc:
             raise AdminError(f"Invalid registry entry: {exc}") from None
-        return {"operator": operator, "url": url}
+        return Node(operator, url)
 
     def set_party(
         self,
@@ -47,7 +52,7 @@ class RegistryAdmin:
         roles: Iterable[str],
         address: str = "",
         operator: str = "",
-    ) -> dict[str, Any]:
+    ) -> Party:
         local = self._local()
         try:
             local.set_party(
@@ -61,20 +66,8 @@ class RegistryAdmin:
             raise AdminError(f"Invalid registry entry: {exc}") from None
         party = self.ctx.registry.party(country_code, party_id)
         assert party is not None
-        return _party_json(party)
+        return party
 
-    def delete_party(self, country_code: str, party_id: str) -> dict[str, Any]:
+    def delete_party(self, country_code: str, party_id: str) -> None:
         if not self._local().delete_party(country_code, party_id):
             raise AdminNotFound(f"Party {country_code} {party_id} not in the registry")
-        return {"deleted": True}
-
-
-def _party_json(party: Any) -> dict[str, Any]:
-    return {
-        "country_code": party.country_code,
-        "party_id": party.party_id,
-        "address": party.address,
-        "roles": list(party.roles),
-        "operator": party.operator,
-        "node_url": party.node_url,
-    }

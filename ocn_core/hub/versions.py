@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocn_core.config import SUPPORTED_VERSIONS
 from ocn_core.errors import NotFound, UnknownToken
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
-from ocn_core.routing.table import modules_for
+from ocn_core.routing.table import VERSIONS, version_endpoints
 
 
 def _authorise(ctx: NodeContext, req: RouteRequest) -> None:
@@ -20,33 +19,12 @@ def _authorise(ctx: NodeContext, req: RouteRequest) -> None:
 def versions(ctx: NodeContext, req: RouteRequest) -> list[dict[str, str]]:
     _authorise(ctx, req)
     base = ctx.settings.public_url
-    return [{"version": v, "url": f"{base}/ocpi/{v}"} for v in SUPPORTED_VERSIONS]
+    return [{"version": v, "url": f"{base}/ocpi/{v}"} for v in VERSIONS]
 
 
 def details(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
     _authorise(ctx, req)
     version = req.ocpi_version
-    if version not in SUPPORTED_VERSIONS:
+    if version not in VERSIONS:
         raise NotFound(f"Version {version} not supported")
-    return {"version": version, "endpoints": endpoints(ctx.settings.public_url, version)}
-
-
-def endpoints(base: str, version: str) -> list[dict[str, str]]:
-    """Every endpoint the node serves for ``version`` (the advertised paths are the served ones)."""
-    found = [
-        {
-            "identifier": "credentials",
-            "role": "SENDER",
-            "url": f"{base}/ocpi/{version}/credentials",
-        },
-        {
-            "identifier": "hubclientinfo",
-            "role": "SENDER",
-            "url": f"{base}/ocpi/{version}/hubclientinfo",
-        },
-    ]
-    for module in modules_for(version):
-        for role in ("SENDER", "RECEIVER"):
-            url = f"{base}/ocpi/{role.lower()}/{version}/{module}"
-            found.append({"identifier": module, "role": role, "url": url})
-    return found
+    return {"version": version, "endpoints": version_endpoints(ctx.settings.public_url, version)}

@@ -1,17 +1,21 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Compiled URL matcher; behaviour identical to ``_match_ref`` (differential tests check it)."""
+"""Compiled URL matcher; behaviour identical to ``_match_ref`` (differential tests check it).
 
-cdef frozenset _VERSIONS = frozenset(("2.2", "2.2.1", "2.3.0"))
-cdef frozenset _MODULES = frozenset(
-    ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
-)
-cdef frozenset _MODULES_230 = frozenset(("payments", "Booking", "invoicereconciliation"))
-cdef frozenset _PAGED = frozenset(
-    ("cdrs", "locations", "sessions", "tariffs", "tokens") + tuple(_MODULES_230)
-)
-cdef frozenset _COMMANDS = frozenset(
-    ("CANCEL_RESERVATION", "RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR")
-)
+Reads the same derived route table (:data:`ocn_core.routing.table.SHAPES`) at import time.
+"""
+
+from ocn_core._route_kind import RouteKind
+from ocn_core.routing.table import SHAPES
+
+cdef dict _SHAPES = SHAPES
+cdef int K_VERSIONS = RouteKind.VERSIONS
+cdef int K_DETAILS = RouteKind.VERSION_DETAILS
+cdef int K_MODULE = RouteKind.MODULE
+cdef int K_PAGE = RouteKind.PAGE
+cdef int K_PROXIED = RouteKind.PROXIED
+cdef int K_CUSTOM = RouteKind.CUSTOM
+cdef tuple _NONE = ()
+
 
 cdef int _role(str name):
     if name == "sender":
@@ -26,48 +30,51 @@ cpdef object match(str method, str path):
     cdef Py_ssize_t n = len(parts)
     cdef str head
     cdef int role
+    cdef object shapes
     if n < 2 or parts[0] != "ocpi" or "" in parts:
         return None
     head = parts[1]
     if head == "versions":
-        return (1, "versions", 0, "", "", "") if n == 2 else None
-    if head in _VERSIONS:
+        return (K_VERSIONS, "versions", 0, "", "", "") if n == 2 else None
+    shapes = _SHAPES.get(head)
+    if shapes is not None:
         if n == 2:
-            return (2, "versions", 0, head, "", "")
-        if n == 3 and parts[2] == "credentials":
-            return (3, "credentials", 0, head, "", "")
-        if n == 3 and parts[2] == "hubclientinfo":
-            return (4, "hubclientinfo", 1, head, "", "")
+            return (K_DETAILS, "versions", 0, head, "", "")
+        if n == 3:
+            node = shapes.node.get(parts[2])
+            if node is not None:
+                return (node[0], node[1], node[2], head, "", "")
         role = _role(parts[2])
         if n >= 4 and role:
-            return _module(method, role, head, parts[3], parts, 4)
+            return _module(method, role, head, shapes, parts[3], parts, 4)
         return None
     if head == "custom":
         if n >= 4:
             role = _role(parts[2])
             if role:
-                return (8, parts[3], role, "", "/".join(parts[4:]), "")
+                return (K_CUSTOM, parts[3], role, "", "/".join(parts[4:]), "")
         return None
     role = _role(head)
-    if role and n >= 4 and parts[2] in _VERSIONS:
-        return _module(method, role, parts[2], parts[3], parts, 4)
+    if role and n >= 4:
+        shapes = _SHAPES.get(parts[2])
+        if shapes is not None:
+            return _module(method, role, parts[2], shapes, parts[3], parts, 4)
     return None
 
 
-cdef object _module(str method, int role, str version, str module, list parts, Py_ssize_t start):
+cdef object _module(
+    str method, int role, str version, object shapes, str module, list parts, Py_ssize_t start
+):
     cdef Py_ssize_t rest = len(parts) - start
     cdef str first
-    if module not in _MODULES and (version != "2.3.0" or module not in _MODULES_230):
+    if module not in shapes.modules:
         return None
     if rest == 2:
         first = parts[start]
-        if first == "page" and method == "GET" and module in _PAGED:
-            return (6, module, role, version, "", parts[start + 1])
-        if role == 1:
-            if module == "commands" and first in _COMMANDS:
-                return (7, module, role, version, first, parts[start + 1])
-            if module == "chargingprofiles" and first == "result":
-                return (7, module, role, version, "result", parts[start + 1])
-    elif rest == 1 and role == 2 and module == "cdrs" and method == "GET":
-        return (7, module, role, version, "", parts[start])
-    return (5, module, role, version, "/".join(parts[start:]), "")
+        if first == "page" and method == "GET" and module in shapes.paged:
+            return (K_PAGE, module, role, version, "", parts[start + 1])
+        if first in shapes.proxied.get((module, role), _NONE):
+            return (K_PROXIED, module, role, version, first, parts[start + 1])
+    elif rest == 1 and method == "GET" and (module, role) in shapes.items:
+        return (K_PROXIED, module, role, version, "", parts[start])
+    return (K_MODULE, module, role, version, "/".join(parts[start:]), "")

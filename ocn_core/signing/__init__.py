@@ -7,6 +7,8 @@ node-to-node EIP-191 signatures over raw bodies. The Cython twin is used when bu
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ocn_core import _ext
 from ocn_core.signing import _notary_ref
 from ocn_core.signing._codec import (
@@ -31,19 +33,34 @@ from ocn_core.signing.errors import (
     UnsupportedFieldPath,
 )
 
-_impl = _ext.load("signing", "ocn_core.signing._notary_cy", _notary_ref)
+if TYPE_CHECKING:  # checkers see the reference twin; runtime picks the compiled one if built
+    from ocn_core.signing._notary_ref import (
+        REQUEST_HEADERS,
+        RESPONSE_HEADERS,
+        Notary,
+        address_of,
+        node_recover,
+        node_sign,
+        parse_json,
+        request_values,
+        response_values,
+        sign,
+    )
 
-IMPLEMENTATION: str = "ref" if _impl is _notary_ref else "cy"
-Notary = _impl.Notary
-sign = _impl.sign
-request_values = _impl.request_values
-response_values = _impl.response_values
-node_sign = _impl.node_sign
-node_recover = _impl.node_recover
-address_of = _impl.address_of
-parse_json = _impl.parse_json
-REQUEST_HEADERS: tuple[str, ...] = _impl.REQUEST_HEADERS
-RESPONSE_HEADERS: tuple[str, ...] = _impl.RESPONSE_HEADERS
+    IMPLEMENTATION: str
+else:
+    _impl = _ext.load("signing", "ocn_core.signing._notary_cy", _notary_ref)
+    IMPLEMENTATION = "ref" if _impl is _notary_ref else "cy"
+    Notary = _impl.Notary
+    sign = _impl.sign
+    request_values = _impl.request_values
+    response_values = _impl.response_values
+    node_sign = _impl.node_sign
+    node_recover = _impl.node_recover
+    address_of = _impl.address_of
+    parse_json = _impl.parse_json
+    REQUEST_HEADERS = _impl.REQUEST_HEADERS
+    RESPONSE_HEADERS = _impl.RESPONSE_HEADERS
 
 __all__ = [
     "IMPLEMENTATION",

@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ocpi_gateway.node import start_registry_sync
 from tests.chain.conftest import Anvil, Chain
 from tests.support.node import running_node
 from tests.support.parties import PartyServer
@@ -54,7 +53,7 @@ async def test_registration_and_routing_follow_the_chain(
     try:
         async with running_node(tmp_path, **settings) as node:
             assert node.engine.ctx.node_address == operator
-            start_registry_sync(node.engine, follow=False)  # miss reads only, no follower yet
+            node.engine.start_registry_sync(follow=False)  # miss reads only, no follower yet
             chain.set_node(operator, node.url)
             chain.set_party(chain.accounts[2], "CH", "CPO", ["CPO"], operator)
             # not listed on chain: refused; the admin cannot list parties on a chain-fed registry
@@ -85,7 +84,7 @@ async def test_registration_and_routing_follow_the_chain(
                     return int(json.loads(await r.read())["status_code"])
 
             assert await route() == 1000
-            follower = start_registry_sync(node.engine)
+            follower = node.engine.start_registry_sync()
             assert follower is not None
             try:
 

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ocn_core import PlatformInfo
 from tests.support.node import RunningNode, running_node
 from tests.support.parties import PartyServer
 
@@ -18,10 +19,12 @@ MSP = ("DE", "MSP")
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[tuple[RunningNode, PartyServer, PartyServer]]:
+async def hub(
+    tmp_path: Path, core_mode: str
+) -> AsyncIterator[tuple[RunningNode, PartyServer, PartyServer]]:
     cpo = await PartyServer([("CPO", *CPO)]).start()
     msp = await PartyServer([("EMSP", *MSP)]).start()
-    async with running_node(tmp_path) as node:
+    async with running_node(tmp_path, core_mode) as node:
         for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
             await node.list_party(*ids, [role])
             assert (await party.register(node.url, await node.token_a(ids)))["status_code"] == 1000
@@ -30,8 +33,8 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[RunningNode, PartyServer, P
     await msp.stop()
 
 
-def snapshot(node: RunningNode) -> list[dict[str, Any]]:
-    return node.engine.admin.platforms()
+def snapshot(node: RunningNode) -> list[PlatformInfo]:
+    return node.engine.platforms()
 
 
 async def call(

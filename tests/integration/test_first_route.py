@@ -32,13 +32,13 @@ LOCATION = {
 }
 
 
-@pytest.fixture(params=["inprocess", "grpc"])
+@pytest.fixture
 async def hub(
-    request: pytest.FixtureRequest, tmp_path: Path
+    tmp_path: Path, core_mode: str
 ) -> AsyncIterator[tuple[RunningNode, PartyServer, PartyServer]]:
     cpo = await PartyServer([("CPO", *CPO)]).start()
     msp = await PartyServer([("EMSP", *MSP)]).start()
-    async with running_node(tmp_path, request.param) as node:
+    async with running_node(tmp_path, core_mode) as node:
         await node.list_party(*CPO, ["CPO"])
         await node.list_party(*MSP, ["EMSP"])
         for party, ids in ((cpo, CPO), (msp, MSP)):

@@ -12,28 +12,26 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from ocn_core import open_node
 from ocn_core.config import Settings
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
 from ocn_core.model import PartyRef, RouteKind, RouteRequest
 from ocn_grpc import convert
 from ocn_grpc.client import OcnClient
-from ocn_grpc.server import start_server
-from ocpi_gateway.node import build_engine
-from tests.support.node import free_port
+from ocn_grpc.server import start_server, stop_server
 
 
 @pytest.fixture
 async def core(tmp_path: Path):  # type: ignore[no-untyped-def]
     settings = Settings.from_env({}, data_dir=tmp_path / "n", public_url="http://127.0.0.1:9")
-    engine = build_engine(settings)
-    port = free_port()
-    server = await start_server(engine, f"127.0.0.1:{port}")
-    client = OcnClient(f"127.0.0.1:{port}", api_key=settings.api_key)
-    yield client, f"127.0.0.1:{port}"
+    engine = open_node(settings)
+    server = await start_server(engine, "127.0.0.1:0")
+    target = f"127.0.0.1:{server.bound_port}"
+    client = OcnClient(target, api_key=settings.api_key)
+    yield client, target
     await client.close()
-    await server.stop(None)
-    await engine.close()
-    engine.ctx.store.close()
+    await stop_server(server)
+    await engine.shutdown()
 
 
 async def test_health_and_reflection(core) -> None:  # type: ignore[no-untyped-def]
@@ -93,18 +91,18 @@ async def test_admin_errors_come_back_as_the_same_class(core) -> None:  # type: 
     with pytest.raises(AdminError):
         await client.create_registration_token([{"country_code": "CHX", "party_id": "CPO"}])
     token = await client.create_registration_token([{"country_code": "CH", "party_id": "CPO"}])
-    assert token["token"]
-    assert token["versions"] == "http://127.0.0.1:9/ocpi/versions"
+    assert token.token
+    assert token.versions == "http://127.0.0.1:9/ocpi/versions"
     party = await client.set_party("ch", "cpo", ["CPO"])
-    assert (party["country_code"], party["party_id"]) == ("CH", "CPO")
+    assert (party.country_code, party.party_id) == ("CH", "CPO")
     assert (await client.get_party("CH", "CPO")) == party
 
 
 async def test_batched_stream_answers_concurrent_requests_by_call_id(core) -> None:  # type: ignore[no-untyped-def]
     client, _ = core
-    token = (await client.create_registration_token([{"country_code": "NL", "party_id": "ABC"}]))[
-        "token"
-    ]
+    token = (
+        await client.create_registration_token([{"country_code": "NL", "party_id": "ABC"}])
+    ).token
     async with client.stream() as stream:
         reqs = [
             RouteRequest(
@@ -135,10 +133,10 @@ async def test_signature_service_signs_with_the_node_key_and_verifies(core) -> N
         await client.sign(values, authorization="Token wrong")
     signed = await client.sign(values)
     info = await client.node_info()
-    assert signed["signatory"] == info["address"]
-    assert (await client.verify_signature(signed["ocn_signature"], values))["valid"] is True
+    assert signed["signatory"] == info.address
+    assert (await client.verify_signature(signed["ocn_signature"], values)).valid is True
     tampered = {**values, "body": {"id": "L2", "power": 11.0}}
     refused = await client.verify_signature(signed["ocn_signature"], tampered)
-    assert (refused["valid"], refused["error_reason"]) == (False, "signature_request_modified")
+    assert (refused.valid, refused.error_reason) == (False, "signature_request_modified")
     garbage = await client.verify_signature("not a signature", values)
-    assert (garbage["valid"], garbage["error_reason"]) == (False, "signature_malformed")
+    assert (garbage.valid, garbage.error_reason) == (False, "signature_malformed")

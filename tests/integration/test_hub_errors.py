@@ -14,8 +14,10 @@ from tests.support.hub import CPO, MSP, Hub, three_platform_hub
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    async with three_platform_hub(tmp_path, forward_timeout=0.5, max_body_bytes=4096) as h:
+async def hub(tmp_path: Path, core_mode: str) -> AsyncIterator[Hub]:
+    async with three_platform_hub(
+        tmp_path, core_mode, forward_timeout=0.5, max_body_bytes=4096
+    ) as h:
         yield h
 
 

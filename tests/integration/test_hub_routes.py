@@ -15,8 +15,8 @@ from tests.support.parties import PartyServer
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    async with three_platform_hub(tmp_path) as h:
+async def hub(tmp_path: Path, core_mode: str) -> AsyncIterator[Hub]:
+    async with three_platform_hub(tmp_path, core_mode) as h:
         yield h
 
 

@@ -30,11 +30,11 @@ class SignedHub:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[SignedHub]:
+async def hub(tmp_path: Path, core_mode: str) -> AsyncIterator[SignedHub]:
     cpo_key, msp_key = secrets.token_bytes(32), secrets.token_bytes(32)
     cpo = await PartyServer([("CPO", *CPO)], key=cpo_key).start()
     msp = await PartyServer([("EMSP", *MSP)], key=msp_key).start()
-    async with running_node(tmp_path, signatures=True) as node:
+    async with running_node(tmp_path, core_mode, signatures=True) as node:
         for party, ids, role, key in ((cpo, CPO, "CPO", cpo_key), (msp, MSP, "EMSP", msp_key)):
             status, body = await node.admin(
                 "POST",

@@ -68,7 +68,7 @@ async def test_versions_list_three_and_each_details_advertise_what_is_served(hub
         assert functional == {(m, r) for m in modules for r in ("SENDER", "RECEIVER")}
         for ep in endpoints:  # every advertised URL is one the node routes, as advertised
             path = ep["url"].removeprefix(hub.node.url)
-            found = routing.match_route("GET", path)
+            found = routing.match("GET", path)
             assert found is not None, path
             assert (found[1], found[3]) == (ep["identifier"], version)
     for path in ("/ocpi/sender/2.2.1/payments", "/ocpi/receiver/2.2/Booking/x"):

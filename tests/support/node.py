@@ -13,14 +13,14 @@ from typing import Any
 
 import aiohttp
 
-from ocn_core.config import Settings
-from ocn_core.engine import Engine
-from ocn_grpc.server import start_server
+from ocn_core import Engine, Settings, open_node
+from ocn_grpc.server import start_server, stop_server
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
 from ocpi_gateway.http_server import serve
-from ocpi_gateway.node import build_engine
+
+MODES = ("inprocess", "grpc")  # how the gateway reaches the engine: directly, or a real channel
 
 
 def free_port() -> int:
@@ -74,17 +74,16 @@ async def running_node(
     settings = Settings.from_env(
         {}, data_dir=tmp / "node", public_url=f"http://127.0.0.1:{port}", port=port, **overrides
     )
-    engine = build_engine(settings)
+    engine = open_node(settings)
     grpc_server = None
     core: CoreClient
     if mode == "grpc":
-        grpc_port = free_port()
-        grpc_server = await start_server(engine, f"127.0.0.1:{grpc_port}")
-        core = GrpcCore(f"grpc://127.0.0.1:{grpc_port}")
+        grpc_server = await start_server(engine, "127.0.0.1:0")
+        core = GrpcCore(f"grpc://127.0.0.1:{grpc_server.bound_port}", settings)
     else:
+        assert mode == "inprocess", mode
         core = InProcessCore(engine)
-    info = {"url": settings.public_url, "address": engine.ctx.node_address}
-    gateway = Gateway(core, info)
+    gateway = Gateway(core)
     server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
     try:
         yield RunningNode(settings.public_url, settings, engine, mode)
@@ -93,7 +92,7 @@ async def running_node(
         await server.wait_closed()
         await core.close()
         if grpc_server is not None:
-            await grpc_server.stop(None)
+            await stop_server(grpc_server)
             await engine.close()
         engine.ctx.store.close()
         await asyncio.sleep(0)

@@ -22,40 +22,47 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ocn_grpc._generated.ocn.v1 import registry_pb2 as ocn_dot_v1_dot_registry__pb2
 from ocn_grpc._generated.ocn.v1 import routing_pb2 as ocn_dot_v1_dot_routing__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ocn/v1/admin.proto\x12\x06ocn.v1\x1a\x14ocn/v1/routing.proto\"S\n\x04Role\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x02 \x01(\t\x12\x10\n\x08party_id\x18\x03 \x01(\t\x12\x15\n\rbusiness_name\x18\x04 \x01(\t\"R\n\x1e\x43reateRegistrationTokenRequest\x12\x1b\n\x05roles\x18\x01 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\"L\n\x11RegistrationToken\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cversions_url\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"\xaa\x01\n\x08Platform\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0cocpi_version\x18\x03 \x01(\t\x12\x14\n\x0cversions_url\x18\x04 \x01(\t\x12\x1b\n\x05roles\x18\x05 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x14\n\x0clast_updated\x18\x06 \x01(\x01\x12#\n\tendpoints\x18\x07 \x03(\x0b\x32\x10.ocn.v1.Endpoint\"9\n\x08\x45ndpoint\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"\x16\n\x14ListPlatformsRequest\"<\n\x15ListPlatformsResponse\x12#\n\tplatforms\x18\x01 \x03(\x0b\x32\x10.ocn.v1.Platform\" \n\x12GetPlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\")\n\x16\x44\x65letePlatformResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\"\n\x10\x43onnectionStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x11\n\x0fNodeInfoRequest\"(\n\x08NodeInfo\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t2\xc2\x03\n\x0c\x41\x64minService\x12\x38\n\x0bGetNodeInfo\x12\x17.ocn.v1.NodeInfoRequest\x1a\x10.ocn.v1.NodeInfo\x12\\\n\x17\x43reateRegistrationToken\x12&.ocn.v1.CreateRegistrationTokenRequest\x1a\x19.ocn.v1.RegistrationToken\x12L\n\rListPlatforms\x12\x1c.ocn.v1.ListPlatformsRequest\x1a\x1d.ocn.v1.ListPlatformsResponse\x12;\n\x0bGetPlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x10.ocn.v1.Platform\x12L\n\x0e\x44\x65letePlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x1e.ocn.v1.DeletePlatformResponse\x12\x41\n\x13GetConnectionStatus\x12\x10.ocn.v1.PartyRef\x1a\x18.ocn.v1.ConnectionStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ocn/v1/admin.proto\x12\x06ocn.v1\x1a\x15ocn/v1/registry.proto\x1a\x14ocn/v1/routing.proto\"m\n\x04Role\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x02 \x01(\t\x12\x10\n\x08party_id\x18\x03 \x01(\t\x12\x15\n\rbusiness_name\x18\x04 \x01(\t\x12\x18\n\x10\x62usiness_details\x18\x05 \x01(\x0c\"_\n\x1e\x43reateRegistrationTokenRequest\x12\x1b\n\x05roles\x18\x01 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\x12\x0b\n\x03ttl\x18\x03 \x01(\x01\"L\n\x11RegistrationToken\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cversions_url\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"\xd3\x01\n\x08Platform\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0cocpi_version\x18\x03 \x01(\t\x12\x14\n\x0cversions_url\x18\x04 \x01(\t\x12\x1b\n\x05roles\x18\x05 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x14\n\x0clast_updated\x18\x06 \x01(\x01\x12#\n\tendpoints\x18\x07 \x03(\x0b\x32\x10.ocn.v1.Endpoint\x12\x16\n\x0etoken_b_base64\x18\x08 \x01(\x08\x12\x0f\n\x07\x63reated\x18\t \x01(\x01\"9\n\x08\x45ndpoint\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"\x16\n\x14ListPlatformsRequest\"<\n\x15ListPlatformsResponse\x12#\n\tplatforms\x18\x01 \x03(\x0b\x32\x10.ocn.v1.Platform\" \n\x12GetPlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\")\n\x16\x44\x65letePlatformResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\"\n\x10\x43onnectionStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x11\n\x0fNodeInfoRequest\"(\n\x08NodeInfo\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x16\n\x14HealthDetailsRequest\",\n\x0eImplementation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04impl\x18\x02 \x01(\t\"o\n\rHealthDetails\x12\x0e\n\x06status\x18\x01 \x01(\t\x12(\n\x08registry\x18\x02 \x01(\x0b\x32\x16.ocn.v1.RegistryStatus\x12$\n\x04impl\x18\x03 \x03(\x0b\x32\x16.ocn.v1.Implementation2\x8b\x04\n\x0c\x41\x64minService\x12\x38\n\x0bGetNodeInfo\x12\x17.ocn.v1.NodeInfoRequest\x1a\x10.ocn.v1.NodeInfo\x12\\\n\x17\x43reateRegistrationToken\x12&.ocn.v1.CreateRegistrationTokenRequest\x1a\x19.ocn.v1.RegistrationToken\x12L\n\rListPlatforms\x12\x1c.ocn.v1.ListPlatformsRequest\x1a\x1d.ocn.v1.ListPlatformsResponse\x12;\n\x0bGetPlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x10.ocn.v1.Platform\x12L\n\x0e\x44\x65letePlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x1e.ocn.v1.DeletePlatformResponse\x12\x41\n\x13GetConnectionStatus\x12\x10.ocn.v1.PartyRef\x1a\x18.ocn.v1.ConnectionStatus\x12G\n\x10GetHealthDetails\x12\x1c.ocn.v1.HealthDetailsRequest\x1a\x15.ocn.v1.HealthDetailsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ocn.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=52
-  _globals['_ROLE']._serialized_end=135
-  _globals['_CREATEREGISTRATIONTOKENREQUEST']._serialized_start=137
-  _globals['_CREATEREGISTRATIONTOKENREQUEST']._serialized_end=219
-  _globals['_REGISTRATIONTOKEN']._serialized_start=221
-  _globals['_REGISTRATIONTOKEN']._serialized_end=297
-  _globals['_PLATFORM']._serialized_start=300
-  _globals['_PLATFORM']._serialized_end=470
-  _globals['_ENDPOINT']._serialized_start=472
-  _globals['_ENDPOINT']._serialized_end=529
-  _globals['_LISTPLATFORMSREQUEST']._serialized_start=531
-  _globals['_LISTPLATFORMSREQUEST']._serialized_end=553
-  _globals['_LISTPLATFORMSRESPONSE']._serialized_start=555
-  _globals['_LISTPLATFORMSRESPONSE']._serialized_end=615
-  _globals['_GETPLATFORMREQUEST']._serialized_start=617
-  _globals['_GETPLATFORMREQUEST']._serialized_end=649
-  _globals['_DELETEPLATFORMRESPONSE']._serialized_start=651
-  _globals['_DELETEPLATFORMRESPONSE']._serialized_end=692
-  _globals['_CONNECTIONSTATUS']._serialized_start=694
-  _globals['_CONNECTIONSTATUS']._serialized_end=728
-  _globals['_NODEINFOREQUEST']._serialized_start=730
-  _globals['_NODEINFOREQUEST']._serialized_end=747
-  _globals['_NODEINFO']._serialized_start=749
-  _globals['_NODEINFO']._serialized_end=789
-  _globals['_ADMINSERVICE']._serialized_start=792
-  _globals['_ADMINSERVICE']._serialized_end=1242
+  _globals['_ROLE']._serialized_start=75
+  _globals['_ROLE']._serialized_end=184
+  _globals['_CREATEREGISTRATIONTOKENREQUEST']._serialized_start=186
+  _globals['_CREATEREGISTRATIONTOKENREQUEST']._serialized_end=281
+  _globals['_REGISTRATIONTOKEN']._serialized_start=283
+  _globals['_REGISTRATIONTOKEN']._serialized_end=359
+  _globals['_PLATFORM']._serialized_start=362
+  _globals['_PLATFORM']._serialized_end=573
+  _globals['_ENDPOINT']._serialized_start=575
+  _globals['_ENDPOINT']._serialized_end=632
+  _globals['_LISTPLATFORMSREQUEST']._serialized_start=634
+  _globals['_LISTPLATFORMSREQUEST']._serialized_end=656
+  _globals['_LISTPLATFORMSRESPONSE']._serialized_start=658
+  _globals['_LISTPLATFORMSRESPONSE']._serialized_end=718
+  _globals['_GETPLATFORMREQUEST']._serialized_start=720
+  _globals['_GETPLATFORMREQUEST']._serialized_end=752
+  _globals['_DELETEPLATFORMRESPONSE']._serialized_start=754
+  _globals['_DELETEPLATFORMRESPONSE']._serialized_end=795
+  _globals['_CONNECTIONSTATUS']._serialized_start=797
+  _globals['_CONNECTIONSTATUS']._serialized_end=831
+  _globals['_NODEINFOREQUEST']._serialized_start=833
+  _globals['_NODEINFOREQUEST']._serialized_end=850
+  _globals['_NODEINFO']._serialized_start=852
+  _globals['_NODEINFO']._serialized_end=892
+  _globals['_HEALTHDETAILSREQUEST']._serialized_start=894
+  _globals['_HEALTHDETAILSREQUEST']._serialized_end=916
+  _globals['_IMPLEMENTATION']._serialized_start=918
+  _globals['_IMPLEMENTATION']._serialized_end=962
+  _globals['_HEALTHDETAILS']._serialized_start=964
+  _globals['_HEALTHDETAILS']._serialized_end=1075
+  _globals['_ADMINSERVICE']._serialized_start=1078
+  _globals['_ADMINSERVICE']._serialized_end=1601
 # @@protoc_insertion_point(module_scope)

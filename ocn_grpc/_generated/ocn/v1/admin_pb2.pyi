@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from ocn_grpc._generated.ocn.v1 import registry_pb2 as _registry_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -28,11 +29,15 @@ class Role(_message.Message):
     COUNTRY_CODE_FIELD_NUMBER: _builtins.int
     PARTY_ID_FIELD_NUMBER: _builtins.int
     BUSINESS_NAME_FIELD_NUMBER: _builtins.int
+    BUSINESS_DETAILS_FIELD_NUMBER: _builtins.int
     role: _builtins.str
     """CPO, EMSP, HUB, NAP, NSP, OTHER, SCSP"""
     country_code: _builtins.str
     party_id: _builtins.str
     business_name: _builtins.str
+    """business_details.name (kept for older clients)"""
+    business_details: _builtins.bytes
+    """the OCPI BusinessDetails object as JSON, as registered"""
     def __init__(
         self,
         *,
@@ -40,10 +45,11 @@ class Role(_message.Message):
         country_code: _builtins.str = ...,
         party_id: _builtins.str = ...,
         business_name: _builtins.str = ...,
+        business_details: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_name", b"business_name", "country_code", b"country_code", "party_id", b"party_id", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["business_details", b"business_details", "business_name", b"business_name", "country_code", b"country_code", "party_id", b"party_id", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -55,8 +61,11 @@ class CreateRegistrationTokenRequest(_message.Message):
 
     ROLES_FIELD_NUMBER: _builtins.int
     TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
     ttl_seconds: _builtins.int
-    """0 = node default"""
+    """0 = node default (whole seconds; see ttl)"""
+    ttl: _builtins.float
+    """seconds; used instead of ttl_seconds when not 0"""
     @_builtins.property
     def roles(self) -> _containers.RepeatedCompositeFieldContainer[Global___Role]:
         """the roles this token may register (role name optional)"""
@@ -66,10 +75,11 @@ class CreateRegistrationTokenRequest(_message.Message):
         *,
         roles: _abc.Iterable[Global___Role] | None = ...,
         ttl_seconds: _builtins.int = ...,
+        ttl: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["roles", b"roles", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["roles", b"roles", "ttl", b"ttl", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -113,12 +123,18 @@ class Platform(_message.Message):
     ROLES_FIELD_NUMBER: _builtins.int
     LAST_UPDATED_FIELD_NUMBER: _builtins.int
     ENDPOINTS_FIELD_NUMBER: _builtins.int
+    TOKEN_B_BASE64_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     status: _builtins.str
     """PLANNED, CONNECTED, OFFLINE, SUSPENDED"""
     ocpi_version: _builtins.str
     versions_url: _builtins.str
     last_updated: _builtins.float
+    token_b_base64: _builtins.bool
+    """token B is sent Base64-encoded (OCPI 2.2.1)"""
+    created: _builtins.float
+    """unix time of the registration"""
     @_builtins.property
     def roles(self) -> _containers.RepeatedCompositeFieldContainer[Global___Role]: ...
     @_builtins.property
@@ -133,10 +149,12 @@ class Platform(_message.Message):
         roles: _abc.Iterable[Global___Role] | None = ...,
         last_updated: _builtins.float = ...,
         endpoints: _abc.Iterable[Global___Endpoint] | None = ...,
+        token_b_base64: _builtins.bool = ...,
+        created: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoints", b"endpoints", "id", b"id", "last_updated", b"last_updated", "ocpi_version", b"ocpi_version", "roles", b"roles", "status", b"status", "versions_url", b"versions_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "endpoints", b"endpoints", "id", b"id", "last_updated", b"last_updated", "ocpi_version", b"ocpi_version", "roles", b"roles", "status", b"status", "token_b_base64", b"token_b_base64", "versions_url", b"versions_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -298,3 +316,70 @@ class NodeInfo(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___NodeInfo: _TypeAlias = NodeInfo  # noqa: Y015
+
+@_typing.final
+class HealthDetailsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HealthDetailsRequest: _TypeAlias = HealthDetailsRequest  # noqa: Y015
+
+@_typing.final
+class Implementation(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    IMPL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """facade: routing, signing, registry"""
+    impl: _builtins.str
+    """"cy" (compiled twin) or "ref" (pure Python)"""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        impl: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["impl", b"impl", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Implementation: _TypeAlias = Implementation  # noqa: Y015
+
+@_typing.final
+class HealthDetails(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    REGISTRY_FIELD_NUMBER: _builtins.int
+    IMPL_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """"ok", or "degraded" while the registry source is stale"""
+    @_builtins.property
+    def registry(self) -> _registry_pb2.RegistryStatus: ...
+    @_builtins.property
+    def impl(self) -> _containers.RepeatedCompositeFieldContainer[Global___Implementation]: ...
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        registry: _registry_pb2.RegistryStatus | None = ...,
+        impl: _abc.Iterable[Global___Implementation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["registry", b"registry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["impl", b"impl", "registry", b"registry", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HealthDetails: _TypeAlias = HealthDetails  # noqa: Y015

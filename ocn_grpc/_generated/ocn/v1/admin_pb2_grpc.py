@@ -65,6 +65,11 @@ class AdminServiceStub:
                 request_serializer=ocn_dot_v1_dot_routing__pb2.PartyRef.SerializeToString,
                 response_deserializer=ocn_dot_v1_dot_admin__pb2.ConnectionStatus.FromString,
                 _registered_method=True)
+        self.GetHealthDetails = channel.unary_unary(
+                '/ocn.v1.AdminService/GetHealthDetails',
+                request_serializer=ocn_dot_v1_dot_admin__pb2.HealthDetailsRequest.SerializeToString,
+                response_deserializer=ocn_dot_v1_dot_admin__pb2.HealthDetails.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -107,6 +112,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHealthDetails(self, request, context):
+        """Registry freshness and loaded implementations (what GET /health/details shows); no api key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +151,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetConnectionStatus,
                     request_deserializer=ocn_dot_v1_dot_routing__pb2.PartyRef.FromString,
                     response_serializer=ocn_dot_v1_dot_admin__pb2.ConnectionStatus.SerializeToString,
+            ),
+            'GetHealthDetails': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHealthDetails,
+                    request_deserializer=ocn_dot_v1_dot_admin__pb2.HealthDetailsRequest.FromString,
+                    response_serializer=ocn_dot_v1_dot_admin__pb2.HealthDetails.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -303,6 +320,33 @@ class AdminService:
             '/ocn.v1.AdminService/GetConnectionStatus',
             ocn_dot_v1_dot_routing__pb2.PartyRef.SerializeToString,
             ocn_dot_v1_dot_admin__pb2.ConnectionStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHealthDetails(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ocn.v1.AdminService/GetHealthDetails',
+            ocn_dot_v1_dot_admin__pb2.HealthDetailsRequest.SerializeToString,
+            ocn_dot_v1_dot_admin__pb2.HealthDetails.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,8 @@ class AdminServiceStub:
     GetPlatform: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]
     DeletePlatform: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.DeletePlatformResponse]
     GetConnectionStatus: _grpc.UnaryUnaryMultiCallable[_routing_pb2.PartyRef, _admin_pb2.ConnectionStatus]
+    GetHealthDetails: _grpc.UnaryUnaryMultiCallable[_admin_pb2.HealthDetailsRequest, _admin_pb2.HealthDetails]
+    """Registry freshness and loaded implementations (what GET /health/details shows); no api key."""
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -52,6 +54,8 @@ class AdminServiceAsyncStub(AdminServiceStub):
     GetPlatform: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]  # type: ignore[assignment]
     DeletePlatform: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.DeletePlatformResponse]  # type: ignore[assignment]
     GetConnectionStatus: _aio.UnaryUnaryMultiCallable[_routing_pb2.PartyRef, _admin_pb2.ConnectionStatus]  # type: ignore[assignment]
+    GetHealthDetails: _aio.UnaryUnaryMultiCallable[_admin_pb2.HealthDetailsRequest, _admin_pb2.HealthDetails]  # type: ignore[assignment]
+    """Registry freshness and loaded implementations (what GET /health/details shows); no api key."""
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -96,5 +100,13 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _routing_pb2.PartyRef,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ConnectionStatus, _abc.Awaitable[_admin_pb2.ConnectionStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def GetHealthDetails(
+        self,
+        request: _admin_pb2.HealthDetailsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.HealthDetails, _abc.Awaitable[_admin_pb2.HealthDetails]]:
+        """Registry freshness and loaded implementations (what GET /health/details shows); no api key."""
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ocn_grpc._generated.ocn.v1 import routing_pb2 as ocn_dot_v1_dot_routing__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ocn/v1/registry.proto\x12\x06ocn.v1\x1a\x14ocn/v1/routing.proto\"\xa5\x01\n\x05Party\x12\x14\n\x0c\x63ountry_code\x18\x01 \x01(\t\x12\x10\n\x08party_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x16\n\x0emodules_sender\x18\x05 \x03(\t\x12\x18\n\x10modules_receiver\x18\x06 \x03(\t\x12\x10\n\x08operator\x18\x07 \x01(\t\x12\x10\n\x08node_url\x18\x08 \x01(\t\"%\n\x04Node\x12\x10\n\x08operator\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\"\"\n\x0eGetNodeRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\"\x14\n\x12ListPartiesRequest\"5\n\x13ListPartiesResponse\x12\x1e\n\x07parties\x18\x01 \x03(\x0b\x32\r.ocn.v1.Party\"\x17\n\x15RegistryStatusRequest\"\x8d\x01\n\x0eRegistryStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x14\n\x0c\x63ursor_block\x18\x02 \x01(\x04\x12\x12\n\nhead_block\x18\x03 \x01(\x04\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\r\n\x05stale\x18\x05 \x01(\x08\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x11\n\tlast_sync\x18\x07 \x01(\x01\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\x32\x85\x03\n\x0fRegistryService\x12+\n\x08GetParty\x12\x10.ocn.v1.PartyRef\x1a\r.ocn.v1.Party\x12\x46\n\x0bListParties\x12\x1a.ocn.v1.ListPartiesRequest\x1a\x1b.ocn.v1.ListPartiesResponse\x12/\n\x07GetNode\x12\x16.ocn.v1.GetNodeRequest\x1a\x0c.ocn.v1.Node\x12\x42\n\tGetStatus\x12\x1d.ocn.v1.RegistryStatusRequest\x1a\x16.ocn.v1.RegistryStatus\x12(\n\x08SetParty\x12\r.ocn.v1.Party\x1a\r.ocn.v1.Party\x12\x37\n\x0b\x44\x65leteParty\x12\x10.ocn.v1.PartyRef\x1a\x16.ocn.v1.DeleteResponse\x12%\n\x07SetNode\x12\x0c.ocn.v1.Node\x1a\x0c.ocn.v1.Nodeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ocn/v1/registry.proto\x12\x06ocn.v1\x1a\x14ocn/v1/routing.proto\"\xa5\x01\n\x05Party\x12\x14\n\x0c\x63ountry_code\x18\x01 \x01(\t\x12\x10\n\x08party_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x16\n\x0emodules_sender\x18\x05 \x03(\t\x12\x18\n\x10modules_receiver\x18\x06 \x03(\t\x12\x10\n\x08operator\x18\x07 \x01(\t\x12\x10\n\x08node_url\x18\x08 \x01(\t\"%\n\x04Node\x12\x10\n\x08operator\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\"\"\n\x0eGetNodeRequest\x12\x10\n\x08operator\x18\x01 \x01(\t\"\x14\n\x12ListPartiesRequest\"5\n\x13ListPartiesResponse\x12\x1e\n\x07parties\x18\x01 \x03(\x0b\x32\r.ocn.v1.Party\"\x17\n\x15RegistryStatusRequest\"\x92\x02\n\x0eRegistryStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x19\n\x0c\x63ursor_block\x18\x02 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\nhead_block\x18\x03 \x01(\x04H\x01\x88\x01\x01\x12\x10\n\x03lag\x18\x04 \x01(\x04H\x02\x88\x01\x01\x12\r\n\x05stale\x18\x05 \x01(\x08\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x16\n\tlast_sync\x18\x07 \x01(\x01H\x03\x88\x01\x01\x12\x15\n\rconfirmations\x18\x08 \x01(\r\x12\x15\n\x08\x63hain_id\x18\t \x01(\x04H\x04\x88\x01\x01\x42\x0f\n\r_cursor_blockB\r\n\x0b_head_blockB\x06\n\x04_lagB\x0c\n\n_last_syncB\x0b\n\t_chain_id\"!\n\x0e\x44\x65leteResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\x32\x85\x03\n\x0fRegistryService\x12+\n\x08GetParty\x12\x10.ocn.v1.PartyRef\x1a\r.ocn.v1.Party\x12\x46\n\x0bListParties\x12\x1a.ocn.v1.ListPartiesRequest\x1a\x1b.ocn.v1.ListPartiesResponse\x12/\n\x07GetNode\x12\x16.ocn.v1.GetNodeRequest\x1a\x0c.ocn.v1.Node\x12\x42\n\tGetStatus\x12\x1d.ocn.v1.RegistryStatusRequest\x1a\x16.ocn.v1.RegistryStatus\x12(\n\x08SetParty\x12\r.ocn.v1.Party\x1a\r.ocn.v1.Party\x12\x37\n\x0b\x44\x65leteParty\x12\x10.ocn.v1.PartyRef\x1a\x16.ocn.v1.DeleteResponse\x12%\n\x07SetNode\x12\x0c.ocn.v1.Node\x1a\x0c.ocn.v1.Nodeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,9 +45,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTRYSTATUSREQUEST']._serialized_start=375
   _globals['_REGISTRYSTATUSREQUEST']._serialized_end=398
   _globals['_REGISTRYSTATUS']._serialized_start=401
-  _globals['_REGISTRYSTATUS']._serialized_end=542
-  _globals['_DELETERESPONSE']._serialized_start=544
-  _globals['_DELETERESPONSE']._serialized_end=577
-  _globals['_REGISTRYSERVICE']._serialized_start=580
-  _globals['_REGISTRYSERVICE']._serialized_end=969
+  _globals['_REGISTRYSTATUS']._serialized_end=675
+  _globals['_DELETERESPONSE']._serialized_start=677
+  _globals['_DELETERESPONSE']._serialized_end=710
+  _globals['_REGISTRYSERVICE']._serialized_start=713
+  _globals['_REGISTRYSERVICE']._serialized_end=1102
 # @@protoc_insertion_point(module_scope)

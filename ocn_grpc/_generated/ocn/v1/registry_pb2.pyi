@@ -163,30 +163,57 @@ class RegistryStatus(_message.Message):
     STALE_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
     LAST_SYNC_FIELD_NUMBER: _builtins.int
+    CONFIRMATIONS_FIELD_NUMBER: _builtins.int
+    CHAIN_ID_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     """"local" or "ethereum" """
     cursor_block: _builtins.int
+    """unset: never synced"""
     head_block: _builtins.int
     lag: _builtins.int
     stale: _builtins.bool
     last_error: _builtins.str
     last_sync: _builtins.float
+    confirmations: _builtins.int
+    """blocks behind head the follower reads at"""
+    chain_id: _builtins.int
     def __init__(
         self,
         *,
         source: _builtins.str = ...,
-        cursor_block: _builtins.int = ...,
-        head_block: _builtins.int = ...,
-        lag: _builtins.int = ...,
+        cursor_block: _builtins.int | None = ...,
+        head_block: _builtins.int | None = ...,
+        lag: _builtins.int | None = ...,
         stale: _builtins.bool = ...,
         last_error: _builtins.str = ...,
-        last_sync: _builtins.float = ...,
+        last_sync: _builtins.float | None = ...,
+        confirmations: _builtins.int = ...,
+        chain_id: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chain_id", b"_chain_id", "_cursor_block", b"_cursor_block", "_head_block", b"_head_block", "_lag", b"_lag", "_last_sync", b"_last_sync", "chain_id", b"chain_id", "cursor_block", b"cursor_block", "head_block", b"head_block", "lag", b"lag", "last_sync", b"last_sync"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor_block", b"cursor_block", "head_block", b"head_block", "lag", b"lag", "last_error", b"last_error", "last_sync", b"last_sync", "source", b"source", "stale", b"stale"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chain_id", b"_chain_id", "_cursor_block", b"_cursor_block", "_head_block", b"_head_block", "_lag", b"_lag", "_last_sync", b"_last_sync", "chain_id", b"chain_id", "confirmations", b"confirmations", "cursor_block", b"cursor_block", "head_block", b"head_block", "lag", b"lag", "last_error", b"last_error", "last_sync", b"last_sync", "source", b"source", "stale", b"stale"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__chain_id: _TypeAlias = _typing.Literal["chain_id"]  # noqa: Y015
+    _WhichOneofArgType__chain_id: _TypeAlias = _typing.Literal["_chain_id", b"_chain_id"]  # noqa: Y015
+    _WhichOneofReturnType__cursor_block: _TypeAlias = _typing.Literal["cursor_block"]  # noqa: Y015
+    _WhichOneofArgType__cursor_block: _TypeAlias = _typing.Literal["_cursor_block", b"_cursor_block"]  # noqa: Y015
+    _WhichOneofReturnType__head_block: _TypeAlias = _typing.Literal["head_block"]  # noqa: Y015
+    _WhichOneofArgType__head_block: _TypeAlias = _typing.Literal["_head_block", b"_head_block"]  # noqa: Y015
+    _WhichOneofReturnType__lag: _TypeAlias = _typing.Literal["lag"]  # noqa: Y015
+    _WhichOneofArgType__lag: _TypeAlias = _typing.Literal["_lag", b"_lag"]  # noqa: Y015
+    _WhichOneofReturnType__last_sync: _TypeAlias = _typing.Literal["last_sync"]  # noqa: Y015
+    _WhichOneofArgType__last_sync: _TypeAlias = _typing.Literal["_last_sync", b"_last_sync"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__chain_id) -> _WhichOneofReturnType__chain_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cursor_block) -> _WhichOneofReturnType__cursor_block | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__head_block) -> _WhichOneofReturnType__head_block | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lag) -> _WhichOneofReturnType__lag | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__last_sync) -> _WhichOneofReturnType__last_sync | None: ...
 
 Global___RegistryStatus: _TypeAlias = RegistryStatus  # noqa: Y015
 
