@@ -51,12 +51,18 @@ def price_up(price: Any, notes: Notes, path: str) -> Any:
     if "before_taxes" in price and "excl_vat" not in price:
         return price  # already in the target layout
     excl = _amount(price, "excl_vat", notes, path)
-    out = {k: v for k, v in price.items() if k != "incl_vat"}
-    out = replace_key(out, "excl_vat", "before_taxes", excl)
-    if "incl_vat" in price and price["incl_vat"] is not None:
+    taxes = None
+    if price.get("incl_vat") is not None:
         incl = _amount(price, "incl_vat", notes, path)
-        tax = number(decimal(incl) - decimal(excl), excl, incl)
-        out = _insert_after(out, "before_taxes", "taxes", [{"name": "VAT", "amount": tax}])
+        taxes = [{"name": "VAT", "amount": number(decimal(incl) - decimal(excl), excl, incl)}]
+    out: dict[str, Any] = {}
+    for key, value in price.items():  # one pass, members in place
+        if key == "excl_vat":
+            out["before_taxes"] = value
+            if taxes is not None:
+                out["taxes"] = taxes
+        elif key != "incl_vat":
+            out[key] = value
     notes.translated(path)
     return out
 
@@ -73,18 +79,25 @@ def price_down(price: Any, notes: Notes, path: str) -> Any:
         return price
     before = _amount(price, "before_taxes", notes, path)
     taxes = price.get("taxes")
-    out = {k: v for k, v in price.items() if k != "taxes"}
-    out = replace_key(out, "before_taxes", "excl_vat", before)
+    incl: Number | None = None
     if taxes is not None:
         if not isinstance(taxes, list) or not all(isinstance(t, dict) for t in taxes):
             raise Refused(f"{path}.taxes must be a list of TaxAmount ({notes.direction})")
         amounts = [_amount(t, "amount", notes, f"{path}.taxes[{i}]") for i, t in enumerate(taxes)]
         total = decimal(before) + sum((decimal(a) for a in amounts), Decimal(0))
-        out = _insert_after(out, "excl_vat", "incl_vat", number(total, before, *amounts))
+        incl = number(total, before, *amounts)
         for i, tax in enumerate(taxes):
             dropped = sorted(set(tax) - {"amount", "name"})
             if dropped or tax.get("name") != "VAT":
                 notes.lost(f"{path}.taxes[{i}]", f"name={tax.get('name')!r} {dropped}")
+    out: dict[str, Any] = {}
+    for key, value in price.items():  # one pass, members in place
+        if key == "before_taxes":
+            out["excl_vat"] = value
+            if incl is not None:
+                out["incl_vat"] = incl
+        elif key != "taxes":
+            out[key] = value
     notes.translated(path)
     return out
 
@@ -113,13 +126,4 @@ def _rename(
             _amount(out, second[0], notes, path)
         out = replace_key(out, second[0], second[1], out[second[0]])
     notes.translated(path)
-    return out
-
-
-def _insert_after(obj: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in obj.items():
-        out[k] = v
-        if k == after:
-            out[key] = value
     return out
