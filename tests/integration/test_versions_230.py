@@ -20,8 +20,8 @@ from tests.support.parties import MODULES, MODULES_230, PartyServer
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Mixed]:
-    async with mixed_hub(tmp_path) as h:
+async def hub(tmp_path: Path, core_mode: str) -> AsyncIterator[Mixed]:
+    async with mixed_hub(tmp_path, core_mode) as h:
         yield h
 
 
@@ -148,6 +148,13 @@ async def test_credentials_230_refusals(hub: Mixed, change: dict[str, Any], mess
         assert message in body["status_message"]
     finally:
         await party.stop()
+
+
+async def test_hubclientinfo_under_230(hub: Mixed) -> None:
+    status, answer = await hub.get(hub.msp23, "/ocpi/2.3.0/hubclientinfo", hub.msp23.token_c)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    listed = {(c["country_code"], c["party_id"]): c["status"] for c in answer["data"]}
+    assert listed[CPO21] == listed[CPO23] == "CONNECTED"
 
 
 # --- 17.4 bridging -----------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class Mixed:
 
 
 @contextlib.asynccontextmanager
-async def mixed_hub(tmp: Path) -> AsyncIterator[Mixed]:
+async def mixed_hub(tmp: Path, mode: str = "inprocess") -> AsyncIterator[Mixed]:
     parties = {
         "cpo23": PartyServer([("CPO", *CPO23)], version="2.3.0"),
         "msp23": PartyServer([("EMSP", *MSP23)], version="2.3.0", hub_party_id="FRHUB"),
@@ -68,7 +68,7 @@ async def mixed_hub(tmp: Path) -> AsyncIterator[Mixed]:
         await party.start()
     registered = {}
     try:
-        async with running_node(tmp) as node:
+        async with running_node(tmp, mode) as node:
             for name, party in parties.items():
                 _, cc, pid = party.roles[0]
                 await node.list_party(cc, pid, [party.roles[0][0]])
