@@ -112,6 +112,12 @@ def _translate(
     return out, notes
 
 
+def note_loss(module: str, leg: str, direction: str, what: str) -> None:
+    """A loss the caller made around a translation (e.g. a signature that cannot follow it)."""
+    _COUNTS[f"lost {module} {leg} {direction}"] += 1
+    log.info("bridge_loss", module=module, leg=leg, direction=direction, lost=[what])
+
+
 def counts() -> dict[str, int]:
     """Bridged messages, losses and refusals so far in this process, by module/leg/direction."""
     return dict(_COUNTS)
@@ -123,6 +129,7 @@ __all__ = [
     "Refused",
     "counts",
     "needed",
+    "note_loss",
     "request_body",
     "response_body",
     "translate_object",

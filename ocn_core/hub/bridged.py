@@ -4,8 +4,13 @@
 registered with different versions (a string comparison on the route facts it already holds);
 same-version traffic never reaches this module. The request body is translated to the
 receiver's version before it leaves, the answer back to the sender's after the receiver's
-signature was checked. On a signing node a translated message is re-signed with the node key,
-the original value stashed (ocn-node.md §4 rewrites).
+signature was checked.
+
+Signatures: the OCN Notary's rewrites restore *values* at the signed paths, verified over the
+current field list, so they cannot carry a structural change (``excl_vat`` → ``before_taxes``).
+After the sender's (or receiver's) signature was verified here, a translated message is signed
+anew with the node key (the node is the operator of its parties in the registry, so
+signatory checks accept it); the original signature is not forwarded (a recorded loss).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ocn_core import bridge
+from ocn_core import bridge, signing
 from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest, RouteResponse
@@ -39,9 +44,10 @@ def request(
     """The body for the receiver and the signature to send with it."""
     body = bridge.request_body(req.module, req.body, source, target)
     signature = req.ocn_signature
-    if notary is not None and body is not req.body:
-        stash = {"$['body']": orjson.loads(req.body)}
-        signature = signatures.resign_request(ctx, req, notary, req.query, body, stash)
+    if notary is not None and body is not req.body:  # verified already: sign the translation
+        values = signatures.request_values(req, req.query, body)
+        signature = signing.sign(values, ctx.settings.private_key_bytes).serialize()
+        bridge.note_loss(req.module, "request", f"{source}>{target}", "sender's OCN-Signature")
     return body, signature
 
 
@@ -54,6 +60,13 @@ def response(
     original = resp.body
     resp.body = bridge.response_body(req.module, original, source, target)
     if resp.body is not original and signatures.active(ctx, req):
-        old = orjson.loads(original).get("data")
-        signatures.resign_response(ctx, resp, {"$['body']['data']": old})
+        envelope = orjson.loads(resp.body)
+        if envelope.pop("ocn_signature", None) is not None:
+            direction = f"{source}>{target}"
+            bridge.note_loss(req.module, "response", direction, "receiver's OCN-Signature")
+        headers = {k.lower(): v for k, v in resp.headers}
+        values = signing.response_values(headers, envelope)
+        notary = signing.sign(values, ctx.settings.private_key_bytes)
+        envelope["ocn_signature"] = notary.serialize()
+        resp.body = orjson.dumps(envelope)
     return resp
