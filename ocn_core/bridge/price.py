@@ -55,16 +55,8 @@ def price_up(price: Any, notes: Notes, path: str) -> Any:
     if price.get("incl_vat") is not None:
         incl = _amount(price, "incl_vat", notes, path)
         taxes = [{"name": "VAT", "amount": number(decimal(incl) - decimal(excl), excl, incl)}]
-    out: dict[str, Any] = {}
-    for key, value in price.items():  # one pass, members in place
-        if key == "excl_vat":
-            out["before_taxes"] = value
-            if taxes is not None:
-                out["taxes"] = taxes
-        elif key != "incl_vat":
-            out[key] = value
     notes.translated(path)
-    return out
+    return _relayout(price, ("excl_vat", "before_taxes"), "incl_vat", "taxes", taxes)
 
 
 def price_down(price: Any, notes: Notes, path: str) -> Any:
@@ -90,16 +82,8 @@ def price_down(price: Any, notes: Notes, path: str) -> Any:
             dropped = sorted(set(tax) - {"amount", "name"})
             if dropped or tax.get("name") != "VAT":
                 notes.lost(f"{path}.taxes[{i}]", f"name={tax.get('name')!r} {dropped}")
-    out: dict[str, Any] = {}
-    for key, value in price.items():  # one pass, members in place
-        if key == "before_taxes":
-            out["excl_vat"] = value
-            if incl is not None:
-                out["incl_vat"] = incl
-        elif key != "taxes":
-            out[key] = value
     notes.translated(path)
-    return out
+    return _relayout(price, ("before_taxes", "excl_vat"), "taxes", "incl_vat", incl)
 
 
 def limit_up(price: Any, notes: Notes, path: str) -> Any:
@@ -126,4 +110,20 @@ def _rename(
             _amount(out, second[0], notes, path)
         out = replace_key(out, second[0], second[1], out[second[0]])
     notes.translated(path)
+    return out
+
+
+def _relayout(
+    price: dict[str, Any], rename: tuple[str, str], drop: str, add: str, value: Any
+) -> dict[str, Any]:
+    """One pass over ``price``: ``rename`` in place, ``add: value`` (unless None) right after
+    it, member ``drop`` left out, every other member kept in place."""
+    out: dict[str, Any] = {}
+    for key, member in price.items():
+        if key == rename[0]:
+            out[rename[1]] = member
+            if value is not None:
+                out[add] = value
+        elif key != drop:
+            out[key] = member
     return out

@@ -105,15 +105,27 @@ async def _fetch_platform(
     """Validate the posted Credentials, check each role, and read the peer's endpoints."""
     creds = ocpi.loads(req.body or b"null", "credentials body")
     version = req.ocpi_version if req.ocpi_version in VERSIONS else VERSIONS[0]
+    return await peer_platform(ctx, creds, version, platform_id, grant)
+
+
+async def peer_platform(
+    ctx: NodeContext,
+    creds: Any,
+    version: str,
+    platform_id: str,
+    grant: RegistrationGrant | None,
+) -> Platform:
+    """A peer's Credentials object checked (each role in the registry with this node, and
+    allowed by ``grant`` when given) and its endpoints read with its token: the platform."""
     token_b, versions_url, roles = _parse_credentials(creds, version)
     hub_party_id = credentials_230.check_hub_party_id(creds.get("hub_party_id"))
     for role in roles:
         await _check_role(ctx, role, grant)
     base64_token = version != "2.2"  # Base64 tokens since 2.2.1
     auth = ocpi.authorization_header(token_b, base64_token)
-    listing = await _get_ocpi(ctx, versions_url, auth)
-    details_url = _pick_version(listing, version, versions_url)
-    details = await _get_ocpi(ctx, details_url, auth)
+    listing = await get_ocpi(ctx, versions_url, auth)
+    details_url = pick_version(listing, version, versions_url)
+    details = await get_ocpi(ctx, details_url, auth)
     now = time.time()
     return Platform(
         id=platform_id,
@@ -124,7 +136,7 @@ async def _fetch_platform(
         token_b_base64=base64_token,
         roles=roles,
         hub_party_id=hub_party_id,
-        endpoints=_parse_endpoints(details, details_url),
+        endpoints=parse_endpoints(details, details_url),
         last_updated=now,
         created=now,
     )
@@ -169,7 +181,7 @@ async def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGra
         raise RegistrationRejected(f"Role with {ids} not listed in OCN Registry with my node info!")
 
 
-async def _get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+async def get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
     try:
         result = await ctx.transport.request(
             "GET", url, [("Authorization", auth)], timeout=ctx.settings.forward_timeout
@@ -187,7 +199,7 @@ async def _get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
     return body.get("data")
 
 
-def _pick_version(listing: Any, version: str, url: str) -> str:
+def pick_version(listing: Any, version: str, url: str) -> str:
     if isinstance(listing, list):
         for entry in listing:
             if isinstance(entry, dict) and entry.get("version") == version:
@@ -197,7 +209,7 @@ def _pick_version(listing: Any, version: str, url: str) -> str:
     raise UnsupportedVersion(f"Expected version {version} from {url}")
 
 
-def _parse_endpoints(details: Any, url: str) -> list[EndpointRecord]:
+def parse_endpoints(details: Any, url: str) -> list[EndpointRecord]:
     endpoints = details.get("endpoints") if isinstance(details, dict) else None
     if not isinstance(endpoints, list):
         raise PeerApiError(f"Version details from {url} have no 'endpoints' list")

@@ -21,7 +21,7 @@ import structlog
 
 from ocn_core import ocpi
 from ocn_core.errors import AdminError, AdminNotFound, OcnError, PeerApiError
-from ocn_core.hub import credentials, credentials_230
+from ocn_core.hub import credentials
 from ocn_core.hub.context import NodeContext
 from ocn_core.routing.table import VERSIONS
 from ocn_core.state import Platform, RoleConflict
@@ -47,9 +47,9 @@ async def connect(
         raise AdminError(f"No common OCPI version: the party offers {sorted(map(str, offered))}")
     version = chosen[0]
     auth_a = ocpi.authorization_header(token_a, base64_token)
-    details_url = credentials._pick_version(listing, version, versions_url)
-    endpoints = credentials._parse_endpoints(
-        await credentials._get_ocpi(ctx, details_url, auth_a), details_url
+    details_url = credentials.pick_version(listing, version, versions_url)
+    endpoints = credentials.parse_endpoints(
+        await credentials.get_ocpi(ctx, details_url, auth_a), details_url
     )
     creds_url = _credentials_url(endpoints)
     token_c, _ = ctx.platforms.issue_token_a([], ctx.settings.forward_timeout * 4)
@@ -109,7 +109,7 @@ async def _versions(ctx: NodeContext, url: str, token: str) -> tuple[list[Any], 
     failure: PeerApiError | None = None
     for base64_token in (True, False):
         try:
-            listing = await credentials._get_ocpi(
+            listing = await credentials.get_ocpi(
                 ctx, url, ocpi.authorization_header(token, base64_token)
             )
         except PeerApiError as exc:
@@ -145,30 +145,9 @@ async def _call(ctx: NodeContext, method: str, url: str, auth: str, body: Any) -
 async def _platform(ctx: NodeContext, answer: Any, version: str, platform_id: str) -> Platform:
     """The party's answered Credentials, checked as for a party registering with the node."""
     try:
-        token_b, versions_url, roles = credentials._parse_credentials(answer, version)
-        for role in roles:
-            await credentials._check_role(ctx, role, None)
-        base64_token = version != "2.2"
-        auth = ocpi.authorization_header(token_b, base64_token)
-        listing = await credentials._get_ocpi(ctx, versions_url, auth)
-        details_url = credentials._pick_version(listing, version, versions_url)
-        details = await credentials._get_ocpi(ctx, details_url, auth)
+        return await credentials.peer_platform(ctx, answer, version, platform_id, None)
     except OcnError as exc:
         raise AdminError(f"Party credentials not accepted: {exc.message}") from None
-    now = time.time()
-    return Platform(
-        id=platform_id,
-        status=CONNECTED,
-        ocpi_version=version,
-        versions_url=versions_url,
-        token_b=token_b,
-        token_b_base64=base64_token,
-        roles=roles,
-        endpoints=credentials._parse_endpoints(details, details_url),
-        last_updated=now,
-        created=now,
-        hub_party_id=credentials_230.check_hub_party_id(answer.get("hub_party_id")),
-    )
 
 
 def _credentials_url(endpoints: list[Any]) -> str:

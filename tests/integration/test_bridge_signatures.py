@@ -58,15 +58,7 @@ async def test_bridged_request_is_verified_then_signed_by_the_node(
     headers["OCN-Signature"] = signing.sign(values, cpo_key).serialize()
     headers["Content-Type"] = "application/json"
     msp.answer("PUT", "/ocpi/2.2.1/receiver/tariffs/NL/C23/T1", {"echo": True})
-    async with (
-        aiohttp.ClientSession() as http,
-        http.put(
-            node.url + "/ocpi/receiver/2.3.0/tariffs/NL/C23/T1",
-            headers=headers,
-            data=json.dumps(TARIFF_23).encode(),
-        ) as r,
-    ):
-        status, answer = r.status, await r.json()
+    status, answer = await _put_tariff(node, headers)
     assert (status, answer["status_code"]) == (200, 1000), answer
     got = msp.received[-1]
     body: dict[str, Any] = json.loads(got.body)
@@ -79,15 +71,8 @@ async def test_bridged_request_is_verified_then_signed_by_the_node(
     # a forged sender signature is refused before anything is translated or forwarded
     sent = len(msp.received)
     headers["OCN-Signature"] = signing.sign(values, secrets.token_bytes(32)).serialize()
-    async with (
-        aiohttp.ClientSession() as http,
-        http.put(
-            node.url + "/ocpi/receiver/2.3.0/tariffs/NL/C23/T1",
-            headers=headers,
-            data=json.dumps(TARIFF_23).encode(),
-        ) as r,
-    ):
-        assert (r.status, (await r.json())["status_code"]) == (400, 2001)
+    status, answer = await _put_tariff(node, headers)
+    assert (status, answer["status_code"]) == (400, 2001)
     assert len(msp.received) == sent
 
 
@@ -123,3 +108,15 @@ async def test_bridged_answer_is_verified_then_signed_by_the_node(
         refused = await r.json()
     assert refused["status_code"] == 3000
     assert "data" not in refused
+
+
+async def _put_tariff(node: RunningNode, headers: dict[str, str]) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(
+            node.url + "/ocpi/receiver/2.3.0/tariffs/NL/C23/T1",
+            headers=headers,
+            data=json.dumps(TARIFF_23).encode(),
+        ) as r,
+    ):
+        return r.status, await r.json()

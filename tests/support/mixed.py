@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.hub import routed_call
 from tests.support.node import RunningNode, running_node
 from tests.support.parties import PartyServer
 
@@ -37,16 +38,7 @@ class Mixed:
         body: Any = None,
         raw: bytes | None = None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        headers = party.routing_headers(to=to)
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = path if path.startswith("http") else self.node.url + path
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(method, url, headers=headers, data=data) as r,
-        ):
-            return r.status, json.loads(await r.read()), dict(r.headers)
+        return await routed_call(self.node.url, party, method, path, to, body=body, raw=raw)
 
     async def get(self, party: PartyServer, path: str, token: str) -> tuple[int, Any]:
         async with (
