@@ -95,6 +95,23 @@ async def test_credentials_230_carry_hub_party_id_and_the_reachable_roles(hub: M
     assert [(r["role"], r["country_code"] + r["party_id"]) for r in first["roles"]] == [
         ("OTHER", HUB)
     ]
+    # parties the registry lists with another node are reachable too (HUB listings are not)
+    other = "0x" + "ab" * 20
+    hub.node.engine.set_node(other, "http://other-node.example")
+    hub.node.engine.set_party("SE", "FAR", ["CPO", "HUB"], operator=other)
+    _, got = await hub.get(hub.cpo23, "/ocpi/2.3.0/credentials", hub.cpo23.token_c)
+    far = [r for r in got["data"]["roles"] if r["party_id"] == "FAR"]
+    assert [(r["role"], r["business_details"]["name"]) for r in far] == [
+        ("CPO", "SEFAR via http://other-node.example")
+    ]
+    # a SUSPENDED platform's roles are dropped
+    platform_id = hub.node.engine.ctx.platforms.platform_id_by_role(*MSP21)
+    assert platform_id is not None
+    hub.node.engine.ctx.platforms.touch(platform_id, "SUSPENDED")
+    _, got = await hub.get(hub.cpo23, "/ocpi/2.3.0/credentials", hub.cpo23.token_c)
+    assert ("EMSP", *MSP21) not in {
+        (r["role"], r["country_code"], r["party_id"]) for r in got["data"]["roles"]
+    }
     # the peer's own hub_party_id is accepted and kept with its platform
     platforms = {p.roles[0].key: p for p in hub.node.engine.ctx.platforms.all()}
     assert platforms["FRM23"].hub_party_id == "FRHUB"
