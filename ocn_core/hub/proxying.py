@@ -15,7 +15,7 @@ from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rewrite import next_link, swap_body_response_url, swap_query_response_url
 from ocn_core.model import RouteRequest, RouteResponse
-from ocn_core.routing import ModuleRoute
+from ocn_core.routing import ModuleRoute, module_route
 
 
 def _version(req: RouteRequest) -> str:
@@ -29,6 +29,9 @@ def proxy_response_url(ctx: NodeContext, req: RouteRequest) -> tuple[str, bytes,
     """
     proxy_id = ctx.proxies.new_id()
     segment = req.path_suffix.split("/", 1)[0] if req.module == "commands" else "result"
+    results = module_route(req.module, "SENDER", _version(req))
+    if results is not None and segment not in results.proxied and "result" in results.proxied:
+        segment = "result"  # an open-enum command type (2.3.0): the generic result URL
     base = f"{ctx.settings.public_url}/ocpi/sender/{_version(req)}/{req.module}"
     node_url = f"{base}/{segment}/{proxy_id}"
     query, body = req.query, req.body

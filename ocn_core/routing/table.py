@@ -80,8 +80,14 @@ MODULES_2_2 = (
 # OCPI 2.3.0: the same functional modules plus the optional ones of the release branches
 # (2.3.0/release/payments, /bookings, /core), module ids as the spec spells them; their URLs
 # carry no party ids, so they are header-routed like every functional module.
+# CommandType is an OpenEnum in 2.3.0: results of command types the table does not know come
+# back through ``commands/result/{id}`` (see ``proxying.proxy_response_url``).
+COMMANDS_SENDER_2_3_0 = _row("commands", SENDER, "POST", proxied=COMMAND_TYPES | {"result"})
 MODULES_2_3_0 = (
-    *MODULES_2_2,
+    *(
+        COMMANDS_SENDER_2_3_0 if (r.module, r.interface) == ("commands", SENDER) else r
+        for r in MODULES_2_2
+    ),
     _row("Booking", SENDER, "GET POST", paged=True),
     _row("Booking", RECEIVER, "GET PUT PATCH"),
     _row("invoicereconciliation", SENDER, "GET", paged=True),

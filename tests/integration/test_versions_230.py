@@ -398,3 +398,21 @@ async def test_commands_response_url_works_across_versions(hub: Mixed) -> None:
     assert (status, answer["status_code"]) == (200, 1000), answer
     got = hub.msp21.received[-1]
     assert (got.path, json.loads(got.body)) == ("/cb/1", result)
+
+
+async def test_an_open_enum_command_type_and_its_result_route_under_230(hub: Mixed) -> None:
+    body = {"response_url": f"{hub.msp23.base}/cb/9", "future_field": [1, 2]}
+    path = "/ocpi/receiver/2.3.0/commands/FUTURE_COMMAND"
+    status, answer, _ = await hub.call(hub.msp23, "POST", path, CPO23, body)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    got = hub.cpo23.received[-1]
+    assert got.path == "/ocpi/2.3.0/receiver/commands/FUTURE_COMMAND"
+    forwarded = json.loads(got.body)
+    assert forwarded["future_field"] == [1, 2]
+    node_url = forwarded["response_url"]
+    assert node_url.startswith(f"{hub.node.url}/ocpi/sender/2.3.0/commands/result/")
+    result = {"result": "ACCEPTED", "new_member": True}
+    status, answer, _ = await hub.call(hub.cpo23, "POST", node_url, MSP23, result)
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    back = hub.msp23.received[-1]
+    assert (back.path, json.loads(back.body)) == ("/cb/9", result)
