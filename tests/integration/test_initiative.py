@@ -163,3 +163,29 @@ async def _cli(*args: str, data_dir: Path, public_url: str) -> tuple[int, str, s
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_the_gateway_rotates_on_its_schedule(hub: Mixed) -> None:
+    from ocpi_gateway.server import run_rotation
+
+    party = await _party(hub, "2.3.0")
+    try:
+        status, _ = await hub.node.admin(
+            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
+        )
+        assert status == 200
+        first = party.token_c
+        hub.node.engine.ctx.settings.credentials_rotation_interval = 0.2
+        task = asyncio.ensure_future(run_rotation(hub.node.engine, every=0.05))
+        try:
+            for _ in range(100):  # bounded: 5 s at most
+                await asyncio.sleep(0.05)
+                if party.token_c != first:
+                    break
+        finally:
+            task.cancel()
+        assert party.token_c != first
+        assert await _versions_status(hub, party, first) == 401
+        assert await _versions_status(hub, party, party.token_c) == 200
+    finally:
+        await party.stop()
