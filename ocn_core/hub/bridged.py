@@ -34,8 +34,8 @@ def needed(module: str, sender_version: str, receiver_version: str) -> bool:
 
 def platform_versions(ctx: NodeContext, sender: str, receiver: str) -> tuple[str, str]:
     """The OCPI versions ``sender`` and ``receiver`` registered with ('' when unknown)."""
-    found = [ctx.platforms.platform(pid) for pid in (sender, receiver)]
-    return (found[0].ocpi_version if found[0] else "", found[1].ocpi_version if found[1] else "")
+    first, second = ctx.platforms.ocpi_versions(sender, receiver)
+    return first, second
 
 
 def request(

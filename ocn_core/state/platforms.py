@@ -151,6 +151,11 @@ class PlatformStore:
         found = self._platform(txn, platform_id)  # registered before versions were indexed
         return found.ocpi_version if found is not None else ""
 
+    def ocpi_versions(self, *platform_ids: str) -> tuple[str, ...]:
+        """The OCPI version each platform registered with ('' for an unknown platform)."""
+        with self.env.begin() as txn:
+            return tuple(self._version(txn, pid) for pid in platform_ids)
+
     def auth_header(self, platform_id: str) -> str | None:
         """The Authorization value to send to ``platform_id`` (its token B, encoded per peer)."""
         with self.env.begin() as txn:
