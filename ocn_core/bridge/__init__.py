@@ -70,9 +70,13 @@ def request_body(module: str, body: bytes, source: str, target: str) -> bytes:
 def response_body(module: str, body: bytes, source: str, target: str) -> bytes:
     """An answer's envelope with its ``data`` (an object or a list of objects) translated.
 
-    Answers other than 1000 with object/list data pass untouched.
+    Answers other than 1000 with object/list data, and answers that are not JSON, pass
+    untouched.
     """
-    envelope = orjson.loads(body)  # the caller parsed its status: this is JSON
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError:  # relayed as it came, as between same-version parties
+        return body
     if not isinstance(envelope, dict) or envelope.get("status_code") != 1000:
         return body
     data = envelope.get("data")

@@ -247,6 +247,8 @@ def test_untouched_messages_keep_their_bytes() -> None:
     assert bridge.request_body("sessions", raw, OLD, NEW) is raw
     failed = b'{"status_code": 2003, "status_message": "Unknown"}'
     assert bridge.response_body("sessions", failed, NEW, OLD) is failed
+    broken = b'{"status_code": 1000, "data": [oops]}'
+    assert bridge.response_body("sessions", broken, NEW, OLD) is broken
 
 
 # --- properties --------------------------------------------------------------------------------
