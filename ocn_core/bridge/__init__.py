@@ -45,7 +45,9 @@ _COUNTS: Counter[str] = Counter()
 
 def needed(module: str, sender_version: str, receiver_version: str) -> bool:
     """True when ``module`` bodies differ between the two versions (2.2 and 2.2.1 do not)."""
-    return module in MODULES and (sender_version == NEW) != (receiver_version == NEW)
+    if not (sender_version and receiver_version) or module not in MODULES:
+        return False  # an unknown version is never guessed
+    return (sender_version == NEW) != (receiver_version == NEW)
 
 
 def translate_object(module: str, obj: Any, source: str, target: str) -> tuple[Any, Notes]:

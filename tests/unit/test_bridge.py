@@ -240,6 +240,7 @@ def test_only_differing_modules_and_version_families_are_bridged() -> None:
     assert not bridge.needed("tariffs", "2.2", "2.2.1")  # the same objects
     assert not bridge.needed("tariffs", "2.3.0", "2.3.0")
     assert not bridge.needed("locations", "2.2.1", "2.3.0")  # 2.3.0 only adds members there
+    assert not bridge.needed("tariffs", "", "2.3.0")  # unknown: never guessed
 
 
 def test_untouched_messages_keep_their_bytes() -> None:
