@@ -16,8 +16,9 @@ import sys
 import uvloop
 
 from ocn_core.adapters.http_client import HttpClient
-from ocpi_gateway.balancer import receive_connections, run_workers
+from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
+from ocpi_gateway.supervisor import run_workers
 
 FORWARDED = ("authorization", "x-request-id", "x-correlation-id", "ocpi-from-country-code",
              "ocpi-from-party-id", "ocpi-to-country-code", "ocpi-to-party-id")  # fmt: skip

@@ -14,8 +14,12 @@ from ocn_core.signing import address_of
 from ocn_core.store import Store
 
 
-def open_node(settings: Settings, store: Store | None = None) -> Engine:
-    """An engine over ``settings.data_dir`` (or ``store``); close it with ``engine.shutdown()``."""
+def open_node(settings: Settings, store: Store | None = None, *, list_self: bool = True) -> Engine:
+    """An engine over ``settings.data_dir`` (or ``store``); close it with ``engine.shutdown()``.
+
+    ``list_self``: a serving node lists itself in a local registry (operator → public URL);
+    admin tools opening the same data dir pass False and leave the node's entry alone.
+    """
     from ocn_core.adapters.http_client import HttpClient
 
     settings.ensure_secrets()
@@ -23,6 +27,6 @@ def open_node(settings: Settings, store: Store | None = None) -> Engine:
     registry = RegistryCache(store)
     transport = HttpClient(settings.connect_timeout, settings.forward_timeout)
     engine = Engine(settings, store, registry, transport, address_of(settings.private_key_bytes))
-    if settings.registry == "local" and registry.source() in (None, SOURCE_LOCAL):
+    if list_self and settings.registry == "local" and registry.source() in (None, SOURCE_LOCAL):
         engine.registry_admin.list_self()
     return engine

@@ -5,81 +5,123 @@ keep-alive connections OCPI parties open, that leaves one worker with far more c
 than another (measured: 10 against 6 of 16), and its requests queue longer. Instead the parent
 process owns the listening socket, accepts, and hands each connection (SCM_RIGHTS over a
 socketpair, as Node.js' cluster module does) to the worker holding the fewest open
-connections. Workers report every closed connection back on the same socketpair.
+connections. Workers report on the same socketpair that they are ready and every closed
+connection. Which process runs in which slot is :mod:`ocpi_gateway.supervisor`'s business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import selectors
-import signal
 import socket
 from collections.abc import Callable
 
 CLOSED = b"-"  # worker -> parent: one handed connection has closed
+READY = b"+"  # worker -> parent: serving (start-up finished)
 _MAX_FDS = 64  # descriptors accepted per message by a worker
+_WAKE = -1  # selector tag of the wake-up socket
+_LISTENER = -2
 
 
 class Balancer:
-    """The parent's side: one listening socket, one socketpair per worker."""
+    """The parent's side: one listening socket, one socketpair per worker slot."""
 
     def __init__(self, host: str, port: int, workers: int, backlog: int = 4096) -> None:
-        self.listener = socket.create_server((host, port), backlog=backlog)
+        self.listener: socket.socket | None = socket.create_server((host, port), backlog=backlog)
         self.listener.setblocking(False)
-        self.pairs = [
-            socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(workers)
-        ]
+        self.pairs = [_pair() for _ in range(workers)]
         self.open = [0] * workers  # connections handed to each worker and not yet closed
-        self.alive = [True] * workers
+        self.alive = [False] * workers  # the slot's worker holds its end and is serving
         self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_w.setblocking(False)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        self._listening = False
 
     def worker_socket(self, index: int) -> socket.socket:
-        """The socket worker ``index`` keeps (call in the child after the fork)."""
-        self.listener.close()
+        """The socket worker ``index`` keeps (call in the child right after the fork)."""
+        if self.listener is not None:
+            self.listener.close()
+        self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()
         for i, (parent_end, child_end) in enumerate(self.pairs):
             parent_end.close()
             if i != index:
                 child_end.close()
         return self.pairs[index][1]
 
-    def parent_ready(self) -> None:
-        """Drop the children's ends in the parent (after every fork)."""
-        for _, child_end in self.pairs:
-            child_end.close()
-        for parent_end, _ in self.pairs:
-            parent_end.setblocking(False)
+    def forked(self, index: int) -> None:
+        """In the parent, after forking slot ``index``'s worker: keep only our end."""
+        parent_end, child_end = self.pairs[index]
+        child_end.close()
+        parent_end.setblocking(False)
+        self._sel.register(parent_end, selectors.EVENT_READ, index)
 
-    def stop(self) -> None:
-        """Make :meth:`run` return (safe from a signal handler)."""
+    def renew(self, index: int) -> None:
+        """A fresh socketpair for slot ``index`` (before forking its replacement)."""
+        parent_end, child_end = self.pairs[index]
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(parent_end)
+        parent_end.close()
+        child_end.close()
+        self.pairs[index] = _pair()
+        self.open[index] = 0
+        self.alive[index] = False
+
+    def wake(self) -> None:
+        """Make a pending :meth:`poll` return now (safe from a signal handler)."""
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
 
-    def run(self) -> None:
-        """Accept and hand out connections until :meth:`stop` or every worker is gone."""
-        sel = selectors.DefaultSelector()
-        sel.register(self.listener, selectors.EVENT_READ, None)
-        sel.register(self._wake_r, selectors.EVENT_READ, -1)
-        for index, (parent_end, _) in enumerate(self.pairs):
-            sel.register(parent_end, selectors.EVENT_READ, index)
-        try:
-            while any(self.alive):
-                for key, _ in sel.select():
-                    if key.data == -1:
-                        return
-                    if key.data is None:
-                        self._accept()
-                    elif not self._reports(key.data):
-                        sel.unregister(key.fileobj)
-        finally:
-            sel.close()
+    def stop_accepting(self) -> None:
+        """Close the listening socket: new connections are refused from now on."""
+        if self.listener is not None:
+            if self._listening:
+                self._sel.unregister(self.listener)
+                self._listening = False
             self.listener.close()
-            for parent_end, _ in self.pairs:
-                parent_end.close()
+            self.listener = None
+
+    def close(self) -> None:
+        self.stop_accepting()
+        self._sel.close()
+        for parent_end, child_end in self.pairs:
+            parent_end.close()
+            child_end.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def poll(self, timeout: float) -> list[int]:
+        """One round: accept and hand out connections, read reports.
+
+        Accepts only while some worker is serving (otherwise connections wait in the
+        backlog). Returns the slots whose worker reported ready in this round.
+        """
+        self._listen(any(self.alive))
+        ready: list[int] = []
+        for key, _ in self._sel.select(timeout):
+            if key.data == _WAKE:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            elif key.data == _LISTENER:
+                self._accept()
+            else:
+                self._reports(key.data, ready)
+        return ready
+
+    def _listen(self, on: bool) -> None:
+        if self.listener is None or on == self._listening:
+            return
+        if on:
+            self._sel.register(self.listener, selectors.EVENT_READ, _LISTENER)
+        else:
+            self._sel.unregister(self.listener)
+        self._listening = on
 
     def _accept(self) -> None:
-        while True:
+        while self.listener is not None:
             try:
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -103,32 +145,44 @@ class Balancer:
             self.open[index] += 1
             return
 
-    def _reports(self, index: int) -> bool:
-        """Count closed-connection reports from a worker; False once it has exited."""
+    def _reports(self, index: int, ready: list[int]) -> None:
+        """Read a worker's reports; at end of file the slot is dead until renewed."""
         parent_end = self.pairs[index][0]
         while True:
             try:
                 data = parent_end.recv(4096)
             except (BlockingIOError, InterruptedError):
-                return True
+                return
             except OSError:
                 data = b""
             if not data:
                 self.alive[index] = False
-                return False
+                with contextlib.suppress(KeyError, ValueError):
+                    self._sel.unregister(parent_end)
+                return
+            if READY in data:
+                self.alive[index] = True
+                ready.append(index)
             self.open[index] = max(0, self.open[index] - data.count(CLOSED))
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
 def receive_connections(
     loop: asyncio.AbstractEventLoop,
     channel: socket.socket,
     make_protocol: Callable[[Callable[[], None]], asyncio.Protocol],
+    parent_gone: Callable[[], None] | None = None,
 ) -> Callable[[], None]:
     """The worker's side: serve every connection the parent hands over on ``channel``.
 
     ``make_protocol(on_close)`` builds the protocol of one connection; it must call
     ``on_close()`` when that connection is lost, so the parent's count stays right.
-    Returns the function that stops receiving and closes ``channel``.
+    ``parent_gone()`` is called if the parent dies (e.g. kill -9): no connection will come
+    any more, so the worker should stop rather than linger holding the data dir.
+    Tells the parent this worker is ready; returns the function that stops receiving.
     """
     channel.setblocking(False)
 
@@ -143,10 +197,11 @@ def receive_connections(
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                loop.remove_reader(channel.fileno())
-                return
+                fds = []
             if not fds:  # the parent has gone: no more connections will come
                 loop.remove_reader(channel.fileno())
+                if parent_gone is not None:
+                    parent_gone()
                 return
             for fd in fds:
                 sock = socket.socket(fileno=fd)
@@ -154,10 +209,12 @@ def receive_connections(
                 loop.create_task(_serve_one(loop, sock, lambda: make_protocol(report_closed)))
 
     def stop() -> None:
-        loop.remove_reader(channel.fileno())
+        with contextlib.suppress(ValueError, OSError):
+            loop.remove_reader(channel.fileno())
         channel.close()
 
     loop.add_reader(channel.fileno(), on_readable)
+    channel.send(READY)
     return stop
 
 
@@ -170,42 +227,3 @@ async def _serve_one(
         await loop.connect_accepted_socket(protocol_factory, sock)
     except OSError:
         sock.close()
-
-
-def run_workers(
-    host: str, port: int, workers: int, worker_main: Callable[[int, socket.socket], None]
-) -> int:
-    """Fork ``workers`` processes running ``worker_main(index, channel)`` behind one balancer.
-
-    Returns once every worker has exited (SIGTERM/SIGINT are passed on to them): 0 when all
-    exited cleanly, else 1.
-    """
-    balancer = Balancer(host, port, workers)
-    children = []
-    for index in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                worker_main(index, balancer.worker_socket(index))
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    balancer.parent_ready()
-
-    def forward(signum: int, _frame: object) -> None:
-        balancer.stop()
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    balancer.run()  # until a signal, or until every worker has exited
-    status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
-    return 1 if status else 0

@@ -1,11 +1,16 @@
-"""``ocn-node``: run the node, run the core as a gRPC service, administer it.
+"""``ocn-node``: run the node, run the core as a gRPC service, administer it, show its settings.
 
-ocn-node run [--port 8080 --public-url URL --data-dir DIR --workers N --core grpc://H:P]
-ocn-node core [--listen 127.0.0.1:50051 --data-dir DIR]
+ocn-node run [--config node.toml] [--port 8080 --public-url URL --data-dir DIR --workers N ...]
+ocn-node core [--listen 127.0.0.1:50051] [setting flags]
 ocn-node admin token CC:PID[:ROLE] ... | platforms | platform ID | delete-platform ID
 ocn-node admin status CC PID | party CC PID ROLE...
-ocn-node admin connect VERSIONS_URL TOKEN_A [--version V] | rotate ID
+ocn-node admin connect VERSIONS_URL TOKEN_A [--ocpi-version V] | rotate ID
 ocn-node registry ...   (show/list/set/delete parties and nodes, sync status)
+ocn-node config show [setting flags] | check FILE | reference
+
+Every setting of :class:`~ocn_core.config.Settings` is a flag of ``run``, ``core`` and
+``config show``; ``--config``, ``--data-dir`` and ``--version`` are accepted by every command,
+before or after its subcommand. Settings: flags > ``OCN_*`` env > ``--config`` file > defaults.
 """
 
 from __future__ import annotations
@@ -13,27 +18,77 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-from ocn_core.config import Settings
+from ocn_core import config
+from ocn_core.config import Settings, SettingsError
+from ocn_core.datadir_lock import DataDirInUse
 from ocn_core.errors import OcnError
 from ocn_core.logconfig import configure_logging
+from ocn_core.timefmt import human_times
+
+_FLAG = "setting_"  # dest prefix of setting flags (admin's positional country_code must not clash)
 
 
-def _node_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="LMDB and key files (env OCN_DATA_DIR, default ./ocn-data)")
-    p.add_argument("--public-url", help="base URL parties use (env OCN_PUBLIC_URL)")
-    p.add_argument("--signatures", action="store_const", const=True, help="require OCN-Signatures")
+def version() -> str:
+    try:
+        return metadata.version("ocn-router")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+        return "0+unknown"
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    return Settings.from_env(
-        data_dir=getattr(args, "data_dir", None),
-        public_url=getattr(args, "public_url", None),
-        signatures=getattr(args, "signatures", None),
-        **extra,
-    )
+def _setting_flags(p: argparse.ArgumentParser, only: tuple[str, ...] = ()) -> None:
+    """One flag per setting (or per setting in ``only``), text parsed by the settings' rules."""
+    docs = config.docs()
+    for f in config.settings_fields():
+        if only and f.name not in only:
+            continue
+        flag = config.flag_name(f.name)
+        if flag in p._option_string_actions:
+            continue
+        help_text = f"{docs.get(f.name, '')} (env {config.env_name(f.name)}; {config.accepted(f)})"
+        if config.kind_of(f) == "bool":
+            p.add_argument(
+                flag,
+                dest=_FLAG + f.name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
+        else:
+            p.add_argument(
+                flag,
+                dest=_FLAG + f.name,
+                default=argparse.SUPPRESS,
+                metavar=f.name.upper(),
+                help=help_text,
+            )
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield from _parsers(child)
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    """``--version``, ``--config`` and ``--data-dir`` on every command and subcommand."""
+    for p in _parsers(parser):
+        p.add_argument("--version", action="version", version=f"ocn-node {version()}")
+        p.add_argument(
+            "--config",
+            default=argparse.SUPPRESS,
+            metavar="FILE",
+            help="TOML settings file (env OCN_CONFIG); flags and env override it",
+        )
+        _setting_flags(p, only=("data_dir",))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,25 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the OCPI gateway (embedded core by default)")
-    _node_options(run)
-    run.add_argument("--host", help="listen address (default 127.0.0.1)")
-    run.add_argument("--port", type=int, help="listen port (default 8080)")
-    run.add_argument("--workers", type=int, help="worker processes sharing the port")
+    _setting_flags(run)
     run.add_argument("--core", default="", help="grpc://HOST:PORT of a separately running core")
-    run.add_argument("--grpc-port", type=int, help="also serve the gRPC services on this port")
-    run.add_argument("--log-level", help="debug, info, warning")
 
     core = sub.add_parser("core", help="run the routing engine as a gRPC service")
-    _node_options(core)
+    _setting_flags(core)
     core.add_argument("--listen", default="127.0.0.1:50051", help="gRPC listen address")
     core.add_argument("--no-reflection", action="store_true", help="disable gRPC reflection")
 
     admin = sub.add_parser("admin", help="administer the node's platforms (local data dir)")
-    _node_options(admin)
+    _setting_flags(admin, only=("public_url",))
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     token = admin_sub.add_parser("token", help="issue a registration token (token A)")
     token.add_argument("roles", nargs="+", help="CC:PID[:ROLE] the token may register")
-    token.add_argument("--ttl", type=float, help="seconds until the token expires")
+    token.add_argument("--ttl", help="seconds until the token expires (finite, > 0, capped)")
     admin_sub.add_parser("platforms", help="list connected platforms")
     show = admin_sub.add_parser("platform", help="show one platform")
     show.add_argument("platform_id")
@@ -76,52 +126,113 @@ def build_parser() -> argparse.ArgumentParser:
     connect = admin_sub.add_parser("connect", help="register the node with a party (its token A)")
     connect.add_argument("versions_url", help="the party's OCPI versions URL")
     connect.add_argument("token_a", help="the token A the party issued to this node")
-    connect.add_argument("--version", default="", help="OCPI version (default: newest common)")
+    connect.add_argument(
+        "--ocpi-version", default="", help="OCPI version to use (default: the newest common one)"
+    )
     rotate = admin_sub.add_parser("rotate", help="rotate a platform's token C (credentials PUT)")
     rotate.add_argument("platform_id")
 
     from ocn_core.registry.cli import add_registry_commands
 
     add_registry_commands(sub)
+
+    cfg = sub.add_parser("config", help="show, check and document the node's settings")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    _setting_flags(cfg_sub.add_parser("show", help="the effective settings, secrets masked"))
+    cfg_sub.add_parser("check", help="validate a TOML settings file").add_argument("file")
+    cfg_sub.add_parser("reference", help="the settings reference (docs/configuration.md)")
+
+    _common_options(parser)
     return parser
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    """Flags > env > ``--config`` / ``OCN_CONFIG`` file > defaults, validated."""
+    file = getattr(args, "config", None) or os.environ.get("OCN_CONFIG") or None
+    flags = {
+        f.name: getattr(args, _FLAG + f.name)
+        for f in config.settings_fields()
+        if hasattr(args, _FLAG + f.name)
+    }
+    if getattr(args, "data_dir", None) is not None:  # the registry commands' own --data-dir
+        flags.setdefault("data_dir", args.data_dir)
+    return config.load(config_file=Path(file) if file else None, flags=flags)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        from ocpi_gateway.server import run
+    try:
+        if args.command == "config":
+            return _config(args)
+        settings, origins = load_settings(args)
+        if args.command in ("run", "core"):
+            for warning in config.unknown_env():
+                print(f"ocn-node: warning: {warning}", file=sys.stderr)
+        if args.command == "run":
+            from ocpi_gateway.server import run
 
-        settings = _settings(
-            args,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            grpc_port=args.grpc_port,
-        )
-        return run(settings, args.core)
-    if args.command == "core":
-        return _run_core(args)
-    if args.command == "admin":
-        return _admin(args)
-    from ocn_core.registry.cli import run_registry_command
+            return run(settings, args.core)
+        if args.command == "core":
+            return _run_core(settings, args)
+        if args.command == "admin":
+            return _admin(settings, origins, args)
+        from ocn_core.registry.cli import run_registry_command
 
-    return int(run_registry_command(args))
+        return int(run_registry_command(args, settings))
+    except SettingsError as exc:
+        _fail("invalid settings", exc.problems)
+        return 2
+    except DataDirInUse as exc:
+        _fail(str(exc))
+        return 1
 
 
-def _run_core(args: argparse.Namespace) -> int:
+def _fail(message: str, details: list[str] | None = None) -> None:
+    lines = [f"ocn-node: error: {message}", *(f"  - {d}" for d in details or [])]
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.config_command == "reference":
+        sys.stdout.write(config.reference_markdown())
+        return 0
+    if args.config_command == "check":
+        try:
+            config.load(environ={}, config_file=Path(args.file))
+        except SettingsError as exc:
+            _fail(f"{args.file} is not valid", exc.problems)
+            return 2
+        print(f"{args.file}: valid")
+        return 0
+    settings, origins = load_settings(args)
+    for warning in config.unknown_env():
+        print(f"ocn-node: warning: {warning}", file=sys.stderr)
+    print("# effective settings of ocn-node (flags > environment > file > defaults)")
+    for name, value in config.masked(settings).items():
+        origin = origins.get(name, "default")
+        if name == "public_url" and name not in origins:
+            origin = "derived from host and port"
+        shown = json.dumps(value)
+        if value == "" and name in ("api_key", "private_key"):
+            origin = "generated in data_dir on first start"
+        print(f"{name} = {shown}  # {origin}")
+    return 0
+
+
+def _run_core(settings: Settings, args: argparse.Namespace) -> int:
+    from ocn_core import open_node
+    from ocn_core.datadir_lock import lock_data_dir
     from ocn_grpc.server import start_server
-    from ocpi_gateway.node import build_engine, start_registry_sync
     from ocpi_gateway.server import run_housekeeping
 
-    settings = _settings(args)
     configure_logging(settings.log_format, settings.log_level)
+    lock_data_dir(settings.data_dir)
 
     async def serve() -> None:
-        engine = build_engine(settings)
+        engine = open_node(settings)
         server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
-        chain_sync = start_registry_sync(engine)
+        chain_sync = engine.start_registry_sync()
         try:
             await server.wait_for_termination()
         finally:
@@ -140,13 +251,17 @@ def _run_core(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin(args: argparse.Namespace) -> int:
+def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace) -> int:
+    """One admin call on the data dir; never lists or changes the node itself."""
+    from ocn_core import open_node
     from ocn_core.hub.admin_calls import run_admin_call_async
-    from ocpi_gateway.node import build_engine
 
-    settings = _settings(args)
-    configure_logging(settings.log_format, settings.log_level)  # on stderr: stdout is the JSON
-    engine = build_engine(settings)
+    configure_logging(settings.log_format, "error")  # stderr carries only the call's error
+    engine = open_node(settings, list_self=False)
+    if "public_url" not in origins:  # answer with the URL the node is listed under
+        listed = engine.registry_node(engine.node_address)
+        if listed is not None and listed.url:
+            settings.public_url = listed.url.rstrip("/")
     auth = f"Token {settings.api_key}"
     cmd = args.admin_command
     call: tuple[str, dict[str, Any]]
@@ -156,14 +271,14 @@ def _admin(args: argparse.Namespace) -> int:
             cc, _, rest = spec.partition(":")
             pid, _, role = rest.partition(":")
             roles.append({"country_code": cc, "party_id": pid, "role": role})
-        call = ("create_registration_token", {"roles": roles, "ttl": args.ttl})
+        call = ("create_registration_token", {"roles": roles, "ttl": _number(args.ttl)})
     elif cmd == "platforms":
         call = ("platforms", {})
     elif cmd in ("platform", "delete-platform"):
         call = (cmd.replace("-", "_"), {"platform_id": args.platform_id})
     elif cmd == "connect":
         call = ("connect", {"versions_url": args.versions_url, "token_a": args.token_a})
-        call[1]["version"] = args.version
+        call[1]["version"] = args.ocpi_version
     elif cmd == "rotate":
         call = ("rotate_credentials", {"platform_id": args.platform_id})
     elif cmd == "party":
@@ -176,7 +291,10 @@ def _admin(args: argparse.Namespace) -> int:
     except OcnError as exc:
         print(json.dumps({"error": exc.reason, "message": exc.message}), file=sys.stderr)
         return 1
-    print(json.dumps(result if result is not None else {"ok": True}, indent=2))
+    finally:
+        engine.ctx.store.close()
+    shown = human_times(result if result is not None else {"ok": True})
+    print(json.dumps(shown, indent=2))
     return 0
 
 
@@ -186,6 +304,16 @@ async def _closing(engine: Any, call: Any) -> Any:
         return await call
     finally:
         await engine.close()
+
+
+def _number(text: str | None) -> float | str | None:
+    """``--ttl`` as a number when it reads as one; the admin call refuses anything else."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 if __name__ == "__main__":

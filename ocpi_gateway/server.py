@@ -1,8 +1,10 @@
 """Run the gateway: one or more worker processes on one port, one LMDB file.
 
 Each worker opens its own LMDB environment after the fork (LMDB handles must not cross a fork)
-and runs its own event loop. With several workers the parent process owns the port and hands
-each new connection to the worker with the fewest open ones (:mod:`ocpi_gateway.balancer`).
+and runs its own event loop. With several workers the parent process owns the port, hands
+each new connection to the worker with the fewest open ones (:mod:`ocpi_gateway.balancer`) and
+supervises the workers (:mod:`ocpi_gateway.supervisor`). SIGTERM drains: no new connections,
+in-flight requests answered (up to ``settings.shutdown_grace`` seconds), then exit 0.
 """
 
 from __future__ import annotations
@@ -15,19 +17,23 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from ocn_core import implementation_report, open_node
 from ocn_core.config import Settings
+from ocn_core.datadir_lock import lock_data_dir
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocn_core.views import to_json
 from ocpi_gateway.app import Gateway, too_large
-from ocpi_gateway.balancer import receive_connections, run_workers
+from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import HttpProtocol, serve
+from ocpi_gateway.http_server import HttpProtocol
+from ocpi_gateway.supervisor import run_workers
 
 log = structlog.get_logger(__name__)
 
@@ -70,13 +76,18 @@ async def run_gateway(
     server: asyncio.Server | None = None
     stop_receiving = None
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()  # set by SIGTERM/SIGINT, or when the parent process is gone
+    make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
+    connections = Connections(make)
     if channel is None:
-        server = await serve(
-            gateway.handle, settings.host, settings.port, settings.max_body_bytes, too_large
-        )
+        server = await loop.create_server(connections, settings.host, settings.port, backlog=4096)
     else:
-        make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
-        stop_receiving = receive_connections(loop, channel, make)
+
+        def parent_gone() -> None:
+            log.warning("parent_gone", pid=os.getpid(), detail="the supervisor died; stopping")
+            stop.set()
+
+        stop_receiving = receive_connections(loop, channel, connections, parent_gone)
     log.info(
         "node_started",
         url=settings.public_url,
@@ -87,10 +98,11 @@ async def run_gateway(
         grpc_port=settings.grpc_port if grpc_server is not None else None,
         impl=implementation_report(),
     )
-    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, _hangup)
     # Everything allocated so far lives as long as the process: move it out of the collector's
     # reach, so full collections stay short and do not show up as tail latency.
     gc.collect()
@@ -100,20 +112,65 @@ async def run_gateway(
     try:
         await stop.wait()
     finally:
+        if server is not None:
+            server.close()
+        if stop_receiving is not None:
+            stop_receiving()
+        await connections.drain(settings.shutdown_grace)
         for task in (housekeeping, chain_sync, rotation):
             if task is not None:
                 task.cancel()
         if server is not None:
-            server.close()
             await server.wait_closed()
-        if stop_receiving is not None:
-            stop_receiving()
         if grpc_server is not None:
             from ocn_grpc.server import stop_server
 
             await stop_server(grpc_server, grace=1.0)
         await core.close()
         log.info("node_stopped", pid=os.getpid())
+
+
+def _hangup() -> None:
+    log.info("sighup", pid=os.getpid(), detail="settings are read at start; nothing reloaded")
+
+
+class Connections:
+    """The protocol factory of one worker, keeping its open connections for the drain."""
+
+    def __init__(self, make: Callable[..., HttpProtocol]) -> None:
+        self.make = make
+        self.open: set[HttpProtocol] = set()
+
+    def __call__(self, on_close: Callable[[], None] | None = None) -> HttpProtocol:
+        def closed() -> None:
+            self.open.discard(protocol)
+            if on_close is not None:
+                on_close()
+
+        protocol = self.make(on_close=closed)
+        self.open.add(protocol)
+        return protocol
+
+    async def drain(self, grace: float) -> None:
+        """Close idle connections; let busy ones finish their requests, up to ``grace`` s."""
+        deadline = time.monotonic() + grace
+        while self.open:
+            for protocol in list(self.open):
+                if not protocol.busy and not protocol.queue:
+                    self._close(protocol)
+            if not self.open:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("drain_timeout", pid=os.getpid(), open_requests=len(self.open))
+                for protocol in list(self.open):
+                    self._close(protocol)
+                return
+            await asyncio.sleep(0.02)
+
+    def _close(self, protocol: HttpProtocol) -> None:
+        self.open.discard(protocol)
+        if protocol.transport is not None:
+            protocol.transport.close()
 
 
 async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
@@ -157,16 +214,28 @@ def _worker(
 
 
 def run(settings: Settings, core_url: str = "") -> int:
-    """Start ``settings.workers`` processes and wait; SIGTERM stops them all."""
-    settings.ensure_secrets()
+    """Start ``settings.workers`` processes and wait; SIGTERM stops them all.
+
+    With the embedded core the node takes the data dir's lock first
+    (:class:`~ocn_core.datadir_lock.DataDirInUse` when another node holds it).
+    """
+    configure_logging(settings.log_format, settings.log_level)
+    if not core_url:
+        lock_data_dir(settings.data_dir)  # held until the process (and its workers) exit
+        settings.ensure_secrets()
     if settings.workers <= 1:
-        _worker(settings, core_url)
+        try:
+            _worker(settings, core_url)
+        except Exception:
+            log.exception("node_failed", pid=os.getpid())
+            return 1
         return 0
     return run_workers(
         settings.host,
         settings.port,
         settings.workers,
         lambda index, channel: _worker(settings, core_url, index, channel),
+        grace=settings.shutdown_grace,
     )
 
 

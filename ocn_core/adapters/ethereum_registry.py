@@ -17,13 +17,13 @@ Permissions contracts over any JSON-RPC endpoint (web3's async HTTP provider).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import structlog
 from eth_abi.abi import decode, encode
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider
@@ -33,7 +33,7 @@ from ocn_core.registry.cache import RegistryWriter
 from ocn_core.registry.codec import checksum, party_key
 from ocn_core.registry.errors import InvalidRegistryEntry
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)  # registry sync events
 
 ZERO = "0x" + "0" * 40
 
@@ -202,7 +202,7 @@ class EthereumRegistrySync:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("registry sync failed: %s", exc)
+                log.warning("registry_sync_failed", error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(
                 0 if not self.caught_up and not self._failing else self.poll_interval
             )
@@ -223,6 +223,8 @@ class EthereumRegistrySync:
                     stale=True, last_error=f"{type(exc).__name__}: {exc}", error_at=time.time()
                 )
             raise
+        if self._failing:
+            log.info("registry_sync_recovered", changes=changes)
         self._failing = False
         return changes
 
@@ -249,7 +251,7 @@ class EthereumRegistrySync:
         if cursor is not None:
             block = answers[1]
             if block is None or block.get("hash") != known_hash:
-                log.warning("registry cursor block %s is gone (reorg or new chain): resync", cursor)
+                log.warning("registry_resync", cursor=cursor, reason="cursor block gone (reorg?)")
                 cursor = None
         if target < 0:
             self.caught_up = True
@@ -264,6 +266,8 @@ class EthereumRegistrySync:
         to_block = min(target, cursor + self.max_block_range)
         changes = await self._follow(cursor + 1, to_block, head)
         self.caught_up = to_block >= target
+        if changes:
+            log.info("registry_events", from_block=cursor + 1, to_block=to_block, changes=changes)
         return changes
 
     def _cursor_hash(self) -> str | None:
@@ -360,7 +364,7 @@ class EthereumRegistrySync:
         self.stats.snapshots += 1
         self.stats.last_snapshot_block = block
         self.caught_up = head is None or block >= head - self.confirmations
-        log.info("registry snapshot at block %d: %d entries", block, changes)
+        log.info("registry_snapshot", block=block, entries=changes)
         return changes
 
     @staticmethod
@@ -379,7 +383,7 @@ class EthereumRegistrySync:
             return int(w.delete_party_by_address(address))
         ocpi = _ocpi(country, party)
         if ocpi is None:
-            log.warning("registry: skipping party %s with id %r %r", address, country, party)
+            log.warning("registry_party_skipped", address=address, ids=repr((country, party)))
             return 0
         try:
             w.put_party(
@@ -392,7 +396,7 @@ class EthereumRegistrySync:
                 modules_receiver=_names(receiver, MODULES),
             )
         except InvalidRegistryEntry as exc:
-            log.warning("registry: skipping party %s: %s", address, exc)
+            log.warning("registry_party_skipped", address=address, reason=str(exc))
             return 0
         return 1
 
@@ -496,7 +500,7 @@ class EthereumRegistrySync:
                 "latest",
             )
         except Exception as exc:
-            log.warning("registry direct read of %s %s failed: %s", cc, pid, exc)
+            log.warning("registry_read_failed", party=f"{cc} {pid}", error=str(exc))
             return None
         found = [a for a in answers if int(a[4], 16) != 0]
         address, roles, sender, receiver, operator, domain = found[0] if found else answers[0]

@@ -10,12 +10,14 @@ from ocn_core import ocpi
 from ocn_core.errors import (
     InvalidRequest,
     MethodNotAllowed,
+    OcnError,
     PeerApiError,
     RegistrationRejected,
     UnknownToken,
     UnsupportedVersion,
 )
 from ocn_core.hub import credentials_230
+from ocn_core.hub.admin import audit, parties_of
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
@@ -42,7 +44,10 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
     if req.method == "PUT":
         return await _update(ctx, req, platform_id)
     if req.method == "DELETE":
-        ctx.platforms.delete(platform_id)
+        found = ctx.platforms.platform(platform_id)
+        if ctx.platforms.delete(platform_id):
+            parties = parties_of(found) if found is not None else []
+            audit.info("platform_deleted", platform_id=platform_id, parties=parties, by="party")
         return None
     raise MethodNotAllowed(f"Method {req.method} not allowed on credentials")
 
@@ -74,6 +79,28 @@ def node_credentials(
 
 
 async def _register(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
+    """Registration with token A; every outcome is an audit line naming the parties."""
+    try:
+        platform_id, answer = await _register_checked(ctx, req)
+    except OcnError as exc:
+        audit.warning(
+            "registration_refused",
+            parties=_claimed_parties(req),
+            reason=exc.message,
+            ocpi_status=exc.ocpi_status,
+        )
+        raise
+    platform = ctx.platforms.platform(platform_id)
+    audit.info(
+        "registration_accepted",
+        platform_id=platform_id,
+        parties=parties_of(platform) if platform is not None else _claimed_parties(req),
+        version=req.ocpi_version,
+    )
+    return answer
+
+
+async def _register_checked(ctx: NodeContext, req: RouteRequest) -> tuple[str, dict[str, Any]]:
     found = grant_for(ctx, req.authorization)
     if found is None:
         if platform_for(ctx, req.authorization) is not None:
@@ -86,17 +113,38 @@ async def _register(ctx: NodeContext, req: RouteRequest) -> dict[str, Any]:
         ctx.platforms.register(token_a, platform, token_c)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
-    return node_credentials(ctx, token_c, platform.ocpi_version, platform.id)
+    return platform.id, node_credentials(ctx, token_c, platform.ocpi_version, platform.id)
 
 
 async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict[str, Any]:
-    platform = await _fetch_platform(ctx, req, platform_id=platform_id, grant=None)
-    token_c = secrets.token_urlsafe(32)
+    """Credentials PUT: new endpoints and token C (rotation), audited either way."""
     try:
-        ctx.platforms.register(None, platform, token_c, replace_id=platform_id)
-    except RoleConflict as exc:
-        raise RegistrationRejected(str(exc)) from None
+        platform = await _fetch_platform(ctx, req, platform_id=platform_id, grant=None)
+        token_c = secrets.token_urlsafe(32)
+        try:
+            ctx.platforms.register(None, platform, token_c, replace_id=platform_id)
+        except RoleConflict as exc:
+            raise RegistrationRejected(str(exc)) from None
+    except OcnError as exc:
+        audit.warning(
+            "credentials_update_refused",
+            platform_id=platform_id,
+            parties=_claimed_parties(req),
+            reason=exc.message,
+            ocpi_status=exc.ocpi_status,
+        )
+        raise
+    audit.info("credentials_rotated", platform_id=platform_id, parties=parties_of(platform))
     return node_credentials(ctx, token_c, platform.ocpi_version, platform_id)
+
+
+def _claimed_parties(req: RouteRequest) -> list[str]:
+    """The roles a credentials body claims, for log lines (never raises)."""
+    try:
+        roles = ocpi.loads(req.body or b"null", "credentials body").get("roles")
+        return [f"{r['country_code']} {r['party_id']} {r['role']}" for r in roles]
+    except Exception:
+        return []
 
 
 async def _fetch_platform(

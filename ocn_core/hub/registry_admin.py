@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import structlog
+
 from ocn_core.errors import AdminError, AdminNotFound
 from ocn_core.hub.context import NodeContext
 from ocn_core.registry import (
@@ -17,6 +19,8 @@ from ocn_core.registry import (
     Party,
     RegistrySourceConflict,
 )
+
+audit = structlog.get_logger("ocn_core.audit")
 
 
 class RegistryAdmin:
@@ -43,6 +47,7 @@ class RegistryAdmin:
             self._local().set_node(operator, url)
         except (InvalidRegistryEntry, ValueError) as exc:
             raise AdminError(f"Invalid registry entry: {exc}") from None
+        audit.info("registry_node_set", operator=operator, url=url, by="admin")
         return Node(operator, url)
 
     def set_party(
@@ -66,8 +71,16 @@ class RegistryAdmin:
             raise AdminError(f"Invalid registry entry: {exc}") from None
         party = self.ctx.registry.party(country_code, party_id)
         assert party is not None
+        audit.info(
+            "registry_party_set",
+            party=f"{party.country_code} {party.party_id}",
+            roles=list(party.roles),
+            operator=party.operator,
+            by="admin",
+        )
         return party
 
     def delete_party(self, country_code: str, party_id: str) -> None:
         if not self._local().delete_party(country_code, party_id):
             raise AdminNotFound(f"Party {country_code} {party_id} not in the registry")
+        audit.info("registry_party_deleted", party=f"{country_code} {party_id}".upper(), by="admin")

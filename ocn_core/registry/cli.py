@@ -16,6 +16,7 @@ from ocn_core.registry.cache import RegistryCache
 from ocn_core.registry.local import LocalRegistry
 from ocn_core.registry.types import MODULES, ROLES
 from ocn_core.store import Store
+from ocn_core.timefmt import human_times
 
 
 def add_registry_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +28,11 @@ def add_registry_commands(subparsers: argparse._SubParsersAction) -> None:  # ty
 
     def cmd(name: str, help: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help)
-        p.add_argument("--data-dir", help="node data dir (env OCN_DATA_DIR, default ./ocn-data)")
+        p.add_argument(
+            "--data-dir",
+            default=argparse.SUPPRESS,  # may also come before the subcommand
+            help="node data dir (env OCN_DATA_DIR, default ./ocn-data)",
+        )
         return p
 
     p = cmd("show-party", "one party by OCPI id (case-insensitive)")
@@ -80,7 +85,8 @@ def _plain(value: Any) -> Any:
 
 
 def _out(value: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(_plain(value), option=orjson.OPT_INDENT_2) + b"\n")
+    shown = human_times(_plain(value))
+    sys.stdout.buffer.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
     sys.stdout.flush()
 
 
@@ -137,9 +143,10 @@ def _commands() -> dict[str, Callable[[RegistryCache, argparse.Namespace], int]]
     }
 
 
-def run_registry_command(args: argparse.Namespace) -> int:
+def run_registry_command(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Run a parsed ``registry`` subcommand: 0 done, 1 not found / nothing changed, 2 refused."""
-    settings = Settings.from_env(data_dir=getattr(args, "data_dir", None))
+    if settings is None:
+        settings = Settings.from_env(data_dir=getattr(args, "data_dir", None))
     store = Store(settings.data_dir / "lmdb", map_size=settings.map_size)
     try:
         return _commands()[args.registry_command](RegistryCache(store), args)
