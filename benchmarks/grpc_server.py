@@ -51,8 +51,7 @@ async def serve(data_dir: Path, address: str, public_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop(0.5)
-    await engine.close()
-    engine.ctx.store.close()
+    await engine.shutdown()
 
 
 if __name__ == "__main__":

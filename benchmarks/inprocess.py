@@ -34,7 +34,7 @@ async def connected_node(data_dir: Path, upstream: str) -> AsyncIterator[LocalNo
     )
     engine = open_node(settings)
     core = InProcessCore(engine)
-    gateway = Gateway(core, {"url": url, "address": engine.ctx.node_address})
+    gateway = Gateway(core, {"url": url, "address": engine.node_address})
     server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
     try:
         tokens = await asyncio.to_thread(handshake.connect_parties, url, settings.api_key, upstream)

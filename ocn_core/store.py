@@ -17,6 +17,7 @@ import lmdb
 DEFAULT_MAP_SIZE = 4 << 30  # 4 GiB of address space; the file grows only as data is written
 MAX_DBS = 64
 SCHEMA_VERSION = b"1"
+ROUTING_GENERATION = b"routing_generation"  # in "meta": bumped by every write routing reads
 
 
 class Store:
@@ -36,6 +37,7 @@ class Store:
             lock=True,
         )
         self._dbs: dict[bytes, Any] = {}
+        self._meta = self.db("meta")
         self._check_schema()
 
     def db(self, name: str) -> Any:
@@ -58,13 +60,20 @@ class Store:
                     f"LMDB at {self.path} has schema {found!r}, this node needs {SCHEMA_VERSION!r}"
                 )
 
-    def read(self) -> Any:
-        """A short read transaction (never hold it across an ``await``)."""
-        return self.env.begin(write=False)
+    def routing_generation(self, txn: Any) -> bytes | None:
+        """The routing generation seen by ``txn`` (None before the first routing write).
 
-    def write(self) -> Any:
-        """A write transaction; LMDB serialises writers across threads and processes."""
-        return self.env.begin(write=True)
+        Memos of routing decisions stay valid while it does not change: writes that change
+        routing (platforms, tokens C, roles, endpoints, registry entries) bump it in their own
+        transaction; proxy resources, registration tokens and status bookkeeping do not.
+        """
+        return txn.get(ROUTING_GENERATION, db=self._meta)  # type: ignore[no-any-return]
+
+    def bump_routing_generation(self, txn: Any) -> None:
+        """Mark a routing change inside the write transaction ``txn`` (any process sees it)."""
+        raw = txn.get(ROUTING_GENERATION, db=self._meta)
+        n = int.from_bytes(raw, "big") + 1 if raw else 1
+        txn.put(ROUTING_GENERATION, n.to_bytes(8, "big"), db=self._meta)
 
     def close(self) -> None:
         self.env.close()

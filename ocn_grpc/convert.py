@@ -45,49 +45,68 @@ def request_to_pb(r: RouteRequest) -> routing_pb2.RouteRequest:
     )
 
 
+# enum members by value (both enums are numbered 0..n-1 without gaps; checked here)
+_KINDS = tuple(RouteKind)
+_ROLES = tuple(InterfaceRole)
+assert [k.value for k in _KINDS] == list(range(len(_KINDS)))
+assert [r.value for r in _ROLES] == list(range(len(_ROLES)))
+
+
 def request_from_pb(m: routing_pb2.RouteRequest) -> RouteRequest:
+    """The engine's RouteRequest (ValueError for an enum value the contract does not define).
+
+    Positional and by tuple index: this runs once per routed gRPC call (the contract test
+    round-trips every field).
+    """
+    kind, role = m.kind, m.interface_role
+    if not (0 <= kind < len(_KINDS) and 0 <= role < len(_ROLES)):
+        raise ValueError(f"unknown RouteKind {kind} or InterfaceRole {role}")
+    f, t = m.from_party, m.to_party
     return RouteRequest(
-        kind=RouteKind(m.kind),
-        module=m.module,
-        interface_role=InterfaceRole(m.interface_role),
-        method=m.method,
-        ocpi_version=m.ocpi_version,
-        path_suffix=m.path_suffix,
-        query=m.query,
-        authorization=m.authorization,
-        request_id=m.request_id,
-        correlation_id=m.correlation_id,
-        from_party=PartyRef(m.from_party.country_code, m.from_party.party_id),
-        to_party=PartyRef(m.to_party.country_code, m.to_party.party_id),
-        ocn_signature=m.ocn_signature,
-        body=m.body,
-        content_type=m.content_type,
-        proxy_id=m.proxy_id,
-        call_id=m.call_id,
-        has_from=m.has_from,
-        has_to=m.has_to,
+        _KINDS[kind],
+        m.module,
+        _ROLES[role],
+        m.method,
+        m.ocpi_version,
+        m.path_suffix,
+        m.query,
+        m.authorization,
+        m.request_id,
+        m.correlation_id,
+        PartyRef(f.country_code, f.party_id),
+        PartyRef(t.country_code, t.party_id),
+        m.ocn_signature,
+        m.body,
+        m.content_type,
+        m.proxy_id,
+        m.call_id,
+        m.has_from,
+        m.has_to,
     )
 
 
 def response_to_pb(r: RouteResponse) -> routing_pb2.RouteResponse:
-    return routing_pb2.RouteResponse(
+    m = routing_pb2.RouteResponse(
         status=r.status,
-        headers=[routing_pb2.Header(name=k, value=v) for k, v in r.headers],
         body=r.body,
         ocpi_status=r.ocpi_status,
         error_reason=r.error_reason,
         call_id=r.call_id,
     )
+    add = m.headers.add  # half the cost of building Header messages first
+    for name, value in r.headers:
+        add(name=name, value=value)
+    return m
 
 
 def response_from_pb(m: routing_pb2.RouteResponse) -> RouteResponse:
     return RouteResponse(
-        status=m.status,
-        headers=[(h.name, h.value) for h in m.headers],
-        body=m.body,
-        ocpi_status=m.ocpi_status,
-        error_reason=m.error_reason,
-        call_id=m.call_id,
+        m.status,
+        [(h.name, h.value) for h in m.headers],
+        m.body,
+        m.ocpi_status,
+        m.error_reason,
+        m.call_id,
     )
 
 

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = admin_sub.add_parser("rotate", help="rotate a platform's token C (credentials PUT)")
     rotate.add_argument("platform_id")
 
-    from ocn_core.registry.cli import add_registry_commands
+    from ocpi_gateway.registry_cli import add_registry_commands
 
     add_registry_commands(sub)
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_core(settings, args)
         if args.command == "admin":
             return _admin(settings, origins, args)
-        from ocn_core.registry.cli import run_registry_command
+        from ocpi_gateway.registry_cli import run_registry_command
 
         return int(run_registry_command(args, settings))
     except SettingsError as exc:

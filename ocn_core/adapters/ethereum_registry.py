@@ -35,7 +35,6 @@ from ocn_core.registry.errors import InvalidRegistryEntry
 
 log = structlog.get_logger(__name__)  # registry sync events
 
-ZERO = "0x" + "0" * 40
 
 # The contracts' read functions: name -> (input types, output types).
 _CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

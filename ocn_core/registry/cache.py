@@ -234,6 +234,10 @@ class RegistryWriter:
         self._c = cache
         self.txn = txn
 
+    def _changed(self) -> None:
+        """A registry entry changed: routing memos must not outlive this transaction."""
+        self._c.store.bump_routing_generation(self.txn)
+
     def put_party(
         self,
         country_code: str,
@@ -263,6 +267,7 @@ class RegistryWriter:
                 self.txn.delete(previous, db=cc._parties)
             self.txn.put(akey, key, db=cc._by_address)
         self.txn.put(key, value, db=cc._parties)
+        self._changed()
 
     def delete_party(self, country_code: str, party_id: str) -> bool:
         key = c.checked_party_key(country_code, party_id)
@@ -272,6 +277,7 @@ class RegistryWriter:
         address = c.party_address(value)
         if address:
             self.txn.delete(c.address_key(address), db=self._c._by_address)
+        self._changed()
         return True
 
     def delete_party_by_address(self, address: str) -> bool:
@@ -279,30 +285,33 @@ class RegistryWriter:
         if key is None:
             return False
         self.txn.delete(key, db=self._c._parties)
+        self._changed()
         return True
-
-    def party_key_of(self, address: str) -> tuple[str, str] | None:
-        key = self.txn.get(c.address_key(address), db=self._c._by_address)
-        return None if key is None else c.split_party_key(key)
 
     def put_node(self, operator: str, url: str) -> None:
         self.txn.put(c.address_key(operator), c.encode_node(url), db=self._c._nodes)
+        self._changed()
 
     def delete_node(self, operator: str) -> bool:
+        self._changed()
         return bool(self.txn.delete(c.address_key(operator), db=self._c._nodes))
 
     def put_service(self, provider: str, name: str, url: str, permissions: Iterable[int]) -> None:
         value = c.encode_service(name, url, permissions)
         self.txn.put(c.address_key(provider), value, db=self._c._services)
+        self._changed()
 
     def delete_service(self, provider: str) -> bool:
+        self._changed()
         return bool(self.txn.delete(c.address_key(provider), db=self._c._services))
 
     def put_agreement(self, user: str, provider: str, active: bool) -> None:
         key = c.agreement_key(user, provider)
         self.txn.put(key, c.encode_agreement(active), db=self._c._agreements)
+        self._changed()
 
     def delete_agreement(self, user: str, provider: str) -> bool:
+        self._changed()
         return bool(self.txn.delete(c.agreement_key(user, provider), db=self._c._agreements))
 
     def clear(self) -> None:
@@ -310,6 +319,7 @@ class RegistryWriter:
         for name in c.DATA_DBS:
             self.txn.drop(self._c.store.db(name), delete=False)
         self.txn.delete(c.META_CURSOR, db=self._c._meta)
+        self._changed()
 
     def set_source(self, source: str, identity: dict[str, Any] | None = None) -> None:
         self.txn.put(c.META_SOURCE, source.encode(), db=self._c._meta)

@@ -31,7 +31,6 @@ KEY_VERSION = b"\x01"
 VALUE_VERSION = b"\x01"
 SEP = "\x1f"
 LIST_SEP = ","
-ZERO_ADDRESS = "0x" + "0" * 40
 
 DB_PARTIES = "registry.parties"
 DB_PARTIES_BY_ADDRESS = "registry.parties_by_address"

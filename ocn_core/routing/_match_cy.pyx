@@ -67,14 +67,19 @@ cdef object _module(
 ):
     cdef Py_ssize_t rest = len(parts) - start
     cdef str first
+    cdef dict proxied
+    cdef tuple items
     if module not in shapes.modules:
         return None
     if rest == 2:
         first = parts[start]
         if first == "page" and method == "GET" and module in shapes.paged:
             return (K_PAGE, module, role, version, "", parts[start + 1])
-        if first in shapes.proxied.get((module, role), _NONE):
+        proxied = shapes.proxied[role]
+        if first in proxied.get(module, _NONE):
             return (K_PROXIED, module, role, version, first, parts[start + 1])
-    elif rest == 1 and method == "GET" and (module, role) in shapes.items:
-        return (K_PROXIED, module, role, version, "", parts[start])
+    elif rest == 1 and method == "GET":
+        items = shapes.items
+        if module in items[role]:
+            return (K_PROXIED, module, role, version, "", parts[start])
     return (K_MODULE, module, role, version, "/".join(parts[start:]), "")

@@ -62,8 +62,8 @@ def _match_module(
     if len(rest) == 2:
         if rest[0] == "page" and method == "GET" and module in shapes.paged:
             return (K_PAGE, module, interface, version, "", rest[1])
-        if rest[0] in shapes.proxied.get((module, interface), ()):
+        if rest[0] in shapes.proxied[interface].get(module, ()):
             return (K_PROXIED, module, interface, version, rest[0], rest[1])
-    elif len(rest) == 1 and method == "GET" and (module, interface) in shapes.items:
+    elif len(rest) == 1 and method == "GET" and module in shapes.items[interface]:
         return (K_PROXIED, module, interface, version, "", rest[0])
     return (K_MODULE, module, interface, version, "/".join(rest), "")

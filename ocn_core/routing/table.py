@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from ocn_core._route_kind import RouteKind
 
 SENDER, RECEIVER = "SENDER", "RECEIVER"
-INTERFACE_NUMBERS = {SENDER: 1, RECEIVER: 2}  # ocn.v1.InterfaceRole
 COMMAND_TYPES = frozenset(
     {"CANCEL_RESERVATION", "RESERVE_NOW", "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR"}
 )
@@ -117,25 +116,32 @@ def module_route(module: str, interface: str, version: str = "") -> ModuleRoute 
 
 @dataclass(frozen=True, slots=True)
 class Shapes:
-    """What the URL matchers read for one version (derived from its rows)."""
+    """What the URL matchers read for one version (derived from its rows).
+
+    ``proxied`` and ``items`` are indexed by interface number (0 unused, 1 SENDER, 2 RECEIVER),
+    so a matcher looks them up without building a key.
+    """
 
     node: dict[str, tuple[int, str, int]]  # identifier -> (kind, module, interface)
     modules: frozenset[str]
     paged: frozenset[str]  # modules with a list: .../{module}/page/{id} (GET)
-    proxied: dict[tuple[str, int], frozenset[str]]  # (module, interface) -> first segments
-    items: frozenset[tuple[str, int]]  # (module, interface) whose GET .../{id} is node-issued
+    proxied: tuple[dict[str, frozenset[str]], ...]  # [interface][module] -> first segments
+    items: tuple[frozenset[str], ...]  # [interface]: modules whose GET .../{id} is node-issued
 
 
 def _shapes(v: VersionRoutes) -> Shapes:
+    by_role = (None, SENDER, RECEIVER)
     return Shapes(
         node={e.identifier: (int(e.kind), e.identifier, e.interface) for e in v.node},
         modules=frozenset(r.module for r in v.modules),
         paged=frozenset(r.module for r in v.modules if r.paged),
-        proxied={
-            (r.module, INTERFACE_NUMBERS[r.interface]): r.proxied for r in v.modules if r.proxied
-        },
-        items=frozenset(
-            (r.module, INTERFACE_NUMBERS[r.interface]) for r in v.modules if r.proxied_item
+        proxied=tuple(
+            {r.module: r.proxied for r in v.modules if r.proxied and r.interface == role}
+            for role in by_role
+        ),
+        items=tuple(
+            frozenset(r.module for r in v.modules if r.proxied_item and r.interface == role)
+            for role in by_role
         ),
     )
 

@@ -16,7 +16,7 @@ import orjson
 from ocn_core.ocpi import authorization_header, token_candidates, token_from_header
 from ocn_core.state import codec
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
-from ocn_core.store import Store
+from ocn_core.store import ROUTING_GENERATION, Store
 
 
 class RouteFacts(NamedTuple):
@@ -40,7 +40,7 @@ FACTS_CACHE_SIZE = 4096
 class PlatformStore:
     def __init__(self, store: Store) -> None:
         self._facts: dict[_FactsKey, RouteFacts] = {}
-        self._facts_txn = -1  # the LMDB transaction id the memo is valid for
+        self._facts_gen: bytes | None = b"-"  # the routing generation the memo is valid for
         self.store = store
         self.env = store.env
         self.platforms = store.db("state.platforms")
@@ -49,6 +49,7 @@ class PlatformStore:
         self.endpoints = store.db("state.endpoints")
         self.auth = store.db("state.auth")
         self.versions = store.db("state.versions")
+        self._meta = store.db("meta")
 
     # --- registration tokens (A) -----------------------------------------------------------
 
@@ -91,19 +92,20 @@ class PlatformStore:
         """Everything a routing decision reads, in one read transaction.
 
         ``authorization`` is the sender's header value; ``from_key``/``to_key`` are ``CCPID``
-        strings. Answers are memoised until the next write to the LMDB environment, by any
-        process: every committed write moves the id a new read transaction starts at.
+        strings. Answers are memoised until the next write that changes routing, by any process
+        (the store's routing generation, bumped in the writing transaction); proxy resources,
+        registration tokens and status bookkeeping leave the memo warm.
         """
         key = (authorization, from_key, to_key, module, interface)
         with self.env.begin() as txn:
-            snapshot = txn.id()
-            if snapshot == self._facts_txn:
+            generation = txn.get(ROUTING_GENERATION, db=self._meta)  # Store.routing_generation
+            if generation == self._facts_gen:
                 found = self._facts.get(key)
                 if found is not None:
                     return found
             else:
                 self._facts.clear()
-                self._facts_txn = snapshot
+                self._facts_gen = generation
             facts = self._read_facts(txn, authorization, from_key, to_key, module, interface)
         if len(self._facts) >= FACTS_CACHE_SIZE:
             self._facts.clear()
@@ -113,7 +115,7 @@ class PlatformStore:
     def forget_route_facts(self) -> None:
         """Drop the memo: the next decision reads LMDB (the cold path, as after a write)."""
         self._facts.clear()
-        self._facts_txn = -1
+        self._facts_gen = b"-"
 
     def _read_facts(
         self,
@@ -194,16 +196,19 @@ class PlatformStore:
             platform.token_c_issued = time.time()
             self._put(txn, platform)
             txn.put(codec.token_key("C", token_c), platform.id.encode(), db=self.tokens)
+            self.store.bump_routing_generation(txn)
 
     def add_token_c(self, platform_id: str, token_c: str) -> None:
         """Accept a second token C for ``platform_id`` (during a node-initiated rotation)."""
         with self.env.begin(write=True) as txn:
             txn.put(codec.token_key("C", token_c), platform_id.encode(), db=self.tokens)
+            self.store.bump_routing_generation(txn)
 
     def drop_token_c(self, token_c: str) -> None:
         """Forget a token C added by :meth:`add_token_c` (a rotation that failed)."""
         with self.env.begin(write=True) as txn:
             txn.delete(codec.token_key("C", token_c), db=self.tokens)
+            self.store.bump_routing_generation(txn)
 
     def touch(self, platform_id: str, status: str = CONNECTED) -> None:
         with self.env.begin(write=True) as txn:
@@ -215,7 +220,10 @@ class PlatformStore:
 
     def delete(self, platform_id: str) -> bool:
         with self.env.begin(write=True) as txn:
-            return self._delete(txn, platform_id)
+            deleted = self._delete(txn, platform_id)
+            if deleted:
+                self.store.bump_routing_generation(txn)
+            return deleted
 
     # --- internals -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from ocn_core import implementation_report, to_json
 from tests.support.hub import CPO, Hub, three_platform_hub
 from tests.support.node import free_port
 
@@ -51,6 +52,22 @@ async def test_platforms_show_and_delete(hub: Hub) -> None:
     assert status == 404
     _, answer, _ = await hub.call(hub.msp, "GET", "/ocpi/sender/2.2/locations/L1", to=CPO)
     assert answer["status_code"] == 4001
+
+
+async def test_answers_are_the_engines_own_in_both_modes(hub: Hub) -> None:
+    engine = hub.node.engine
+    status, platforms = await hub.node.admin("GET", "/admin/platforms")
+    assert (status, platforms) == (200, to_json(engine.platforms()))
+    msp = next(p for p in platforms if p["roles"][0]["party_id"] == "MSP")
+    assert (msp["token_b_base64"], msp["created"] > 0) == (False, True)  # version 2.2 peer
+    assert msp["roles"][0]["business_details"] == {"name": "DEMSP EMSP"}
+    status, shown = await hub.node.admin("GET", f"/admin/platforms/{msp['id']}")
+    assert shown == msp
+    status, details = await hub.node.admin("GET", "/health/details")
+    assert status == 200
+    details.pop("worker_pid")
+    assert details == to_json(engine.health_details())
+    assert details["impl"] == implementation_report()
 
 
 async def test_token_requests_are_validated(hub: Hub) -> None:

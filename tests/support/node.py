@@ -35,6 +35,7 @@ class RunningNode:
     settings: Settings
     engine: Engine
     mode: str
+    core: CoreClient  # what the gateway calls: the engine itself, or a gRPC client to it
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -86,7 +87,7 @@ async def running_node(
     gateway = Gateway(core)
     server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
     try:
-        yield RunningNode(settings.public_url, settings, engine, mode)
+        yield RunningNode(settings.public_url, settings, engine, mode, core)
     finally:
         server.close()
         await server.wait_closed()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest, RouteResponse
 from ocn_grpc import convert
 from ocn_grpc.pb import routing_pb2
@@ -51,3 +53,10 @@ def test_round_trip_is_lossless() -> None:
     assert convert.request_from_pb(convert.request_to_pb(req)) == req
     resp = RouteResponse(404, [("X-A", "1"), ("X-A", "2")], b"{}", 2003, "not_found", 9)
     assert convert.response_from_pb(convert.response_to_pb(resp)) == resp
+
+
+def test_unknown_enum_values_are_refused_not_guessed() -> None:
+    for kind, role in ((99, 0), (-1, 0), (5, 7), (5, -2)):
+        msg = routing_pb2.RouteRequest(kind=kind, interface_role=role)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="unknown"):
+            convert.request_from_pb(msg)

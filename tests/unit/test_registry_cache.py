@@ -157,7 +157,7 @@ def test_layout_mismatch_rebuilds_chain_cache(store: Store) -> None:
         w.set_source("ethereum", {"chain_id": 1})
         w.put_node(OP, "https://n.example")
         w.set_cursor(7)
-    with store.write() as txn:
+    with store.env.begin(write=True) as txn:
         txn.put(c.META_LAYOUT, b"0", db=store.db(c.DB_META))
     rebuilt = RegistryCache(store)
     assert rebuilt.node(OP) is None
@@ -168,7 +168,7 @@ def test_layout_mismatch_keeps_local_data(store: Store) -> None:
     from ocn_core.registry import RegistryLayoutMismatch
 
     LocalRegistry(RegistryCache(store)).set_node(OP, "https://n.example")
-    with store.write() as txn:
+    with store.env.begin(write=True) as txn:
         txn.put(c.META_LAYOUT, b"0", db=store.db(c.DB_META))
     with pytest.raises(RegistryLayoutMismatch):
         RegistryCache(store)

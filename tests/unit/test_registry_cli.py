@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from ocn_core.registry import RegistryCache
-from ocn_core.registry.cli import add_registry_commands, run_registry_command
 from ocn_core.store import Store
+from ocpi_gateway.registry_cli import add_registry_commands, run_registry_command
 
 OP = "0x" + "ab" * 20
 ADDR = "0x" + "12" * 20

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from pathlib import Path
 
 import pytest
 
+from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord
 from ocn_core.state.records import EndpointRecord
 from ocn_core.store import Store
@@ -42,7 +44,7 @@ def test_registration_survives_a_reopen(tmp_path: Path) -> None:
     assert reopened.auth_header("p1") == "Token Yi1wMQ=="  # base64("b-p1")
     found = reopened.platform("p1")
     assert found is not None
-    assert found.endpoint("locations", "SENDER") == "http://x/locations"
+    assert found.endpoints == [EndpointRecord("locations", "SENDER", "http://x/locations")]
 
 
 def test_conflicting_registration_changes_nothing(store: Store) -> None:
@@ -107,3 +109,54 @@ def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
     assert (gone.sender, gone.receiver, gone.url, gone.auth) == ("msp", None, None, None)
     writer.register(None, _platform("cpo2", ("CPO", "CH", "CPO")), "c-cpo2")
     assert reader.route_facts(*args).receiver == "cpo2"
+
+
+def _other_worker(path: str, action: str) -> None:
+    """Runs in a separate process with its own LMDB environment, as another worker would."""
+    store = Store(path, map_size=64 << 20)
+    platforms = PlatformStore(store)
+    if action == "bookkeeping":  # writes that do not change routing
+        ProxyStore(store).put("http://msp/page2", "DEMSP", "CHCPO", 60)
+        platforms.touch("cpo", "OFFLINE")
+        platforms.issue_token_a([{"country_code": "NL", "party_id": "ABC", "role": ""}], 60)
+        with RegistryCache(store).writer() as w:
+            w.set_status(last_error="chain down", stale=True)
+    elif action == "platform":
+        platforms.register(None, _platform("cpo2", ("CPO", "CH", "CPO")), "c-cpo2", "cpo")
+    elif action == "registry":
+        LocalRegistry(RegistryCache(store)).set_party(
+            "NL", "ABC", roles=["CPO"], operator="0x" + "11" * 20
+        )
+    store.close()
+
+
+def _in_other_process(store: Store, action: str) -> None:
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_other_worker, args=(str(store.path), action)
+    )
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+
+
+def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: Store) -> None:
+    workers = [PlatformStore(store), PlatformStore(store)]  # two memos, as in two workers
+    workers[0].register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+    workers[0].register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+    args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
+    warm = [w.route_facts(*args) for w in workers]
+    assert warm[0].receiver == "cpo"
+
+    _in_other_process(store, "bookkeeping")  # proxy write, status, token A, registry status
+    assert [w.route_facts(*args) for w in workers] == warm
+    assert all(w.route_facts(*args) is m for w, m in zip(workers, warm, strict=True))
+
+    with store.env.begin() as txn:
+        generation = store.routing_generation(txn)
+    _in_other_process(store, "registry")  # a registry entry changes the generation
+    with store.env.begin() as txn:
+        assert store.routing_generation(txn) != generation
+    warm = [w.route_facts(*args) for w in workers]  # refilled (same answers)
+
+    _in_other_process(store, "platform")  # the CPO re-registered as another platform
+    assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
