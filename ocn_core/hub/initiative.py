@@ -7,14 +7,17 @@ the versions endpoints (so the party can read them during the POST) and becomes 
 token C once the party answered.
 
 ``rotate``: a credentials PUT to the party with a new token C. Both tokens are accepted while the
-PUT is in flight; afterwards only the new one. ``rotate_due`` does it for every platform whose
-token is older than ``Settings.credentials_rotation_interval``.
+PUT is in flight; afterwards only the new one. A rotation interrupted after the party may have
+taken the new token keeps both valid (the new one tracked with the platform) rather than lock
+the party out. ``rotate_due`` does it for every platform whose token is older than
+``Settings.credentials_rotation_interval``.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -72,16 +75,17 @@ async def rotate(ctx: NodeContext, platform_id: str) -> PlatformInfo:
     creds_url = _credentials_url(platform.endpoints)
     auth = ocpi.authorization_header(platform.token_b, platform.token_b_base64)
     token_c = secrets.token_urlsafe(32)
-    ctx.platforms.add_token_c(platform_id, token_c)  # both tokens valid during the exchange
-    try:
-        mine = credentials.node_credentials(ctx, token_c, platform.ocpi_version, platform_id)
-        answer = await _call(ctx, "PUT", creds_url, auth, mine)
-        updated = await _platform(ctx, answer, platform.ocpi_version, platform_id)
-        updated.created = platform.created
-        ctx.platforms.register(None, updated, token_c, replace_id=platform_id)
-    except BaseException:
-        ctx.platforms.drop_token_c(token_c)
-        raise
+    if not ctx.platforms.add_token_c(platform_id, token_c):  # both valid during the exchange
+        raise AdminNotFound(f"Platform {platform_id} not found")
+    mine = credentials.node_credentials(ctx, token_c, platform.ocpi_version, platform_id)
+    # refused: the party keeps using the old token. Any other failure leaves the outcome open:
+    # the new token stays valid, tracked with the platform, until the next rotation completes
+    # or the platform goes.
+    drop = lambda: ctx.platforms.drop_token_c(platform_id, token_c)  # noqa: E731
+    answer = await _call(ctx, "PUT", creds_url, auth, mine, refused=drop)
+    updated = await _platform(ctx, answer, platform.ocpi_version, platform_id)
+    updated.created = platform.created
+    ctx.platforms.register(None, updated, token_c, replace_id=platform_id)
     log.info("credentials_rotated", platform=platform_id)
     return PlatformInfo.of(updated)
 
@@ -122,7 +126,16 @@ async def _versions(ctx: NodeContext, url: str, token: str) -> tuple[list[Any], 
     raise AdminError(failure.message)
 
 
-async def _call(ctx: NodeContext, method: str, url: str, auth: str, body: Any) -> Any:
+async def _call(
+    ctx: NodeContext,
+    method: str,
+    url: str,
+    auth: str,
+    body: Any,
+    refused: Callable[[], None] | None = None,
+) -> Any:
+    """The party's answered ``data``; ``refused`` runs when the party answered no (it surely
+    did not take the new credentials); a transport failure leaves the outcome open."""
     headers = [("Authorization", auth), ("Content-Type", "application/json")]
     try:
         result = await ctx.transport.request(
@@ -130,12 +143,17 @@ async def _call(ctx: NodeContext, method: str, url: str, auth: str, body: Any) -
         )
     except TransportError as exc:
         raise AdminError(f"Credentials {method} to {url} failed: {exc}") from None
-    envelope = ocpi.loads(result.body, "credentials answer")
+    try:
+        envelope = ocpi.loads(result.body, "credentials answer")
+    except OcnError as exc:
+        raise AdminError(f"Credentials {method} to {url}: {exc.message}") from None
     if (
         result.status != 200
         or not isinstance(envelope, dict)
         or envelope.get("status_code") != 1000
     ):
+        if refused is not None:
+            refused()
         raise AdminError(
             f"Credentials {method} to {url} refused: HTTP {result.status}, {envelope!r:.200}"
         )

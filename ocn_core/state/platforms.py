@@ -198,16 +198,35 @@ class PlatformStore:
             txn.put(codec.token_key("C", token_c), platform.id.encode(), db=self.tokens)
             self.store.bump_routing_generation(txn)
 
-    def add_token_c(self, platform_id: str, token_c: str) -> None:
-        """Accept a second token C for ``platform_id`` (during a node-initiated rotation)."""
+    def add_token_c(self, platform_id: str, token_c: str) -> bool:
+        """Accept a second token C for ``platform_id`` while a node-initiated rotation runs.
+
+        The platform keeps its digest, so deleting the platform or the next registration
+        removes the token even if the rotation never completes. False: no such platform.
+        """
         with self.env.begin(write=True) as txn:
+            found = self._platform(txn, platform_id)
+            if found is None:
+                return False
+            if found.pending_token_c_digest:  # an earlier rotation that never completed
+                txn.delete(codec.digest_key("C", found.pending_token_c_digest), db=self.tokens)
+            found.pending_token_c_digest = codec.token_digest(token_c)
+            txn.put(codec.platform_key(found.id), orjson.dumps(found.to_json()), db=self.platforms)
             txn.put(codec.token_key("C", token_c), platform_id.encode(), db=self.tokens)
             self.store.bump_routing_generation(txn)
+        return True
 
-    def drop_token_c(self, token_c: str) -> None:
-        """Forget a token C added by :meth:`add_token_c` (a rotation that failed)."""
+    def drop_token_c(self, platform_id: str, token_c: str) -> None:
+        """Forget a token C added by :meth:`add_token_c` (the party refused the rotation)."""
         with self.env.begin(write=True) as txn:
-            txn.delete(codec.token_key("C", token_c), db=self.tokens)
+            found = self._platform(txn, platform_id)
+            digest = codec.token_digest(token_c)
+            if found is not None and found.pending_token_c_digest == digest:
+                found.pending_token_c_digest = ""
+                data = orjson.dumps(found.to_json())
+                txn.put(codec.platform_key(found.id), data, db=self.platforms)
+            if found is None or found.token_c_digest != digest:
+                txn.delete(codec.digest_key("C", digest), db=self.tokens)
             self.store.bump_routing_generation(txn)
 
     def touch(self, platform_id: str, status: str = CONNECTED) -> None:
@@ -256,8 +275,9 @@ class PlatformStore:
             while cursor.key().startswith(prefix):
                 if not cursor.delete():
                     break
-        if found.token_c_digest:
-            txn.delete(codec.digest_key("C", found.token_c_digest), db=self.tokens)
+        for digest in (found.token_c_digest, found.pending_token_c_digest):
+            if digest:
+                txn.delete(codec.digest_key("C", digest), db=self.tokens)
         txn.delete(codec.platform_key(platform_id), db=self.auth)
         txn.delete(codec.platform_key(platform_id), db=self.versions)
         txn.delete(codec.platform_key(platform_id), db=self.platforms)

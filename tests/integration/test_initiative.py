@@ -7,6 +7,7 @@ rotates its token C on demand and on schedule; the old token is refused afterwar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -103,6 +104,7 @@ async def test_node_initiated_rotation_on_demand_and_on_schedule(hub: Mixed) -> 
         assert status == 200, rotated
         assert party.token_c != first
         assert party.token_b != first_b  # the party answered the PUT with a new token too
+        assert party.during_rotation == [200, 200]  # new and old token, while the PUT ran
         assert await _versions_status(hub, party, first) == 401  # old token refused
         assert await _versions_status(hub, party, party.token_c) == 200
         status, answer, _ = await hub.call(
@@ -187,5 +189,55 @@ async def test_the_gateway_rotates_on_its_schedule(hub: Mixed) -> None:
         assert party.token_c != first
         assert await _versions_status(hub, party, first) == 401
         assert await _versions_status(hub, party, party.token_c) == 200
+    finally:
+        await party.stop()
+
+
+async def test_a_refused_rotation_keeps_the_old_token_only(hub: Mixed) -> None:
+    party = await _party(hub, "2.3.0")
+    try:
+        _, platform = await hub.node.admin(
+            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
+        )
+        first = party.token_c
+        party.refuse_rotation = True
+        status, body = await hub.node.admin(
+            "POST", f"/admin/platforms/{platform['id']}/rotate-credentials"
+        )
+        assert status == 400
+        assert "refused" in body["message"]
+        assert party.token_c == first
+        assert await _versions_status(hub, party, first) == 200
+        offered = hub.node.engine.ctx.platforms.platform(platform["id"])
+        assert offered is not None
+        assert offered.pending_token_c_digest == ""  # the offered token was dropped
+    finally:
+        await party.stop()
+
+
+async def test_an_interrupted_rotation_locks_nobody_out(hub: Mixed) -> None:
+    party = await _party(hub, "2.3.0")
+    try:
+        _, platform = await hub.node.admin(
+            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
+        )
+        first = party.token_c
+        party.rotation_delay = 1.0
+        ctx = hub.node.engine.ctx
+        task = asyncio.ensure_future(initiative.rotate(ctx, platform["id"]))
+        for _ in range(100):  # until the party took the new token (bounded: 5 s)
+            await asyncio.sleep(0.05)
+            if party.token_c != first:
+                break
+        task.cancel()  # e.g. the node stops before the party answered
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert party.token_c != first
+        assert await _versions_status(hub, party, party.token_c) == 200  # the party's new one
+        assert await _versions_status(hub, party, first) == 200  # and the old one
+        status, _ = await hub.node.admin("DELETE", f"/admin/platforms/{platform['id']}")
+        assert status == 200
+        for token in (first, party.token_c):  # deletion removes both
+            assert await _versions_status(hub, party, token) == 401
     finally:
         await party.stop()

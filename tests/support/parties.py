@@ -53,6 +53,9 @@ class PartyServer:
     hub_party_id: str = ""  # OCPI 2.3.0: sent in the credentials when set
     token_a: str = ""  # a token A this party issued to the node (the node registers with it)
     node_credentials: list[dict[str, Any]] = field(default_factory=list)  # the node's, as sent
+    during_rotation: list[int] = field(default_factory=list)  # node's answers to new, old token
+    refuse_rotation: bool = False  # answer a credentials PUT with 2001
+    rotation_delay: float = 0.0  # seconds to hold a credentials PUT before answering
     _runner: web.AppRunner | None = None
 
     async def start(self) -> PartyServer:
@@ -108,14 +111,21 @@ class PartyServer:
             return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
         if request.method == "PUT" and not self._authorised(request):
             return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
+        if request.method == "PUT" and self.refuse_rotation:
+            return web.json_response(envelope(2001, None, "No rotation today"), status=400)
         node = json.loads(body)
         async with aiohttp.ClientSession() as http:
+            for token in (node["token"], self.token_c) if request.method == "PUT" else ():
+                async with http.get(node["url"], headers={"Authorization": self.auth(token)}) as r:
+                    self.during_rotation.append(r.status)  # both tokens while the PUT runs
             headers = {"Authorization": self.auth(node["token"])}
             async with http.get(node["url"], headers=headers) as resp:
                 if resp.status != 200:
                     return web.json_response(envelope(3001, None, "node refused its token"))
         self.token_c = node["token"]
         self.node_credentials.append(node)
+        if request.method == "PUT" and self.rotation_delay:
+            await asyncio.sleep(self.rotation_delay)
         if request.method == "POST":
             self.token_a = ""  # used once
         else:
