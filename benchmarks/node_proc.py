@@ -27,14 +27,18 @@ class NodeProc:
 
 def start_node(
     run_dir: Path, name: str, workers: int, signatures: bool, upstream: str,
-    addresses: dict[str, str] | None = None,
+    addresses: dict[str, str] | None = None, metrics: bool = False,
 ) -> NodeProc:  # fmt: skip
-    """Start the node, then connect both parties to it with the credentials handshake."""
+    """Start the node, then connect both parties to it with the credentials handshake.
+
+    Prometheus metrics are off unless ``metrics`` (the node-metrics rows measure their cost).
+    """
     port = procs.free_port()
     data_dir = run_dir / name / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     api_key = secrets.token_urlsafe(16)
-    env = dict(os.environ, OCN_API_KEY=api_key, OCN_LOG_LEVEL="warning")
+    env = dict(os.environ, OCN_API_KEY=api_key, OCN_LOG_LEVEL="warning",
+               OCN_METRICS="1" if metrics else "0")  # fmt: skip
     argv = [sys.executable, "-m", "ocpi_gateway.cli", "run", "--data-dir", str(data_dir),
             "--public-url", f"http://127.0.0.1:{port}", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning"]  # fmt: skip

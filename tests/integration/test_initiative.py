@@ -14,9 +14,11 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from ocn_core.hub import initiative
+from tests.integration.test_openapi import Checker
 from tests.support.mixed import Mixed, mixed_hub
 from tests.support.parties import PartyServer
 
@@ -94,14 +96,21 @@ async def test_connect_refusals(hub: Mixed) -> None:
 async def test_node_initiated_rotation_on_demand_and_on_schedule(hub: Mixed) -> None:
     party = await _party(hub, "2.3.0")
     try:
-        _, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        request = {"versions_url": party.versions_url, "token_a": party.token_a}
+        _, platform = await hub.node.admin("POST", "/admin/connect", request)
         first, first_b = party.token_c, party.token_b
         status, rotated = await hub.node.admin(
             "POST", f"/admin/platforms/{platform['id']}/rotate-credentials"
         )
         assert status == 200, rotated
+        async with aiohttp.ClientSession() as http, http.get(hub.node.url + "/openapi.json") as r:
+            checker = Checker(await r.json())  # both answers as the admin API documents them
+        checker.request("/admin/connect", "post", request)
+        checker.answer(
+            "/admin/connect", "post", 200, "application/json", json.dumps(platform).encode()
+        )
+        rotate = "/admin/platforms/{platform_id}/rotate-credentials"
+        checker.answer(rotate, "post", 200, "application/json", json.dumps(rotated).encode())
         assert party.token_c != first
         assert party.token_b != first_b  # the party answered the PUT with a new token too
         assert party.during_rotation == [200, 200]  # new and old token, while the PUT ran
