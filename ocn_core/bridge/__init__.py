@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import structlog
 
+from ocn_core import telemetry
 from ocn_core.bridge.notes import Notes, Refused
 from ocn_core.bridge.objects import (
     Translate,
@@ -105,23 +106,28 @@ def _translate(
     try:
         out, notes = translate_object(module, obj, source, target)
     except Refused as exc:
-        _COUNTS[f"refused {module} {leg} {direction}"] += 1
+        _count("refused", module, leg, direction)
         log.warning("bridge_refused", module=module, leg=leg, direction=direction, why=exc.message)
         where = f" (item {index})" if index is not None else ""
         raise Refused(f"Cannot bridge {module} {leg} {direction}{where}: {exc.message}") from None
     if notes.changes:
-        _COUNTS[f"translated {module} {leg} {direction}"] += 1
+        _count("translated", module, leg, direction)
         log.debug("bridged", module=module, leg=leg, direction=direction, changed=notes.changes)
     if notes.losses:
-        _COUNTS[f"lost {module} {leg} {direction}"] += len(notes.losses)
+        _count("lost", module, leg, direction, len(notes.losses))
         log.info("bridge_loss", module=module, leg=leg, direction=direction, lost=notes.losses)
     return out, notes
 
 
 def note_loss(module: str, leg: str, direction: str, what: str) -> None:
     """A loss the caller made around a translation (e.g. a signature that cannot follow it)."""
-    _COUNTS[f"lost {module} {leg} {direction}"] += 1
+    _count("lost", module, leg, direction)
     log.info("bridge_loss", module=module, leg=leg, direction=direction, lost=[what])
+
+
+def _count(outcome: str, module: str, leg: str, direction: str, by: int = 1) -> None:
+    _COUNTS[f"{outcome} {module} {leg} {direction}"] += by
+    telemetry.count("bridged", module, leg, direction, outcome, by=by)  # ocn_bridged_messages
 
 
 def counts() -> dict[str, int]:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocn_core import bridge
+from ocn_core import bridge, telemetry
 from ocn_core.bridge import Refused
 from ocn_core.bridge.notes import Notes
 from ocn_core.bridge.objects import (
@@ -218,6 +218,21 @@ def test_taxes_other_than_vat_are_summed_and_the_loss_recorded() -> None:
     out = orjson.loads(bridge.response_body("sessions", envelope, NEW, OLD))
     assert out["data"][0]["total_cost"]["incl_vat"] == 11.4975
     assert bridge.counts()["lost sessions response 2.3.0>2.2.1"] == before + 2
+
+
+def test_translations_losses_and_refusals_are_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = telemetry.Recorder()
+    monkeypatch.setattr(telemetry, "RECORDER", recorder)
+    price = {"before_taxes": 1.0, "taxes": [{"name": "GST", "amount": 0.05}]}
+    bridge.request_body("sessions", orjson.dumps({"total_cost": price}), NEW, OLD)
+    with pytest.raises(Refused):
+        bridge.request_body("tariffs", orjson.dumps(NORTH_AMERICAN), NEW, OLD)
+    labels = ("2.3.0>2.2.1",)
+    assert recorder.counts == {
+        ("bridged", ("sessions", "request", *labels, "translated")): 1,
+        ("bridged", ("sessions", "request", *labels, "lost")): 1,
+        ("bridged", ("tariffs", "request", *labels, "refused")): 1,
+    }
 
 
 @pytest.mark.parametrize(
