@@ -30,6 +30,7 @@ SCENARIOS = {
     "notary": "benchmarks.notary_bench",
     "grpc": "benchmarks.grpc_bench",
     "http": "benchmarks.http_bench",
+    "federation": "benchmarks.federation_bench",
     "registry": "benchmarks.registry_bench",
 }
 

@@ -94,7 +94,8 @@ class StubTransport:
     """Answers GETs with one Tariff and everything else with a bare 1000, immediately."""
 
     async def request(self, method: str, url: str, headers: list[tuple[str, str]],
-                      body: bytes = b"", timeout: float | None = None) -> HttpResult:  # fmt: skip
+                      body: bytes = b"", timeout: float | None = None,
+                      retry_safe: bool = False) -> HttpResult:  # fmt: skip
         answer = TARIFF_ANSWER if method == "GET" else ACK
         return HttpResult(200, [("Content-Type", "application/json")], answer)
 

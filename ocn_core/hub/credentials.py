@@ -15,7 +15,9 @@ from ocn_core.errors import (
     RegistrationRejected,
     UnknownToken,
     UnsupportedVersion,
+    UrlRefused,
 )
+from ocn_core.federation.urlpolicy import check_url
 from ocn_core.hub import credentials_230
 from ocn_core.hub.admin import audit, parties_of
 from ocn_core.hub.auth import grant_for, platform_for
@@ -174,6 +176,12 @@ async def peer_platform(
     listing = await get_ocpi(ctx, versions_url, auth)
     details_url = pick_version(listing, version, versions_url)
     details = await get_ocpi(ctx, details_url, auth)
+    endpoints = parse_endpoints(details, details_url)
+    for endpoint in endpoints:
+        try:
+            await check_url(endpoint.url, ctx.settings)
+        except UrlRefused as exc:
+            raise InvalidRequest(f"Endpoint {endpoint.identifier}: {exc.message}") from None
     now = time.time()
     return Platform(
         id=platform_id,
@@ -184,7 +192,7 @@ async def peer_platform(
         token_b_base64=base64_token,
         roles=roles,
         hub_party_id=hub_party_id,
-        endpoints=parse_endpoints(details, details_url),
+        endpoints=endpoints,
         last_updated=now,
         created=now,
     )
@@ -230,6 +238,10 @@ async def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGra
 
 
 async def get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+    try:
+        await check_url(url, ctx.settings)
+    except UrlRefused as exc:
+        raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
     try:
         result = await ctx.transport.request(
             "GET", url, [("Authorization", auth)], timeout=ctx.settings.forward_timeout

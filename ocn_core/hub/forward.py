@@ -25,6 +25,7 @@ from ocn_core.errors import (
     UnknownReceiver,
     WrongRoleHeaders,
 )
+from ocn_core.federation import inbound, outbound
 from ocn_core.hub import bridged, proxying, signatures
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
@@ -33,6 +34,7 @@ from ocn_core.routing import module_route
 from ocn_core.state.platforms import RouteFacts
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
+NO_VERSIONS = ("", "")  # a message from another node: its sender's version is not known here
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
 # the envelope's last members: status_code[, status_message][, timestamp] and the closing brace
@@ -175,8 +177,12 @@ async def find_receiver(ctx: NodeContext, req: RouteRequest) -> str:
         return resolve_receiver(ctx, req)
 
 
-async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
-    """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface)."""
+async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
+    """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface).
+
+    ``origin`` is the sending node's address for a request that came in an ``/ocn/message``
+    (its sender was checked by that node); the receiver is then local by construction.
+    """
     interface = req.interface_role.ocpi
     row = (
         module_route(req.module, interface, req.ocpi_version)
@@ -185,23 +191,26 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     )
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
-    try:
-        facts = decide(ctx, req)
-    except UnknownReceiver:
-        if ctx.party_reader is None:
-            raise
-        await find_receiver(ctx, req)  # one direct registry read, then 4001
-        raise NotSupported("Receiver does not support the requested module") from None
-    url, auth = facts.url, facts.auth
+    versions = NO_VERSIONS
+    if origin:
+        url, auth = inbound.local_target(ctx, req)
+    else:
+        try:
+            facts = decide(ctx, req)
+        except UnknownReceiver:  # another node's party (one direct registry read on a miss)
+            return await outbound.route_remote(ctx, req, row, await outbound.remote_node(ctx, req))
+        url, auth = facts.url, facts.auth
+        versions = facts.sender_version, facts.receiver_version
     notary = signatures.verify_request(ctx, req)
+    if ctx.copies is not None and not origin:
+        ctx.copies.fire(req)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
     query, body, signature = req.query, req.body, req.ocn_signature
-    if row is not None and row.response_url:
+    if row is not None and row.response_url and not origin:
         query, body, stash = proxying.proxy_response_url(ctx, req)
         if notary is not None:
             signature = signatures.resign_request(ctx, req, notary, query, body, stash)
-    versions = facts.sender_version, facts.receiver_version
     bridging = versions[0] != versions[1] and bridged.needed(req.module, *versions)
     if bridging:  # parties on different OCPI versions (never same-version traffic)
         body, signature = bridged.request(ctx, req, notary, *versions)
@@ -214,13 +223,23 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     resp = relay(ctx, req, result)
     if bridging:
         resp = bridged.response(ctx, req, resp, versions[1], versions[0])
+    if origin:  # the requester's node proxies Link / Location
+        return inbound.handed_out(ctx, req, row, resp)
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
-async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
+async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
-    sender = validate_sender(ctx, req)
-    receiver = await find_receiver(ctx, req)
+    sender = ""
+    if origin:
+        receiver = inbound.local_receiver(ctx, req)
+    else:
+        sender = validate_sender(ctx, req)
+        try:
+            receiver = await find_receiver(ctx, req)
+        except UnknownReceiver:
+            node = await outbound.remote_node(ctx, req)
+            return await outbound.route_remote_proxied(ctx, req, node)
     signatures.verify_request(ctx, req)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
@@ -231,7 +250,7 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     method = "GET" if req.kind == RouteKind.PAGE else req.method
     body = req.body if method != "GET" else b""
     resp = await send(ctx, req, method, url, auth, body, req.ocn_signature)
-    if req.module in bridged.MODULES:  # a page or a CDR read through a node URL
+    if sender and req.module in bridged.MODULES:  # a page or a CDR read through a node URL
         source, target = bridged.platform_versions(ctx, receiver, sender)
         if bridged.needed(req.module, source, target):
             resp = bridged.response(ctx, req, resp, source, target)
@@ -240,6 +259,8 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         if req.kind == RouteKind.PAGE
         else None
     )
+    if origin:
+        return inbound.handed_out(ctx, req, row, resp)
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
