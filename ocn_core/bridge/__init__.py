@@ -31,6 +31,7 @@ from ocn_core.bridge.objects import (
 log = structlog.get_logger(__name__)
 
 NEW = "2.3.0"
+REMOTE = "remote"  # the direction label of a party on another node (its version is not known)
 # (module, towards 2.3.0?) → the object translation
 _FUNCTIONS: dict[tuple[str, bool], Translate] = {
     ("tariffs", True): tariff_up,
@@ -45,15 +46,19 @@ _COUNTS: Counter[str] = Counter()
 
 
 def needed(module: str, sender_version: str, receiver_version: str) -> bool:
-    """True when ``module`` bodies differ between the two versions (2.2 and 2.2.1 do not)."""
-    if not (sender_version and receiver_version) or module not in MODULES:
-        return False  # an unknown version is never guessed
-    return (sender_version == NEW) != (receiver_version == NEW)
+    """True when ``module`` bodies differ between the two versions (2.2 and 2.2.1 do not).
+
+    An empty ``sender_version`` is another node's party: its messages are translated towards
+    the receiver's version by shape (what already has the target layout stays as it is).
+    """
+    if not receiver_version or module not in MODULES:
+        return False  # an unknown receiver version is never guessed
+    return not sender_version or (sender_version == NEW) != (receiver_version == NEW)
 
 
 def translate_object(module: str, obj: Any, source: str, target: str) -> tuple[Any, Notes]:
     """One decoded object of ``module`` from OCPI ``source`` to ``target`` (pure)."""
-    notes = Notes(f"{source}>{target}")
+    notes = Notes(f"{source or REMOTE}>{target}", source_known=bool(source))
     fn = _FUNCTIONS[(module, target == NEW)]
     return fn(obj, notes, module.rstrip("s")), notes
 
@@ -84,7 +89,7 @@ def response_body(module: str, body: bytes, source: str, target: str) -> bytes:
         return body
     data = envelope.get("data")
     if isinstance(data, list):
-        notes = Notes(f"{source}>{target}")
+        notes = Notes(f"{source or REMOTE}>{target}", source_known=bool(source))
         items = []
         for i, item in enumerate(data):
             translated, one = _translate(module, item, source, target, "response", index=i)
@@ -102,7 +107,7 @@ def response_body(module: str, body: bytes, source: str, target: str) -> bytes:
 def _translate(
     module: str, obj: Any, source: str, target: str, leg: str, index: int | None = None
 ) -> tuple[Any, Notes]:
-    direction = f"{source}>{target}"
+    direction = f"{source or REMOTE}>{target}"
     try:
         out, notes = translate_object(module, obj, source, target)
     except Refused as exc:

@@ -17,7 +17,8 @@ class Refused(InvalidRequest):
 class Notes:
     """Translations and losses of one message, for the log line and the counters."""
 
-    direction: str  # e.g. "2.2.1>2.3.0"
+    direction: str  # e.g. "2.2.1>2.3.0"; "remote>2.3.0": the source version is not known here
+    source_known: bool = True  # False: translate by shape (what is in the target layout stays)
     changes: list[str] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
 

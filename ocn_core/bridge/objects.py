@@ -79,7 +79,8 @@ def tariff_down(tariff: Any, notes: Notes, path: str = "tariff") -> dict[str, An
     obj = _object(tariff, notes, path)
     out = _fields(obj, ("min_price", "max_price"), limit_down, notes, path)
     if "tax_included" not in out:
-        if "elements" in out:  # required in 2.3.0, yet the spec's own CDR example omits it
+        if "elements" in out and notes.source_known:  # required in 2.3.0; missing in the
+            # spec's own CDR example (from another node's party: a 2.2.x tariff, unchanged)
             notes.lost(f"{path}.tax_included", "absent: prices passed on as excl. VAT")
         return out
     included = out["tax_included"]

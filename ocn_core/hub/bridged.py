@@ -22,7 +22,7 @@ import orjson
 from ocn_core import bridge, signing
 from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
-from ocn_core.model import RouteRequest, RouteResponse
+from ocn_core.model import PartyRef, RouteRequest, RouteResponse
 
 MODULES = bridge.MODULES
 
@@ -38,6 +38,26 @@ def platform_versions(ctx: NodeContext, sender: str, receiver: str) -> tuple[str
     return first, second
 
 
+def remote_pair(ctx: NodeContext, req: RouteRequest, towards: PartyRef) -> tuple[str, str]:
+    """("", version of the local party ``towards``) for a bridged module, else ("", "").
+
+    A message to or from another node's party: that party's version is not known here, so the
+    message is translated towards the local party's version by shape (:func:`bridge.needed`).
+    """
+    if req.module not in MODULES:
+        return "", ""
+    found = ctx.platforms.platform_id_by_role(towards.country_code, towards.party_id)
+    return "", ctx.platforms.ocpi_versions(found)[0] if found is not None else ""
+
+
+def from_remote(ctx: NodeContext, req: RouteRequest, resp: RouteResponse) -> RouteResponse:
+    """An answer from another node's party, in the local sender's version (by shape)."""
+    _, version = remote_pair(ctx, req, req.from_party)
+    if version and bridge.needed(req.module, "", version):
+        return response(ctx, req, resp, "", version)
+    return resp
+
+
 def request(
     ctx: NodeContext, req: RouteRequest, notary: Any, source: str, target: str
 ) -> tuple[bytes, str]:
@@ -47,7 +67,8 @@ def request(
     if notary is not None and body is not req.body:  # verified already: sign the translation
         values = signatures.request_values(req, req.query, body)
         signature = signing.sign(values, ctx.settings.private_key_bytes).serialize()
-        bridge.note_loss(req.module, "request", f"{source}>{target}", "sender's OCN-Signature")
+        direction = f"{source or bridge.REMOTE}>{target}"
+        bridge.note_loss(req.module, "request", direction, "sender's OCN-Signature")
     return body, signature
 
 
@@ -62,7 +83,7 @@ def response(
     if resp.body is not original and signatures.active(ctx, req):
         envelope = orjson.loads(resp.body)
         if envelope.pop("ocn_signature", None) is not None:
-            direction = f"{source}>{target}"
+            direction = f"{source or bridge.REMOTE}>{target}"
             bridge.note_loss(req.module, "response", direction, "receiver's OCN-Signature")
         headers = {k.lower(): v for k, v in resp.headers}
         values = signing.response_values(headers, envelope)

@@ -194,11 +194,14 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     versions = NO_VERSIONS
     if origin:
         url, auth = inbound.local_target(ctx, req)
+        versions = bridged.remote_pair(ctx, req, req.to_party)
     else:
         try:
             facts = decide(ctx, req)
         except UnknownReceiver:  # another node's party (one direct registry read on a miss)
-            return await outbound.route_remote(ctx, req, row, await outbound.remote_node(ctx, req))
+            node = await outbound.remote_node(ctx, req)
+            resp = await outbound.route_remote(ctx, req, row, node)
+            return bridged.from_remote(ctx, req, resp)
         url, auth = facts.url, facts.auth
         versions = facts.sender_version, facts.receiver_version
     notary = signatures.verify_request(ctx, req)
@@ -221,7 +224,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     timeout = ctx.settings.forward_timeout
     result = await ctx.transport.request(req.method, target, headers, body, timeout)
     resp = relay(ctx, req, result)
-    if bridging:
+    if bridging and versions[0]:  # (to another node: its own node translates the answer)
         resp = bridged.response(ctx, req, resp, versions[1], versions[0])
     if origin:  # the requester's node proxies Link / Location
         return inbound.handed_out(ctx, req, row, resp)
@@ -239,7 +242,8 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -
             receiver = await find_receiver(ctx, req)
         except UnknownReceiver:
             node = await outbound.remote_node(ctx, req)
-            return await outbound.route_remote_proxied(ctx, req, node)
+            resp = await outbound.route_remote_proxied(ctx, req, node)
+            return bridged.from_remote(ctx, req, resp)
     signatures.verify_request(ctx, req)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:

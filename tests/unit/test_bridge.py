@@ -255,7 +255,8 @@ def test_only_differing_modules_and_version_families_are_bridged() -> None:
     assert not bridge.needed("tariffs", "2.2", "2.2.1")  # the same objects
     assert not bridge.needed("tariffs", "2.3.0", "2.3.0")
     assert not bridge.needed("locations", "2.2.1", "2.3.0")  # 2.3.0 only adds members there
-    assert not bridge.needed("tariffs", "", "2.3.0")  # unknown: never guessed
+    assert not bridge.needed("tariffs", "2.3.0", "")  # an unknown receiver: never guessed
+    assert bridge.needed("tariffs", "", "2.3.0")  # another node's party: by shape
 
 
 def test_untouched_messages_keep_their_bytes() -> None:
@@ -339,3 +340,17 @@ def test_unknown_members_and_open_enum_values_pass(extra: dict[str, Any]) -> Non
         assert down[key] == value
     assert down["type"] == "SOME_NEW_TYPE"
     assert down["preauthorize_amount"] == 5
+
+
+@pytest.mark.parametrize(("module", "old", "new"), GOLDEN)
+def test_by_shape_for_another_nodes_party(module: str, old: Any, new: Any) -> None:
+    """Source unknown (a party on another node): what has the target layout stays as it is."""
+    for body, target, expected in (
+        (old, NEW, new),
+        (new, NEW, new),
+        (new, OLD, old),
+        (old, OLD, old),
+    ):
+        out, notes = bridge.translate_object(module, body, "", target)
+        assert orjson.dumps(out) == orjson.dumps(expected)
+        assert not notes.losses  # a 2.2.x tariff without tax_included is no loss here
