@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ocn_core import ocpi
@@ -238,25 +239,48 @@ async def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGra
 
 
 async def get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+    return await call_ocpi(ctx, "GET", url, auth)
+
+
+async def call_ocpi(
+    ctx: NodeContext,
+    method: str,
+    url: str,
+    auth: str,
+    body: Any = None,
+    refused: Callable[[], None] | None = None,
+) -> Any:
+    """The ``data`` of a party's 1000 answer to ``method url`` (URL policy checked first).
+
+    Anything else raises :class:`PeerApiError`; ``refused`` runs first when the party answered
+    but not with 1000 (it surely did not act on the request).
+    """
     try:
         await check_url(url, ctx.settings)
     except UrlRefused as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
+    headers = [("Authorization", auth)]
+    payload = b""
+    if body is not None:
+        headers.append(("Content-Type", "application/json"))
+        payload = ocpi.dumps(body)
     try:
         result = await ctx.transport.request(
-            "GET", url, [("Authorization", auth)], timeout=ctx.settings.forward_timeout
+            method, url, headers, payload, timeout=ctx.settings.forward_timeout
         )
     except TransportError as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc}") from None
     try:
-        body = ocpi.loads(result.body, "response")
+        answer = ocpi.loads(result.body, "response")
     except InvalidRequest as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
-    if result.status != 200 or not isinstance(body, dict) or body.get("status_code") != 1000:
+    if result.status != 200 or not isinstance(answer, dict) or answer.get("status_code") != 1000:
+        if refused is not None:
+            refused()
         raise PeerApiError(
-            f"Failed to request from {url}: HTTP {result.status}, body {body!r:.200}"
+            f"Failed to request from {url}: HTTP {result.status}, body {answer!r:.200}"
         )
-    return body.get("data")
+    return answer.get("data")
 
 
 def pick_version(listing: Any, version: str, url: str) -> str:

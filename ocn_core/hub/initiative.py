@@ -136,28 +136,10 @@ async def _call(
 ) -> Any:
     """The party's answered ``data``; ``refused`` runs when the party answered no (it surely
     did not take the new credentials); a transport failure leaves the outcome open."""
-    headers = [("Authorization", auth), ("Content-Type", "application/json")]
     try:
-        result = await ctx.transport.request(
-            method, url, headers, ocpi.dumps(body), ctx.settings.forward_timeout
-        )
-    except TransportError as exc:
-        raise AdminError(f"Credentials {method} to {url} failed: {exc}") from None
-    try:
-        envelope = ocpi.loads(result.body, "credentials answer")
-    except OcnError as exc:
-        raise AdminError(f"Credentials {method} to {url}: {exc.message}") from None
-    if (
-        result.status != 200
-        or not isinstance(envelope, dict)
-        or envelope.get("status_code") != 1000
-    ):
-        if refused is not None:
-            refused()
-        raise AdminError(
-            f"Credentials {method} to {url} refused: HTTP {result.status}, {envelope!r:.200}"
-        )
-    return envelope.get("data")
+        return await credentials.call_ocpi(ctx, method, url, auth, body, refused)
+    except PeerApiError as exc:
+        raise AdminError(f"Credentials {method}: {exc.message}") from None
 
 
 async def _platform(ctx: NodeContext, answer: Any, version: str, platform_id: str) -> Platform:
