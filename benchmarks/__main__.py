@@ -32,6 +32,7 @@ SCENARIOS = {
     "http": "benchmarks.http_bench",
     "federation": "benchmarks.federation_bench",
     "registry": "benchmarks.registry_bench",
+    "broadcast": "benchmarks.broadcast_bench",
 }
 
 

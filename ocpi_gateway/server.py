@@ -56,6 +56,7 @@ async def run_gateway(
     rotation: asyncio.Task[None] | None = None
     grpc_server: Any = None
     node_info: dict[str, str] | None = None
+    hub_jobs: asyncio.Task[None] | None = None
     metrics = start_metrics(settings, "gateway")
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
@@ -77,6 +78,8 @@ async def run_gateway(
 
             address = f"{settings.host}:{settings.grpc_port}"
             grpc_server = await start_server(engine, address, interceptors=interceptors(metrics))
+        if worker == 0:  # still-alive checks and planned-party search: once per node
+            hub_jobs = asyncio.ensure_future(engine.run_jobs())
     access_log = settings.log_level.lower() in ("debug", "info")
     gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)
     server: asyncio.Server | None = None
@@ -127,7 +130,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
-        for task in (housekeeping, chain_sync, rotation, flusher):
+        for task in (housekeeping, chain_sync, rotation, flusher, hub_jobs):
             if task is not None:
                 task.cancel()
         if server is not None:

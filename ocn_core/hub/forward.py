@@ -26,12 +26,14 @@ from ocn_core.errors import (
     WrongRoleHeaders,
 )
 from ocn_core.federation import inbound, outbound
-from ocn_core.hub import bridged, proxying, signatures
+from ocn_core.hub import bridged, hubmodes, openrouting, proxying, signatures
+from ocn_core.hub import rules as ocn_rules
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
 from ocn_core.state.platforms import RouteFacts
+from ocn_core.state.rules import NO_RULES
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 NO_VERSIONS = ("", "")  # a message from another node: its sender's version is not known here
@@ -147,7 +149,9 @@ def decide(ctx: NodeContext, req: RouteRequest) -> RouteFacts:
     if facts.from_owner != facts.sender:
         raise WrongRoleHeaders("Could not find role on sending platform using OCPI-from-* headers")
     if facts.receiver is None:
-        return facts._replace(receiver=resolve_receiver(ctx, req), url=None, auth=None)
+        return facts._replace(
+            receiver=resolve_receiver(ctx, req), url=None, auth=None, rules=NO_RULES
+        )
     return facts
 
 
@@ -193,18 +197,29 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     versions = NO_VERSIONS
     if origin:
-        url, auth = inbound.local_target(ctx, req)
+        url, auth, rules = inbound.local_target(ctx, req)
         versions = bridged.remote_pair(ctx, req, req.to_party)
     else:
+        if not req.has_to and not (req.to_party.country_code or req.to_party.party_id):
+            return await openrouting.route(ctx, req, row)  # no TO header at all
         try:
             facts = decide(ctx, req)
-        except UnknownReceiver:  # another node's party (one direct registry read on a miss)
+        except UnknownReceiver:
+            if req.to_party.key == ctx.hub_key:
+                return await hubmodes.to_hub(ctx, req)
+            if ctx.hub.limits.active:
+                ctx.hub.limits.admit(req.from_party.key, len(req.body))
+            # another node's party (one direct registry read on a miss)
             node = await outbound.remote_node(ctx, req)
             resp = await outbound.route_remote(ctx, req, row, node)
             return bridged.from_remote(ctx, req, resp)
-        url, auth = facts.url, facts.auth
+        url, auth, rules = facts.url, facts.auth, facts.rules
         versions = facts.sender_version, facts.receiver_version
-    notary = signatures.verify_request(ctx, req)
+        if ctx.hub.limits.active:
+            ctx.hub.limits.admit(req.from_party.key, len(req.body))
+    if rules is not NO_RULES:  # the receiver's OcnRules, read with the route facts
+        ocn_rules.enforce(rules, req.from_party.key, req.module)
+    notary = signatures.verify_request(ctx, req, rules.signatures)
     if ctx.copies is not None and not origin:
         ctx.copies.fire(req)
     if url is None or auth is None:
@@ -244,7 +259,8 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -
             node = await outbound.remote_node(ctx, req)
             resp = await outbound.route_remote_proxied(ctx, req, node)
             return bridged.from_remote(ctx, req, resp)
-    signatures.verify_request(ctx, req)
+    rules = ocn_rules.check(ctx, req.from_party.key, receiver, req.module)
+    signatures.verify_request(ctx, req, rules.signatures)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
         raise NotFound("Proxied resource not found")

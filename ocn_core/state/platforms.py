@@ -16,6 +16,8 @@ import orjson
 from ocn_core.ocpi import authorization_header, token_candidates, token_from_header
 from ocn_core.state import codec
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
+from ocn_core.state.rules import NO_RULES, RULES_DB, Rules
+from ocn_core.state.rules import decode as decode_rules
 from ocn_core.store import ROUTING_GENERATION, Store
 
 
@@ -25,6 +27,7 @@ class RouteFacts(NamedTuple):
     receiver: str | None  # local platform owning the OCPI-to role
     url: str | None  # receiver's endpoint for (module, interface)
     auth: str | None  # Authorization value for the receiver
+    rules: Rules = NO_RULES  # the receiver's OcnRules
     sender_version: str = ""  # OCPI versions the two platforms registered with (bridging)
     receiver_version: str = ""
 
@@ -49,6 +52,7 @@ class PlatformStore:
         self.endpoints = store.db("state.endpoints")
         self.auth = store.db("state.auth")
         self.versions = store.db("state.versions")
+        self.rules = store.db(RULES_DB)
         self._meta = store.db("meta")
 
     # --- registration tokens (A) -----------------------------------------------------------
@@ -135,6 +139,7 @@ class PlatformStore:
         interface: str,
     ) -> RouteFacts:
         sender = from_owner = receiver = url = auth = None
+        rules = NO_RULES
         for token in token_candidates(token_from_header(authorization)):
             raw = txn.get(codec.token_key("C", token), db=self.tokens)
             if raw is not None:
@@ -149,8 +154,11 @@ class PlatformStore:
             url = raw.decode() if raw is not None else None
             raw = txn.get(codec.platform_key(receiver), db=self.auth)
             auth = raw.decode() if raw is not None else None
+            raw = txn.get(codec.platform_key(receiver), db=self.rules)
+            if raw is not None:
+                rules = decode_rules(raw)
         versions = (self._version(txn, sender), self._version(txn, receiver))
-        return RouteFacts(sender, from_owner, receiver, url, auth, *versions)
+        return RouteFacts(sender, from_owner, receiver, url, auth, rules, *versions)
 
     def _version(self, txn: Any, platform_id: str | None) -> str:
         if platform_id is None:
@@ -197,7 +205,7 @@ class PlatformStore:
                         f"{role.country_code} already connected to this node!"
                     )
             if replace_id is not None:
-                self._delete(txn, replace_id)
+                self._delete(txn, replace_id, replacing=platform.id)
             if token_a is not None:
                 txn.delete(codec.token_key("A", token_a), db=self.tokens)
             platform.token_c_digest = codec.token_digest(token_c)
@@ -269,7 +277,7 @@ class PlatformStore:
             key = codec.endpoint_key(p.id, ep.identifier, ep.role)
             txn.put(key, ep.url.encode(), db=self.endpoints)
 
-    def _delete(self, txn: Any, platform_id: str) -> bool:
+    def _delete(self, txn: Any, platform_id: str, replacing: str | None = None) -> bool:
         found = self._platform(txn, platform_id)
         if found is None:
             return False
@@ -289,6 +297,8 @@ class PlatformStore:
         txn.delete(codec.platform_key(platform_id), db=self.auth)
         txn.delete(codec.platform_key(platform_id), db=self.versions)
         txn.delete(codec.platform_key(platform_id), db=self.platforms)
+        if replacing is None:  # rules survive a credentials update, not an unregistration
+            txn.delete(codec.platform_key(platform_id), db=self.rules)
         return True
 
 

@@ -416,3 +416,23 @@ async def test_an_open_enum_command_type_and_its_result_route_under_230(hub: Mix
     assert (status, answer["status_code"]) == (200, 1000), answer
     back = hub.msp23.received[-1]
     assert (back.path, json.loads(back.body)) == ("/cb/9", result)
+
+
+async def test_ocnrules_under_230(hub: Mixed) -> None:
+    """A 2.3.0 eMSP blocks the 2.2.1 CPO's tariffs with its OcnRules, set on the 2.3.0 path."""
+    url = f"{hub.node.url}/ocpi/receiver/2.3.0/ocnrules/blacklist"
+    rule = {"country_code": CPO21[0], "party_id": CPO21[1], "modules": ["tariffs"]}
+    headers = {"Authorization": hub.msp23.auth(hub.msp23.token_c)}
+    async with aiohttp.ClientSession() as http, http.post(url, json=rule, headers=headers) as r:
+        assert (await r.json())["status_code"] == 1000
+    before = len(hub.msp23.received)
+    path = "/ocpi/receiver/2.2.1/tariffs/BE/C21/T1"
+    tariff = {**TARIFF_21, "country_code": "BE", "party_id": "C21"}
+    status, answer, _ = await hub.call(hub.cpo21, "PUT", path, MSP23, tariff)
+    assert answer["status_code"] != 1000, answer
+    assert len(hub.msp23.received) == before  # blocked at the node, nothing delivered
+    # the same CPO's locations still pass (a blacklist entry blocks only its modules)
+    status, answer, _ = await hub.call(
+        hub.cpo21, "PUT", "/ocpi/receiver/2.2.1/locations/BE/C21/L1", MSP23, {"id": "L1"}
+    )
+    assert (status, answer["status_code"]) == (200, 1000), answer

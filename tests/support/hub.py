@@ -55,6 +55,18 @@ async def routed_call(
     """``party`` calls the node with its token C and routing headers; (HTTP, envelope, headers)."""
     headers = party.routing_headers(to=to, frm=frm)
     headers.update(extra or {})
+    return await send(node_url, method, path, headers, body, raw)
+
+
+async def send(
+    node_url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
+    raw: bytes | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """One request to the node (``path`` below ``node_url``, or a full URL) and its JSON answer."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     if data is not None:
         headers["Content-Type"] = "application/json"
