@@ -28,11 +28,13 @@ from benchmarks.report_tables import RENDERERS
 # scenario name -> module exposing run(quick: bool) -> dict; order = run order
 SCENARIOS = {
     "decision": "benchmarks.decision_bench",
+    "bridge": "benchmarks.bridge_bench",
     "notary": "benchmarks.notary_bench",
     "grpc": "benchmarks.grpc_bench",
     "http": "benchmarks.http_bench",
     "federation": "benchmarks.federation_bench",
     "registry": "benchmarks.registry_bench",
+    "broadcast": "benchmarks.broadcast_bench",
 }
 
 

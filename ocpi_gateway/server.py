@@ -52,8 +52,10 @@ async def run_gateway(
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
+    rotation: asyncio.Task[None] | None = None
     grpc_server: Any = None
     node_info: dict[str, str] | None = None
+    hub_jobs: asyncio.Task[None] | None = None
     metrics = start_metrics(settings, "gateway")
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
@@ -65,6 +67,8 @@ async def run_gateway(
         node_info = to_json(engine.node_info())
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = engine.start_registry_sync(follow=worker == 0)
+        if worker == 0 and settings.credentials_rotation_interval > 0:
+            rotation = asyncio.ensure_future(run_rotation(engine))
         if metrics is not None:
             telemetry.instrument(engine, metrics)
         if settings.grpc_port and worker == 0:  # the gRPC edge beside HTTP, one engine
@@ -73,6 +77,8 @@ async def run_gateway(
 
             address = f"{settings.host}:{settings.grpc_port}"
             grpc_server = await start_server(engine, address, interceptors=interceptors(metrics))
+        if worker == 0:  # still-alive checks and planned-party search: once per node
+            hub_jobs = asyncio.ensure_future(engine.run_jobs())
     access_log = settings.log_level.lower() in ("debug", "info")
     gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)
     server: asyncio.Server | None = None
@@ -123,7 +129,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
-        for task in (housekeeping, chain_sync, flusher):
+        for task in (housekeeping, chain_sync, rotation, flusher, hub_jobs):
             if task is not None:
                 task.cancel()
         if server is not None:
@@ -243,6 +249,21 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
             telemetry.count("proxy_expiries", by=done.get("proxies_expired", 0))
             if any(done.values()):
                 log.info("housekeeping", **done)
+
+
+async def run_rotation(engine: Engine, every: float = 60.0) -> None:
+    """Node-initiated token C rotation for platforms past the configured interval (worker 0)."""
+    from ocn_core.hub.initiative import rotate_due
+
+    while True:
+        await asyncio.sleep(min(every, engine.settings.credentials_rotation_interval))
+        try:
+            done = await rotate_due(engine.ctx)
+        except Exception:
+            log.exception("credentials_rotation_failed")
+        else:
+            if done:
+                log.info("credentials_rotated", platforms=done)
 
 
 def _worker(

@@ -38,15 +38,42 @@ class Hub:
         raw: bytes | None = None,
         extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        headers = party.routing_headers(to=to, frm=frm)
-        headers.update(extra or {})
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = path if path.startswith("http") else self.node.url + path
-        async with aiohttp.ClientSession() as http:
-            async with http.request(method, url, headers=headers, data=data) as r:
-                return r.status, json.loads(await r.read()), dict(r.headers)
+        return await routed_call(self.node.url, party, method, path, to, frm, body, raw, extra)
+
+
+async def routed_call(
+    node_url: str,
+    party: PartyServer,
+    method: str,
+    path: str,
+    to: tuple[str, str],
+    frm: tuple[str, str] | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """``party`` calls the node with its token C and routing headers; (HTTP, envelope, headers)."""
+    headers = party.routing_headers(to=to, frm=frm)
+    headers.update(extra or {})
+    return await send(node_url, method, path, headers, body, raw)
+
+
+async def send(
+    node_url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
+    raw: bytes | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """One request to the node (``path`` below ``node_url``, or a full URL) and its JSON answer."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    url = path if path.startswith("http") else node_url + path
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, url, headers=headers, data=data) as r:
+            return r.status, json.loads(await r.read()), dict(r.headers)
 
 
 @contextlib.asynccontextmanager

@@ -88,9 +88,11 @@ async def running_node(
     gateway = Gateway(core)
     front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
     server = await serve(front, "127.0.0.1", port)
+    jobs = asyncio.ensure_future(engine.run_jobs())
     try:
         yield RunningNode(settings.public_url, settings, engine, mode, core, front)
     finally:
+        jobs.cancel()
         server.close()
         await server.wait_closed()
         await core.close()

@@ -11,6 +11,7 @@ import pytest
 from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord
 from ocn_core.state.records import EndpointRecord
+from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules, RulesStore
 from ocn_core.store import Store
 
 
@@ -98,7 +99,9 @@ def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
     writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     first = reader.route_facts(*args)
-    assert first == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
+    assert first[:5] == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
+    assert (first.sender_version, first.receiver_version) == ("2.2.1", "2.2.1")
+    assert reader.ocpi_versions("msp", "nobody") == ("2.2.1", "")
     assert reader.route_facts(*args) is first  # memoised while nothing was written
     assert reader.route_facts("Token other", *args[1:]).sender is None
 
@@ -158,3 +161,20 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
 
     _in_other_process(store, "platform")  # the CPO re-registered as another platform
     assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
+
+
+def test_route_facts_carry_the_receivers_rules_and_follow_their_changes(store: Store) -> None:
+    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+    writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+    writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+    args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
+    assert reader.route_facts(*args).rules is NO_RULES
+    rules = RulesStore(store)
+    rules.update("cpo", lambda r: Rules.build(True, BLACKLIST, (RuleEntry("DE", "MSP"),)))
+    found = reader.route_facts(*args).rules
+    assert found.signatures
+    assert found.admits("DEMSP", "locations") is not None
+    writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo2", replace_id="cpo")
+    assert reader.route_facts(*args).rules == found  # kept across a credentials update
+    writer.delete("cpo")
+    assert rules.get("cpo") is NO_RULES  # gone with the platform
