@@ -18,15 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ocn_core import validation
 from ocn_core._ext import implementation_report
 from ocn_core.config import Settings
-from ocn_core.errors import MethodNotAllowed, NotFound, OcnError
+from ocn_core.errors import MethodNotAllowed, NotFound, OcnError, RefusedInput
 from ocn_core.federation.inbound import Inbound
 from ocn_core.federation.services import ServiceCopies
 from ocn_core.hub import (
     clientinfo,
     credentials,
     forward,
+    initiative,
     responses,
     rules,
     signatures,
@@ -88,10 +90,13 @@ class Engine:
         ``/ocn/message`` (never set by an edge).
         """
         try:
+            validation.check_request(req)  # every edge's input, before anything reads it
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
                 return await forward.route_module(self.ctx, req, origin)
             return await self._dispatch(req, origin)
         except (OcnError, TransportError) as exc:
+            if isinstance(exc, RefusedInput) and isinstance(exc.request, RouteRequest):
+                req = exc.request  # answer without echoing the unsafe fields
             return self.refuse(
                 req, exc if isinstance(exc, OcnError) else forward.transport_error(exc)
             )
@@ -157,6 +162,16 @@ class Engine:
 
     def connection_status(self, country_code: str, party_id: str) -> str:
         return self.admin.connection_status(country_code, party_id)
+
+    async def connect_party(
+        self, versions_url: str, token_a: str, version: str = ""
+    ) -> PlatformInfo:
+        """Register the node with a party, given its versions URL and the token A it issued."""
+        return await initiative.connect(self.ctx, versions_url, token_a, version)
+
+    async def rotate_credentials(self, platform_id: str) -> PlatformInfo:
+        """Credentials PUT with a new token C for ``platform_id``; the old one is refused after."""
+        return await initiative.rotate(self.ctx, platform_id)
 
     # --- registry ------------------------------------------------------------------------------
 

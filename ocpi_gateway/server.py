@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import os
 import signal
@@ -29,10 +28,10 @@ from ocn_core.datadir_lock import lock_data_dir
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocn_core.views import to_json
-from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
+from ocpi_gateway.http_server import HttpFront, HttpProtocol, Limits, Request, Response, serve
 from ocpi_gateway.supervisor import run_workers
 
 log = structlog.get_logger(__name__)
@@ -53,6 +52,7 @@ async def run_gateway(
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
+    rotation: asyncio.Task[None] | None = None
     grpc_server: Any = None
     node_info: dict[str, str] | None = None
     hub_jobs: asyncio.Task[None] | None = None
@@ -67,6 +67,8 @@ async def run_gateway(
         node_info = to_json(engine.node_info())
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = engine.start_registry_sync(follow=worker == 0)
+        if worker == 0 and settings.credentials_rotation_interval > 0:
+            rotation = asyncio.ensure_future(run_rotation(engine))
         if metrics is not None:
             telemetry.instrument(engine, metrics)
         if settings.grpc_port and worker == 0:  # the gRPC edge beside HTTP, one engine
@@ -83,8 +85,8 @@ async def run_gateway(
     stop_receiving = None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()  # set by SIGTERM/SIGINT, or when the parent process is gone
-    make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
-    connections = Connections(make)
+    front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
+    connections = Connections(front.protocol)
     flusher: asyncio.Task[None] | None = None
     if metrics is not None:
         metrics.gauge("open_connections", lambda: len(connections.open), "http")
@@ -127,7 +129,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
-        for task in (housekeeping, chain_sync, flusher, hub_jobs):
+        for task in (housekeeping, chain_sync, rotation, flusher, hub_jobs):
             if task is not None:
                 task.cancel()
         if server is not None:
@@ -176,7 +178,7 @@ async def core_metrics(
                 return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
             return Response(404, [("Content-Type", "text/plain")], b"Not found")
 
-        server = await serve(scrape, settings.host, settings.metrics_port, 0, too_large)
+        server = await serve(scrape, settings.host, settings.metrics_port)
         log.info("metrics_listening", listen=f"{settings.host}:{settings.metrics_port}")
 
     async def stop() -> None:
@@ -247,6 +249,21 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
             telemetry.count("proxy_expiries", by=done.get("proxies_expired", 0))
             if any(done.values()):
                 log.info("housekeeping", **done)
+
+
+async def run_rotation(engine: Engine, every: float = 60.0) -> None:
+    """Node-initiated token C rotation for platforms past the configured interval (worker 0)."""
+    from ocn_core.hub.initiative import rotate_due
+
+    while True:
+        await asyncio.sleep(min(every, engine.settings.credentials_rotation_interval))
+        try:
+            done = await rotate_due(engine.ctx)
+        except Exception:
+            log.exception("credentials_rotation_failed")
+        else:
+            if done:
+                log.info("credentials_rotated", platforms=done)
 
 
 def _worker(

@@ -118,7 +118,16 @@ class HttpClient:
         retry_safe: bool = False,
     ) -> HttpResult:
         origin, host, target = self._split(url)
-        payload = request_bytes(method, target, host, headers, body)
+        # a CR or LF in the target, Host or a header value would split the request (memchr)
+        probe = "".join([target, host, *[v for _, v in headers]])
+        if "\r" in probe or "\n" in probe:
+            raise TransportUnreachable("refusing a request target or header with CR or LF")
+        try:
+            payload = request_bytes(method, target, host, headers, body)
+        except UnicodeEncodeError:
+            raise TransportUnreachable(
+                "refusing a request target or header out of Latin-1"
+            ) from None
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             conn, reused = await self._acquire(origin)

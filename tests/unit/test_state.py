@@ -102,6 +102,8 @@ def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     first = reader.route_facts(*args)
     assert first[:5] == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
+    assert (first.sender_version, first.receiver_version) == ("2.2.1", "2.2.1")
+    assert reader.ocpi_versions("msp", "nobody") == ("2.2.1", "")
     assert reader.route_facts(*args) is first  # memoised while nothing was written
     assert reader.route_facts("Token other", *args[1:]).sender is None
 
