@@ -90,6 +90,14 @@ class Settings:
     # lifetime of a proxied resource (response_url, Link, Location), in seconds
     proxy_ttl: float = setting(7 * 86400.0, above=0, max=MAX_TOKEN_TTL)
     map_size: int = setting(4 << 30, min=1 << 20)  # LMDB map size in bytes (the file's maximum)
+    # where node state lives: empty = LMDB in data_dir; postgresql://user:password@host:port/db =
+    # PostgreSQL shared by the replicas of one node (masked by config show: it may carry a password)
+    state_url: str = setting(
+        "", secret=True, pattern=r"postgres(ql)?://\S+", shape="a postgresql:// URL"
+    )
+    state_timeout: float = setting(5.0, above=0)  # seconds a PostgreSQL state call may take (503)
+    # seconds a state change waits for every replica to apply it before it is acknowledged anyway
+    state_sync_timeout: float = setting(2.0, above=0)
     # log line format; auto = console on a terminal, JSON otherwise
     log_format: str = setting("auto", choices=("auto", "json", "console"))
     log_level: str = setting("info", choices=("debug", "info", "warning", "error"))  # log level

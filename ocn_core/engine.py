@@ -26,7 +26,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.registry import Node, Party, RegistryStatus
-from ocn_core.state import PlatformStore, ProxyStore
+from ocn_core.state.backend import NodeState, lmdb_state
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport, TransportError
 from ocn_core.views import HealthDetails, IssuedToken, NodeInfo, PlatformInfo, SignatureCheck
@@ -48,16 +48,19 @@ class Engine:
         registry: RegistryCache,
         transport: HttpTransport,
         node_address: str,
+        state: NodeState | None = None,
     ) -> None:
         self.settings = settings
+        self.state = state or lmdb_state(store)  # LMDB in ``store`` unless given (PostgreSQL)
         self.ctx = NodeContext(
             settings,
             store,
-            PlatformStore(store),
+            self.state.platforms,
             registry,
             transport,
             node_address,
-            ProxyStore(store),
+            self.state.proxies,
+            leader=self.state.leader,
         )
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
@@ -217,6 +220,15 @@ class Engine:
 
         return dict(to_json(self.health_details()))
 
+    def leads_background_jobs(self) -> bool:
+        """Whether this process runs the node's background jobs now (first call campaigns).
+
+        LMDB: always. PostgreSQL: only the replica process holding the node's advisory lock;
+        another takes over within seconds when it dies.
+        """
+        self.ctx.leader.start()
+        return self.ctx.leader.held
+
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""
         return {"proxies_expired": self.ctx.proxies.cleanup()}
@@ -226,6 +238,7 @@ class Engine:
         await self.ctx.transport.close()
 
     async def shutdown(self) -> None:
-        """Close the transport and the LMDB environment."""
+        """Close the transport, the state store and the LMDB environment."""
         await self.close()
+        self.state.close()
         self.ctx.store.close()

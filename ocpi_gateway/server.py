@@ -171,8 +171,12 @@ class Connections:
 
 
 async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
+    """Background jobs, run by one process per node (:meth:`Engine.leads_background_jobs`)."""
+    engine.leads_background_jobs()  # campaign from the start
     while True:
         await asyncio.sleep(every)
+        if not engine.leads_background_jobs():
+            continue
         try:
             done = engine.maintenance()
         except Exception:

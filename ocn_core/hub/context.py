@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ocn_core.config import Settings
-from ocn_core.state import PlatformStore, ProxyStore
+from ocn_core.state.interface import Leadership, PlatformState, ProxyState, SingleProcess
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
 
@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 class NodeContext:
     settings: Settings
     store: Store
-    platforms: PlatformStore
+    platforms: PlatformState  # LMDB or PostgreSQL (ocn_core.state.open_state)
     registry: RegistryCache
     transport: HttpTransport
     node_address: str  # checksummed address of the node key (the registry operator)
-    proxies: ProxyStore
+    proxies: ProxyState
     party_reader: PartyReader | None = None  # one direct chain read on a cache miss
+    leader: Leadership = field(default_factory=SingleProcess)  # runs the background jobs here
 
     async def party(self, country_code: str, party_id: str) -> Party | None:
         """Registry listing from the cache; on a miss, one direct read from the source."""

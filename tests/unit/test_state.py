@@ -1,17 +1,28 @@
-"""Node state in LMDB: durable across reopen, atomic registration, scoped and expiring proxies."""
+"""Node state, one suite for both stores (LMDB and PostgreSQL): durable across reopen, atomic
+registration, single-use tokens A, scoped and expiring proxies, route facts following every
+write of another worker or replica; LMDB's memo across processes; PostgreSQL's listener and
+background-jobs lock."""
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from ocn_core.config import Settings
 from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord
+from ocn_core.state.backend import NodeState, lmdb_state, open_state
+from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import EndpointRecord
 from ocn_core.store import Store
+
+OpenReplica = Callable[[], NodeState]  # a new worker (LMDB) or replica (PostgreSQL) of one node
 
 
 def _platform(pid: str, *roles: tuple[str, str, str]) -> Platform:
@@ -29,15 +40,37 @@ def _platform(pid: str, *roles: tuple[str, str, str]) -> Platform:
     )
 
 
-def test_registration_survives_a_reopen(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db", map_size=32 << 20)
-    platforms = PlatformStore(store)
+@pytest.fixture(params=["lmdb", "postgresql"])
+def replica(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenReplica]:
+    """Opens another view of one node's state: a worker over the LMDB file, or a replica
+    process's PostgreSQL connections (its own bridge, listener and mirror)."""
+    opened: list[NodeState] = []
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    if request.param == "lmdb":
+
+        def open_one() -> NodeState:
+            return lmdb_state(store)
+    else:
+        url = request.getfixturevalue("pg_url")
+        settings = Settings.from_env({}, data_dir=tmp_path, state_url=url, state_sync_timeout=3)
+
+        def open_one() -> NodeState:
+            opened.append(open_state(settings, store))
+            return opened[-1]
+
+    yield open_one
+    for state in opened:
+        state.close()
+    store.close()
+
+
+def test_registration_survives_a_reopen(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     token_a, _ = platforms.issue_token_a(
         [{"country_code": "CH", "party_id": "CPO", "role": ""}], 60
     )
     platforms.register(token_a, _platform("p1", ("CPO", "CH", "CPO")), "token-c")
-    store.close()
-    reopened = PlatformStore(Store(tmp_path / "db", map_size=32 << 20))
+    reopened = replica().platforms
     assert reopened.platform_id_by_token("token-c") == "p1"
     assert reopened.platform_id_by_role("ch", "cpo") == "p1"
     assert reopened.grant(token_a) is None  # consumed
@@ -45,10 +78,11 @@ def test_registration_survives_a_reopen(tmp_path: Path) -> None:
     found = reopened.platform("p1")
     assert found is not None
     assert found.endpoints == [EndpointRecord("locations", "SENDER", "http://x/locations")]
+    assert [p.id for p in reopened.all()] == ["p1"]
 
 
-def test_conflicting_registration_changes_nothing(store: Store) -> None:
-    platforms = PlatformStore(store)
+def test_conflicting_registration_changes_nothing(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
     with pytest.raises(RoleConflict):
         platforms.register(None, _platform("p2", ("EMSP", "DE", "MSP"), ("CPO", "CH", "CPO")), "c2")
@@ -57,9 +91,12 @@ def test_conflicting_registration_changes_nothing(store: Store) -> None:
     assert platforms.platform_id_by_token("c2") is None
 
 
-def test_delete_removes_tokens_roles_and_endpoints(store: Store) -> None:
-    platforms = PlatformStore(store)
+def test_delete_removes_tokens_roles_and_endpoints(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
+    platforms.touch("p1", "OFFLINE")
+    found = platforms.platform("p1")
+    assert found is not None and found.status == "OFFLINE"
     assert platforms.delete("p1")
     assert platforms.platform_id_by_token("c1") is None
     assert platforms.platform_id_by_role("CH", "CPO") is None
@@ -67,8 +104,8 @@ def test_delete_removes_tokens_roles_and_endpoints(store: Store) -> None:
     assert not platforms.delete("p1")
 
 
-def test_expired_token_a_is_invisible(store: Store) -> None:
-    platforms = PlatformStore(store)
+def test_expired_token_a_is_invisible(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     token, _ = platforms.issue_token_a(
         [{"country_code": "CH", "party_id": "CPO", "role": ""}], 0.01
     )
@@ -76,10 +113,38 @@ def test_expired_token_a_is_invisible(store: Store) -> None:
     assert platforms.grant(token) is None
 
 
-def test_proxies_are_scoped_and_expire(store: Store) -> None:
-    proxies = ProxyStore(store)
+def test_token_a_is_single_use_when_two_replicas_race(replica: OpenReplica) -> None:
+    first, second = replica().platforms, replica().platforms
+    token, _ = first.issue_token_a([{"country_code": "CH", "party_id": "CPO", "role": ""}], 60)
+    assert second.grant(token) is not None
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def register(platforms: object, pid: str) -> None:
+        start.wait()
+        try:
+            platforms.register(token, _platform(pid, ("CPO", "CH", pid.upper())), "c-" + pid)  # type: ignore[attr-defined]
+            outcomes.append("won")
+        except TokenAlreadyUsed:
+            outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=register, args=(p, pid))
+        for p, pid in ((first, "one"), (second, "two"))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["refused", "won"]
+    assert len(list(first.all())) == 1 and len(list(second.all())) == 1
+
+
+def test_proxies_are_scoped_and_expire(replica: OpenReplica) -> None:
+    proxies, elsewhere = replica().proxies, replica().proxies
     long = proxies.put("http://msp/cb/1", "CHCPO", "DEMSP", 60)
     short = proxies.put("http://msp/cb/2", "CHCPO", "DEMSP", 0.01)
+    assert elsewhere.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"  # any worker / replica
     assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
     assert proxies.get(long, "DEMSP", "CHCPO") is None
     assert proxies.get(long, "NLCPX", "DEMSP") is None
@@ -88,12 +153,12 @@ def test_proxies_are_scoped_and_expire(store: Store) -> None:
     assert proxies.cleanup() == 1
     assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
     assert proxies.cleanup(now=time.time() + 120) == 1
-    assert proxies.get(long, "CHCPO", "DEMSP") is None
+    assert elsewhere.get(long, "CHCPO", "DEMSP") is None
     assert proxies.cleanup() == 0
 
 
-def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
-    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+def test_route_facts_follow_every_write_despite_the_memo(replica: OpenReplica) -> None:
+    reader, writer = replica().platforms, replica().platforms  # two memos: workers / replicas
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
     writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
@@ -102,11 +167,89 @@ def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
     assert reader.route_facts(*args) is first  # memoised while nothing was written
     assert reader.route_facts("Token other", *args[1:]).sender is None
 
-    writer.delete("cpo")
+    writer.delete("cpo")  # acknowledged: no view of the node may route to it any more
     gone = reader.route_facts(*args)
     assert (gone.sender, gone.receiver, gone.url, gone.auth) == ("msp", None, None, None)
     writer.register(None, _platform("cpo2", ("CPO", "CH", "CPO")), "c-cpo2")
     assert reader.route_facts(*args).receiver == "cpo2"
+    writer.delete("msp")
+    assert reader.route_facts(*args).sender is None  # the revoked token C routes nowhere
+
+
+# --- PostgreSQL only: the listener's reload after a lost connection, the jobs lock ----------
+
+
+def _terminate(url: str, application_name: str) -> int:
+    async def run() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1",
+                application_name,
+            )
+            return len(rows)
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    return asyncio.run(run())
+
+
+def _wait(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def test_lost_listener_reloads_in_full_and_serves_its_mirror_meanwhile(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    settings = Settings.from_env({}, data_dir=tmp_path, state_url=pg_url, state_sync_timeout=0.5)
+    one, two = open_state(settings, store), open_state(settings, store)
+    try:
+        one.platforms.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+        assert two.platforms.platform_id_by_token("c-cpo") == "cpo"
+        assert _terminate(pg_url, "ocn-listener") == 2  # both listeners' sessions end
+        assert two.platforms.platform_id_by_token("c-cpo") == "cpo"  # the mirror still serves
+        one.platforms.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+        assert _wait(lambda: two.platforms.platform_id_by_token("c-msp") == "msp")
+    finally:
+        one.close()
+        two.close()
+        store.close()
+
+
+def test_background_jobs_run_on_one_replica_and_move_when_it_dies(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    settings = Settings.from_env({}, data_dir=tmp_path, state_url=pg_url)
+    replicas = [open_state(settings, store) for _ in range(2)]
+    try:
+        for r in replicas:
+            r.leader.start()
+        assert _wait(lambda: sum(r.leader.held for r in replicas) == 1)
+        time.sleep(1.5)  # another round of attempts: still exactly one
+        assert sum(r.leader.held for r in replicas) == 1
+        leader = next(r for r in replicas if r.leader.held)
+        other = next(r for r in replicas if not r.leader.held)
+        started = time.monotonic()
+        leader.close()  # its sessions end, as when the process dies
+        assert _wait(lambda: other.leader.held, timeout=5)
+        assert time.monotonic() - started < 3
+    finally:
+        for r in replicas:
+            r.close()
+        store.close()
+
+
+# --- LMDB only: the memo across processes --------------------------------------------------
 
 
 def _other_worker(path: str, action: str) -> None:

@@ -1,0 +1,51 @@
+"""Choose the node-state store at start: LMDB in the data dir, or PostgreSQL (``state_url``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ocn_core.state.interface import Leadership, PlatformState, ProxyState, SingleProcess
+from ocn_core.state.platforms import PlatformStore
+from ocn_core.state.proxy import ProxyStore
+
+if TYPE_CHECKING:
+    from ocn_core.config import Settings
+    from ocn_core.store import Store
+
+
+@dataclass(slots=True)
+class NodeState:
+    """The stores handlers use, and who runs the background jobs."""
+
+    kind: str  # "lmdb" | "postgresql"
+    platforms: PlatformState
+    proxies: ProxyState
+    leader: Leadership
+
+    def close(self) -> None:
+        bridge = getattr(self.platforms, "bridge", None)
+        if bridge is not None:
+            bridge.close()
+
+
+def lmdb_state(store: Store) -> NodeState:
+    return NodeState("lmdb", PlatformStore(store), ProxyStore(store), SingleProcess())
+
+
+def open_state(settings: Settings, store: Store) -> NodeState:
+    """LMDB over ``store`` by default; PostgreSQL when ``settings.state_url`` is set (migrated
+    to the latest schema, mirror loaded before this returns)."""
+    if not settings.state_url:
+        return lmdb_state(store)
+    from ocn_core.state.pg_bridge import PgBridge
+    from ocn_core.state.pg_store import PgLeadership, PgPlatformStore, PgProxyStore
+
+    bridge = PgBridge(settings.state_url, settings.state_timeout, settings.state_sync_timeout)
+    platforms = PgPlatformStore(bridge)
+    try:
+        bridge.start(platforms.reload)
+    except BaseException:
+        bridge.close()
+        raise
+    return NodeState("postgresql", platforms, PgProxyStore(bridge), PgLeadership(bridge))

@@ -1,0 +1,74 @@
+"""The node-state interface: what handlers read and write, whichever store holds it.
+
+Two implementations, chosen at start by ``settings.state_url`` (:func:`ocn_core.state.open_state`):
+LMDB in the data dir (the default: :class:`~ocn_core.state.PlatformStore`,
+:class:`~ocn_core.state.ProxyStore`) and PostgreSQL shared by replicas of one node
+(:mod:`ocn_core.state.pg_store`). Reads that routing makes are local in both (LMDB, or the
+replica's route-facts mirror); every write is durable before it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant
+
+if TYPE_CHECKING:
+    from ocn_core.state.platforms import RouteFacts
+
+
+class TokenAlreadyUsed(Exception):
+    """The registration token A was consumed by another registration (single use)."""
+
+
+class PlatformState(Protocol):
+    """Platforms, roles, endpoints, credentials tokens A (grants) and C."""
+
+    def issue_token_a(self, roles: list[dict[str, str]], ttl: float) -> tuple[str, float]: ...
+    def grant(self, token_a: str) -> RegistrationGrant | None: ...
+    def platform_id_by_token(self, token_c: str) -> str | None: ...
+    def platform(self, platform_id: str) -> Platform | None: ...
+    def platform_id_by_role(self, country_code: str, party_id: str) -> str | None: ...
+    def route_facts(
+        self, authorization: str, from_key: str, to_key: str, module: str, interface: str
+    ) -> RouteFacts: ...
+    def forget_route_facts(self) -> None: ...
+    def auth_header(self, platform_id: str) -> str | None: ...
+    def all(self) -> Iterator[Platform]: ...
+    def register(
+        self, token_a: str | None, platform: Platform, token_c: str, replace_id: str | None = None
+    ) -> None: ...
+    def touch(self, platform_id: str, status: str = CONNECTED) -> None: ...
+    def delete(self, platform_id: str) -> bool: ...
+
+
+class ProxyState(Protocol):
+    """Proxied resources (response_url, Link, Location), scoped to a sender/receiver pair."""
+
+    @staticmethod
+    def new_id() -> str: ...
+    def put(
+        self, url: str, sender: str, receiver: str, ttl: float, proxy_id: str | None = None
+    ) -> str: ...
+    def get(self, proxy_id: str, sender: str, receiver: str) -> str | None: ...
+    def cleanup(self, now: float | None = None) -> int: ...
+
+
+class Leadership(Protocol):
+    """Whether this process runs the node's background jobs (once per node, not per replica)."""
+
+    def start(self) -> None: ...
+    @property
+    def held(self) -> bool: ...
+
+
+class SingleProcess:
+    """LMDB: one node per data dir, so every process that runs background jobs may run them."""
+
+    def start(self) -> None:
+        """Nothing to campaign for."""
+
+    @property
+    def held(self) -> bool:
+        return True
