@@ -6,6 +6,7 @@ ocn-node admin token CC:PID[:ROLE] ... | platforms | platform ID | delete-platfo
 ocn-node admin status CC PID | party CC PID ROLE...
 ocn-node registry ...   (show/list/set/delete parties and nodes, sync status)
 ocn-node config show [setting flags] | check FILE | reference
+ocn-node db upgrade | status   (the PostgreSQL state schema named by --state-url / OCN_STATE_URL)
 
 Every setting of :class:`~ocn_core.config.Settings` is a flag of ``run``, ``core`` and
 ``config show``; ``--config``, ``--data-dir`` and ``--version`` are accepted by every command,
@@ -133,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_sub.add_parser("check", help="validate a TOML settings file").add_argument("file")
     cfg_sub.add_parser("reference", help="the settings reference (docs/configuration.md)")
 
+    db = sub.add_parser("db", help="the PostgreSQL state database (state_url): schema migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "apply pending migrations"), ("status", "schema versions")):
+        _setting_flags(db_sub.add_parser(name, help=text), only=("state_url", "state_timeout"))
+
     _common_options(parser)
     return parser
 
@@ -167,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_core(settings, args)
         if args.command == "admin":
             return _admin(settings, origins, args)
+        if args.command == "db":
+            return _db(settings, args.db_command)
         from ocpi_gateway.registry_cli import run_registry_command
 
         return int(run_registry_command(args, settings))
@@ -208,6 +216,32 @@ def _config(args: argparse.Namespace) -> int:
             origin = "generated in data_dir on first start"
         print(f"{name} = {shown}  # {origin}")
     return 0
+
+
+def _db(settings: Settings, command: str) -> int:
+    """``db upgrade`` applies pending migrations (idempotent); ``db status`` only reports."""
+    from ocn_core.state.pg_schema import LATEST, MIGRATIONS, SchemaTooNew, upgrade_database
+
+    if not settings.state_url:
+        _fail("no state database: set --state-url or OCN_STATE_URL (postgresql://...)")
+        return 2
+    try:
+        found, applied = upgrade_database(
+            settings.state_url, settings.state_timeout, apply=command == "upgrade"
+        )
+    except SchemaTooNew as exc:
+        _fail(str(exc))
+        return 1
+    except (OSError, TimeoutError) as exc:
+        _fail(f"cannot reach the state database: {exc}")
+        return 1
+    descriptions = dict((v, d) for v, d, _ in MIGRATIONS)
+    for version in applied:
+        print(f"applied migration {version}: {descriptions[version]}")
+    now = applied[-1] if applied else found
+    pending = [v for v, _, _ in MIGRATIONS if v > now]
+    print(f"schema version {now} (this node: {LATEST}); pending: {pending or 'none'}")
+    return 0 if command == "upgrade" or not pending else 3
 
 
 def _run_core(settings: Settings, args: argparse.Namespace) -> int:

@@ -85,3 +85,20 @@ async def upgrade(conn: Any) -> list[int]:
                 )
                 applied.append(version)
     return applied
+
+
+def upgrade_database(url: str, timeout: float = 10.0, apply: bool = True) -> tuple[int, list[int]]:
+    """``ocn-node db upgrade`` / ``db status``: the version found and the versions applied."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> tuple[int, list[int]]:
+        conn = await asyncpg.connect(url, timeout=timeout)
+        try:
+            found = await current(conn)
+            return found, (await upgrade(conn) if apply else [])
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
