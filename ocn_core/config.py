@@ -415,7 +415,8 @@ def reference_markdown() -> str:
         if f.name == "public_url":
             shown = "`http://<host>:<port>`"
         elif rule_of(f).secret and not default:
-            shown = "(none)" if f.name == "rpc_url" else "generated in data_dir"
+            generated = f.name in ("api_key", "private_key")
+            shown = "generated in data_dir" if generated else "(none)"
         else:
             shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"
         flag = (

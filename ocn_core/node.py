@@ -1,8 +1,9 @@
 """The composition root: ``open_node(settings)`` assembles an engine over the node's data dir.
 
-It creates the secrets on first start, opens the LMDB store, the node state (LMDB, or PostgreSQL
-with ``settings.state_url``: :func:`ocn_core.state.backend.open_state`), the registry cache, the outbound
-HTTP client and the node key's address, and lists the node in its local registry (local mode).
+It creates the secrets on first start, opens the LMDB store, the node state (LMDB, or
+PostgreSQL with ``settings.state_url``: :func:`ocn_core.state.backend.open_state`), the registry
+cache, the outbound HTTP client and the node key's address, and lists the node in its local
+registry (local mode).
 Every edge (gateway, gRPC core, CLI, tests, benchmarks) builds its engine here.
 """
 

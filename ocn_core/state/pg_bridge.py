@@ -147,20 +147,19 @@ class PgBridge:
         self._tasks.append(asyncio.ensure_future(coro))
 
     async def _transaction(self, work: Callable[[Any], Awaitable[T]], announce: bool) -> T:
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                if announce:
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-                result = await work(conn)
-                if announce:
-                    row = await conn.fetchrow(
-                        "SELECT g, pg_notify($1, g::text), (SELECT array_agg(pid) FROM"
-                        " pg_stat_activity WHERE application_name = $2"
-                        " AND datname = current_database()) FROM"
-                        " (SELECT nextval('ocn_state_generation') AS g) AS s",
-                        CHANGES,
-                        LISTENER_APP,
-                    )
+        async with self.pool.acquire() as conn, conn.transaction():
+            if announce:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            result = await work(conn)
+            if announce:
+                row = await conn.fetchrow(
+                    "SELECT g, pg_notify($1, g::text), (SELECT array_agg(pid) FROM"
+                    " pg_stat_activity WHERE application_name = $2"
+                    " AND datname = current_database()) FROM"
+                    " (SELECT nextval('ocn_state_generation') AS g) AS s",
+                    CHANGES,
+                    LISTENER_APP,
+                )
         if announce:
             await self._applied_everywhere(int(row[0]), set(row[2] or ()))
         return result
@@ -199,7 +198,8 @@ class PgBridge:
         self._acks.set()
 
     async def _listen_forever(self, loaded: asyncio.Event) -> None:
-        assert self._dirty is not None and self._reload is not None
+        assert self._dirty is not None
+        assert self._reload is not None
         delay = 0.05
         while True:
             conn = None
@@ -274,7 +274,7 @@ class PgBridge:
         for task in self._tasks:
             try:
                 await task
-            except BaseException:  # noqa: BLE001 - cancelled or failed: both are done
+            except BaseException:
                 pass
         self._held = False
         await self.pool.close()

@@ -175,7 +175,8 @@ class PlatformStore:
                     )
             if replace_id is not None:
                 self._delete(txn, replace_id)
-            if token_a is not None and not txn.delete(codec.token_key("A", token_a), db=self.tokens):
+            consumed = token_a is None or txn.delete(codec.token_key("A", token_a), db=self.tokens)
+            if not consumed:
                 raise TokenAlreadyUsed("Invalid CREDENTIALS_TOKEN_A")
             platform.token_c_digest = codec.token_digest(token_c)
             self._put(txn, platform)

@@ -96,7 +96,8 @@ def test_delete_removes_tokens_roles_and_endpoints(replica: OpenReplica) -> None
     platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
     platforms.touch("p1", "OFFLINE")
     found = platforms.platform("p1")
-    assert found is not None and found.status == "OFFLINE"
+    assert found is not None
+    assert found.status == "OFFLINE"
     assert platforms.delete("p1")
     assert platforms.platform_id_by_token("c1") is None
     assert platforms.platform_id_by_role("CH", "CPO") is None
@@ -137,7 +138,8 @@ def test_token_a_is_single_use_when_two_replicas_race(replica: OpenReplica) -> N
     for t in threads:
         t.join(30)
     assert sorted(outcomes) == ["refused", "won"]
-    assert len(list(first.all())) == 1 and len(list(second.all())) == 1
+    assert len(list(first.all())) == 1
+    assert len(list(second.all())) == 1
 
 
 def test_proxies_are_scoped_and_expire(replica: OpenReplica) -> None:
