@@ -68,3 +68,23 @@ def test_make_check_starts_with_the_setup_check() -> None:
     first = out.stdout.splitlines()[0]
     assert first.endswith("tools/devsetup.py")
     assert "apt-get" not in out.stdout
+
+
+def test_as_root_a_missing_postgresql_is_installed_from_debian(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[list[str]] = []
+
+    def record(argv: list[str], **_kw: Any) -> subprocess.CompletedProcess[str]:
+        ran.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+    for name in ("missing_python", "missing_extensions", "missing_peers"):
+        monkeypatch.setattr(devsetup, name, lambda: [])
+    monkeypatch.setattr(devsetup.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(devsetup.pg, "bin_dir", lambda: None)  # initdb/pg_ctl nowhere
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(subprocess, "run", record)
+    assert devsetup.main([]) == 1  # still missing: the recorder installed nothing
+    assert ["apt-get", "install", "-y", "-qq", "postgresql"] in ran, ran
+    assert "sudo apt-get install postgresql" in capsys.readouterr().err
