@@ -30,6 +30,7 @@ SCENARIOS = {
     "grpc": "benchmarks.grpc_bench",
     "http": "benchmarks.http_bench",
     "registry": "benchmarks.registry_bench",
+    "replicas": "benchmarks.replicas_bench",
 }
 
 

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import devsetup  # noqa: E402
 
+from tests.support import pg  # noqa: E402
+
 
 def _bare_path(tmp_path: Path) -> str:
     """A PATH holding only this Python and make (no nginx, wrk, node, npm)."""
@@ -81,8 +83,8 @@ def test_as_root_a_missing_postgresql_is_installed_from_debian(
 
     for name in ("missing_python", "missing_extensions", "missing_peers"):
         monkeypatch.setattr(devsetup, name, lambda: [])
-    monkeypatch.setattr(devsetup.shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    monkeypatch.setattr(devsetup.pg, "bin_dir", lambda: None)  # initdb/pg_ctl nowhere
+    monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(pg, "bin_dir", lambda: None)  # initdb/pg_ctl nowhere
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(subprocess, "run", record)
     assert devsetup.main([]) == 1  # still missing: the recorder installed nothing
