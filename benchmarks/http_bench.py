@@ -1,6 +1,7 @@
 """The full HTTP hop: wrk → node (local routing) → upstream party, against wrk → nginx
 reverse proxy → the same upstream, and wrk → upstream directly; concurrency 1/16/64; 1 and 2
-gateway workers; signatures off and, when the node enforces them, on.
+gateway workers; signatures off and, when the node enforces them, on; Prometheus metrics off
+(``node``) and on (``node-metrics``, the production default).
 """
 
 from __future__ import annotations
@@ -64,8 +65,19 @@ class _Setup:
             script = self._script(f"node-w{w}", payloads.routing_headers(node.tokens["EMSP"]))
             self._add("node", "ocn-node, local routing, signatures off", w, node.port, script,
                       [node.proc.pid])  # fmt: skip
+        for w in (1, 2):
+            self._with_metrics(w, up.base)
         self._signatures_on(signed_base, keys, addresses, signed_body)
         return [up.proc.pid]
+
+    def _with_metrics(self, workers: int, upstream: str) -> None:
+        """The node row with Prometheus metrics on (recorded per request, flushed each second)."""
+        name = f"node-metrics-w{workers}"
+        node = node_proc.start_node(self.run_dir, name, workers, False, upstream, metrics=True)
+        self.started.append(node.proc)
+        script = self._script(name, payloads.routing_headers(node.tokens["EMSP"]))
+        self._add("node-metrics", "ocn-node, local routing, signatures off, metrics on", workers,
+                  node.port, script, [node.proc.pid])  # fmt: skip
 
     def _bare_hop(self, workers: int, upstream_port: int, script: Path) -> None:
         """:mod:`benchmarks.bare_hop` with ``workers`` worker processes on one port."""
@@ -118,9 +130,14 @@ def _headers(script: Path) -> dict[str, str]:
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
-    """x nginx hop (same workers, same c; and 1-worker nginx) for req/s, p50 and p99."""
+    """x nginx hop (same workers, same c; and 1-worker nginx) for req/s, p50 and p99; the
+    node-metrics rows also x the node row without metrics."""
     ref = {(r["workers"], r["conc"]): r for r in rows if r["name"] == "nginx-proxy" and "rps" in r}
+    plain = {(r["workers"], r["conc"]): r for r in rows if r["name"] == "node" and "rps" in r}
     for r in rows:
+        if r["name"] == "node-metrics" and "rps" in r:
+            r["x_node_rps"] = stats.ratio(_med(r, "rps"), _med(plain.get((r["workers"], r["conc"])),
+                                                               "rps"))  # fmt: skip
         if "rps" not in r:
             continue
         same, w1 = ref.get((r["workers"], r["conc"])), ref.get((1, r["conc"]))
@@ -149,6 +166,11 @@ def targets(rows: list[dict[str, Any]], skipped: list[dict[str, str]]) -> list[d
     row = by.get(("node", 2, 16))
     value = row.get("x_nginx_p99") if row else None
     out.append(_target("node 2 workers c16 p99 ≤ 2x nginx's", value, 2.0, "≤", skipped, "node"))
+    for c in (16, 64):
+        row = by.get(("node-metrics", 2, c))
+        what = f"node-metrics 2 workers c{c} req/s ≥ 0.95x node without metrics"
+        value = row.get("x_node_rps") if row else None
+        out.append(_target(what, value, 0.95, "≥", skipped, "node-metrics"))
     return out
 
 

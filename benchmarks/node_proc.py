@@ -27,16 +27,20 @@ class NodeProc:
 
 def start_node(
     run_dir: Path, name: str, workers: int, signatures: bool, upstream: str,
-    addresses: dict[str, str] | None = None, env: dict[str, str] | None = None,
-    public_url: str = "", connect: bool = True,
+    addresses: dict[str, str] | None = None, metrics: bool = False,
+    env: dict[str, str] | None = None, public_url: str = "", connect: bool = True,
 ) -> NodeProc:  # fmt: skip
     """Start the node, then (``connect``) connect both parties to it with the credentials
-    handshake. ``env``: extra settings (e.g. ``OCN_STATE_URL``, ``OCN_API_KEY`` of replicas)."""
+    handshake. ``env``: extra settings (e.g. ``OCN_STATE_URL``, ``OCN_API_KEY`` of replicas).
+
+    Prometheus metrics are off unless ``metrics`` (the node-metrics rows measure their cost).
+    """
     port = procs.free_port()
     data_dir = run_dir / name / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     api_key = (env or {}).get("OCN_API_KEY") or secrets.token_urlsafe(16)
-    full_env = {**os.environ, "OCN_LOG_LEVEL": "warning", **(env or {}), "OCN_API_KEY": api_key}
+    full_env = {**os.environ, "OCN_LOG_LEVEL": "warning", "OCN_METRICS": "1" if metrics else "0",
+                **(env or {}), "OCN_API_KEY": api_key}  # fmt: skip
     argv = [sys.executable, "-m", "ocpi_gateway.cli", "run", "--data-dir", str(data_dir),
             "--public-url", public_url or f"http://127.0.0.1:{port}", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning"]  # fmt: skip

@@ -24,8 +24,11 @@ def http(res: dict[str, Any]) -> list[str]:
             rows.append([r["name"], str(r["workers"]), str(r["conc"]), "failed: " +
                          "; ".join(r["failed_runs"])[:200]] + ["-"] * 7)  # fmt: skip
             continue
+        name = r["name"]
+        if "x_node_rps" in r:  # node-metrics: req/s against the node without metrics
+            name += f" ({ratio(r['x_node_rps'])} node)"
         rows.append([
-            r["name"], str(r["workers"]), str(r["conc"]), spread(r["rps"]),
+            name, str(r["workers"]), str(r["conc"]), spread(r["rps"]),
             ratio(r.get("x_nginx_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
             ratio(r.get("x_nginx_p99")), num(r["sut_cpu_us_req"]["median"], 1),
             num(r["upstream_cpu_us_req"] + r["wrk_cpu_us_req"], 1),

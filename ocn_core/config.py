@@ -112,6 +112,10 @@ class Settings:
     # address of the OCN Permissions contract (ethereum mode)
     permissions_address: str = setting("", required_if=("registry", "ethereum"), **_ADDRESS)
     confirmations: int = setting(0, max=1000)  # blocks a registry event waits before it counts
+    # count Prometheus metrics in every worker and serve them at GET /metrics
+    metrics: bool = True
+    # `ocn-node core`: serve GET /metrics on host:metrics_port (0: off)
+    metrics_port: int = setting(0, max=65535)
     # gRPC edge: `ocn-node run` also serves the ocn.v1 services on this port (0: off)
     grpc_port: int = setting(0, max=65535)
     # gRPC edge: requests one RouteStream/RouteBatchStream call may have in flight; the server

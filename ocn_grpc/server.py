@@ -8,7 +8,7 @@ table and an ErrorInfo detail (see :mod:`ocn_grpc.errors`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
@@ -367,12 +367,13 @@ async def start_server(
     address: str,
     reflection_on: bool = True,
     health_every: float = 1.0,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> GrpcServer:
     """Bind ``address`` (e.g. ``127.0.0.1:50051``, port 0: any), register every service, serve.
 
     The registry-health follower checks staleness every ``health_every`` seconds.
     """
-    server = grpc.aio.server()
+    server = grpc.aio.server(interceptors=interceptors)
     routing = RoutingServicer(engine, engine.settings.grpc_stream_inflight)
     routing_pb2_grpc.add_RoutingServiceServicer_to_server(routing, server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(engine), server)

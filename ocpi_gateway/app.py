@@ -10,14 +10,15 @@ from typing import Any
 import orjson
 import structlog
 
-from ocn_core import ocpi
+from ocn_core import ocpi, telemetry
 from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
 from ocn_core.logconfig import request_context
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocn_core.views import to_json
-from ocpi_gateway.core_client import CoreClient
+from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import Request, Response
+from ocpi_gateway.openapi import OPENAPI_PATH, document_bytes
 
 log = structlog.get_logger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
@@ -27,11 +28,18 @@ _ROLES = tuple(InterfaceRole)
 
 class Gateway:
     def __init__(
-        self, core: CoreClient, node_info: dict[str, str] | None = None, access_log: bool = True
+        self,
+        core: CoreClient,
+        node_info: dict[str, str] | None = None,
+        access_log: bool = True,
+        metrics: telemetry.Recorder | None = None,
     ) -> None:
         self.core = core
         self.node_info = node_info  # asked from the core on first use when not given
         self.access_log = access_log  # one canonical line per OCPI request (info level)
+        self.metrics = metrics  # counts every OCPI request; serves GET /metrics when set
+        # shared state read at scrape time (registry, proxies); a remote core reports its own
+        self.state = core.engine if isinstance(core, InProcessCore) else None
 
     def handle(self, request: Request) -> Awaitable[Response]:
         """The server's handler (a plain function: OCPI requests skip one coroutine frame)."""
@@ -49,6 +57,11 @@ class Gateway:
             return await self._health_details()
         if path.startswith("/admin/"):
             return await self._admin(request)
+        if path == OPENAPI_PATH:
+            return Response(200, [JSON], document_bytes())
+        if path == "/metrics" and self.metrics is not None:
+            body = self.metrics.scrape(self.state)
+            return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
         if path == "/ocn/registry/node-info":
             if self.node_info is None:
                 try:
@@ -73,6 +86,10 @@ class Gateway:
         found = match(request.method, request.path)
         if found is None:
             body = ocpi.dumps(ocpi.envelope(2000, None, f"No OCPI endpoint at {request.path}"))
+            if self.metrics is not None:
+                self.metrics.route("http", RouteKind.UNSPECIFIED, "", InterfaceRole.UNSPECIFIED,
+                                   request.method, 404, 2000, "not_found", "", "", "", "",
+                                   time.perf_counter() - started)  # fmt: skip
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
         with request_context(req):
@@ -87,6 +104,12 @@ class Gateway:
                     error=resp.error_reason or None,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
+        if self.metrics is not None:  # aggregated in process (< 1 µs), see ocn_core.telemetry
+            frm, to = req.from_party, req.to_party
+            self.metrics.route("http", req.kind, req.module, req.interface_role, req.method,
+                               resp.status, resp.ocpi_status, resp.error_reason,
+                               frm.country_code, frm.party_id, to.country_code, to.party_id,
+                               time.perf_counter() - started)  # fmt: skip
         return Response(resp.status, resp.headers, resp.body)
 
     async def _admin(self, request: Request) -> Response:
@@ -139,6 +162,7 @@ def too_large(request: Request) -> Response:
     body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
     ids = ("x-request-id", "x-correlation-id")
     headers = [JSON, *((n, request.headers[n]) for n in ids if n in request.headers)]
+    telemetry.rejected(exc.http_status)
     return Response(exc.http_status, headers, body)
 
 

@@ -248,14 +248,17 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
     from ocn_core import open_node
     from ocn_core.datadir_lock import lock_data_dir
     from ocn_grpc.server import start_server
-    from ocpi_gateway.server import run_housekeeping
+    from ocpi_gateway.server import core_metrics, run_housekeeping
 
     configure_logging(settings.log_format, settings.log_level)
     lock_data_dir(settings.data_dir)
 
     async def serve() -> None:
         engine = open_node(settings)
-        server = await start_server(engine, args.listen, reflection_on=not args.no_reflection)
+        interceptors, stop_metrics = await core_metrics(settings, engine)
+        server = await start_server(
+            engine, args.listen, reflection_on=not args.no_reflection, interceptors=interceptors
+        )
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = engine.start_registry_sync()
         try:
@@ -264,6 +267,7 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
             housekeeping.cancel()
             if chain_sync is not None:
                 chain_sync.cancel()
+            await stop_metrics()
             await engine.close()
 
     try:

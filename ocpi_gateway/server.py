@@ -18,12 +18,12 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 
-from ocn_core import implementation_report, open_node
+from ocn_core import implementation_report, open_node, telemetry
 from ocn_core.config import Settings
 from ocn_core.datadir_lock import lock_data_dir
 from ocn_core.engine import Engine
@@ -32,7 +32,7 @@ from ocn_core.views import to_json
 from ocpi_gateway.app import Gateway, too_large
 from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import HttpProtocol
+from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
 from ocpi_gateway.supervisor import run_workers
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,7 @@ async def run_gateway(
     chain_sync: asyncio.Task[None] | None = None
     grpc_server: Any = None
     node_info: dict[str, str] | None = None
+    metrics = start_metrics(settings, "gateway")
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
 
@@ -65,17 +66,26 @@ async def run_gateway(
         node_info = to_json(engine.node_info())
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = engine.start_registry_sync(follow=worker == 0)
+        if metrics is not None:
+            telemetry.instrument(engine, metrics)
         if settings.grpc_port and worker == 0:  # the gRPC edge beside HTTP, one engine
+            from ocn_grpc.metrics import interceptors
             from ocn_grpc.server import start_server
 
-            grpc_server = await start_server(engine, f"{settings.host}:{settings.grpc_port}")
-    gateway = Gateway(core, node_info, access_log=settings.log_level.lower() in ("debug", "info"))
+            address = f"{settings.host}:{settings.grpc_port}"
+            grpc_server = await start_server(engine, address, interceptors=interceptors(metrics))
+    access_log = settings.log_level.lower() in ("debug", "info")
+    gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)
     server: asyncio.Server | None = None
     stop_receiving = None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()  # set by SIGTERM/SIGINT, or when the parent process is gone
     make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
     connections = Connections(make)
+    flusher: asyncio.Task[None] | None = None
+    if metrics is not None:
+        metrics.gauge("open_connections", lambda: len(connections.open), "http")
+        flusher = asyncio.ensure_future(telemetry.flush_every(metrics))
     if channel is None:
         server = await loop.create_server(connections, settings.host, settings.port, backlog=4096)
     else:
@@ -114,7 +124,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
-        for task in (housekeeping, chain_sync):
+        for task in (housekeeping, chain_sync, flusher):
             if task is not None:
                 task.cancel()
         if server is not None:
@@ -124,7 +134,60 @@ async def run_gateway(
 
             await stop_server(grpc_server, grace=1.0)
         await core.close()
+        if metrics is not None:
+            metrics.flush()
         log.info("node_stopped", pid=os.getpid())
+
+
+def start_metrics(settings: Settings, service: str) -> telemetry.Recorder | None:
+    """This process's metrics recorder (None when ``settings.metrics`` is off)."""
+    if not settings.metrics:
+        return None
+    if telemetry.MULTIPROC_ENV not in os.environ:  # started without run(): a single process
+        telemetry.prepare_dir(settings.data_dir, service)
+    return telemetry.start()
+
+
+async def core_metrics(
+    settings: Settings, engine: Engine
+) -> tuple[list[Any], Callable[[], Awaitable[None]]]:
+    """``ocn-node core``: the gRPC metrics interceptor, and GET /metrics on ``metrics_port``.
+
+    Returns the interceptors for the gRPC server and a coroutine function that stops it all.
+    """
+    if not settings.metrics:
+        return [], _nothing
+    from ocn_grpc.metrics import interceptors
+
+    telemetry.prepare_dir(settings.data_dir, "core")
+    recorder = start_metrics(settings, "core")
+    assert recorder is not None
+    telemetry.instrument(engine, recorder)
+    flusher = asyncio.ensure_future(telemetry.flush_every(recorder))
+    server: asyncio.Server | None = None
+    if settings.metrics_port:
+
+        async def scrape(request: Request) -> Response:
+            if request.method == "GET" and request.path == "/metrics":
+                body = recorder.scrape(engine)
+                return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
+            return Response(404, [("Content-Type", "text/plain")], b"Not found")
+
+        server = await serve(scrape, settings.host, settings.metrics_port, 0, too_large)
+        log.info("metrics_listening", listen=f"{settings.host}:{settings.metrics_port}")
+
+    async def stop() -> None:
+        flusher.cancel()
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        recorder.flush()
+
+    return interceptors(recorder), stop
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _hangup() -> None:
@@ -182,6 +245,7 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
         except Exception:
             log.exception("housekeeping_failed")
         else:
+            telemetry.count("proxy_expiries", by=done.get("proxies_expired", 0))
             if any(done.values()):
                 log.info("housekeeping", **done)
 
@@ -209,6 +273,8 @@ def run(settings: Settings, core_url: str = "") -> int:
     if not core_url:
         lock_data_dir(settings.data_dir)  # held until the process (and its workers) exit
         settings.ensure_secrets()
+    if settings.metrics:  # before the fork: every worker writes its files there
+        telemetry.prepare_dir(settings.data_dir, "gateway")
     if settings.workers <= 1:
         try:
             _worker(settings, core_url)

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from ocn_core import ocpi, signing
-from ocn_core.errors import BadResponse, MalformedJson, SignatureError
+from ocn_core import ocpi, signing, telemetry
+from ocn_core.errors import BadResponse, MalformedJson, OcnError, SignatureError
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import PartyRef, RouteKind, RouteRequest, RouteResponse
 
@@ -54,11 +54,16 @@ def verify_request(ctx: NodeContext, req: RouteRequest) -> Any | None:
     """The verified request Notary, or None when signing is not active."""
     if not active(ctx, req):
         return None
-    if not req.ocn_signature:
-        raise SignatureError("Missing OCN Signature")
-    notary = signing.Notary.deserialize(req.ocn_signature)
-    notary.verify(request_values(req, req.query, req.body))
-    _check_signatory(ctx, req.from_party, notary.signatory)
+    try:
+        if not req.ocn_signature:
+            raise SignatureError("Missing OCN Signature")
+        notary = signing.Notary.deserialize(req.ocn_signature)
+        notary.verify(request_values(req, req.query, req.body))
+        _check_signatory(ctx, req.from_party, notary.signatory)
+    except OcnError:
+        telemetry.count("signature_verifications", "request", "failed")
+        raise
+    telemetry.count("signature_verifications", "request", "ok")
     return notary
 
 
@@ -84,7 +89,9 @@ def verify_response(ctx: NodeContext, req: RouteRequest, resp: RouteResponse) ->
         notary.verify(signing.response_values(_lower(resp.headers), body))
         _check_signatory(ctx, req.to_party, notary.signatory)
     except SignatureError as exc:
+        telemetry.count("signature_verifications", "response", "failed")
         raise BadResponse(f"Unable to verify response signature: {exc.message}") from None
+    telemetry.count("signature_verifications", "response", "ok")
 
 
 def resign_response(ctx: NodeContext, resp: RouteResponse, stash: dict[str, Any]) -> None:

@@ -277,6 +277,10 @@ class PgProxyStore:
 
         return self.bridge.write(work)
 
+    def size(self) -> int:
+        """How many resources are stored (expired ones included until the next cleanup)."""
+        return int(self.bridge.fetchval("SELECT count(*) FROM ocn_proxies"))
+
 
 class PgLeadership:
     """Background jobs run where the advisory lock is held (one replica process per node)."""

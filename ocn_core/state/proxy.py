@@ -65,3 +65,8 @@ class ProxyStore:
                 if not cursor.delete() or not cursor.key():
                     break
         return removed
+
+    def size(self) -> int:
+        """How many resources are stored (expired ones included until the next cleanup)."""
+        with self.env.begin() as txn:
+            return int(txn.stat(self.db)["entries"])

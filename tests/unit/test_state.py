@@ -152,7 +152,9 @@ def test_proxies_are_scoped_and_expire(replica: OpenReplica) -> None:
     assert proxies.get(long, "NLCPX", "DEMSP") is None
     time.sleep(0.02)
     assert proxies.get(short, "CHCPO", "DEMSP") is None
+    assert elsewhere.size() == 2  # the expired one stays until the cleanup
     assert proxies.cleanup() == 1
+    assert elsewhere.size() == 1
     assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
     assert proxies.cleanup(now=time.time() + 120) == 1
     assert elsewhere.get(long, "CHCPO", "DEMSP") is None
