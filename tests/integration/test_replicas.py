@@ -94,7 +94,10 @@ async def register(party: PartyServer, token_a: str, replica_url: str, public: s
         headers = {"Authorization": party.auth(token_a)}
         url = replica_url + "/ocpi/versions"
         async with http.get(url, headers=headers) as resp:
-            versions = (await resp.json())["data"]
+            answer = await resp.json()
+        if answer["status_code"] != 1000:  # e.g. a rival registered with this token A already
+            return answer
+        versions = answer["data"]
         details = next(v["url"] for v in versions if v["version"] == party.version)
         async with http.get(details.replace(public, replica_url), headers=headers) as resp:
             endpoints = (await resp.json())["data"]["endpoints"]
