@@ -5,6 +5,7 @@ background-jobs lock."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 import time
@@ -305,3 +306,59 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
 
     _in_other_process(store, "platform")  # the CPO re-registered as another platform
     assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
+
+
+# --- `ocn-node db upgrade | status` -------------------------------------------------------
+
+
+def test_db_commands_create_and_migrate_the_schema_once(pg_url: str) -> None:
+    from ocn_core.state.pg_schema import LATEST
+    from tests.support.process import ocn_node
+
+    env = {"OCN_STATE_URL": pg_url}
+    fresh = ocn_node("db", "status", env=env)
+    assert fresh.returncode == 3, fresh.stderr  # pending migrations
+    assert f"schema version 0 (this node: {LATEST}); pending: [1" in fresh.stdout
+    first = ocn_node("db", "upgrade", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied migration 1: platforms, roles" in first.stdout
+    again = ocn_node("db", "upgrade", "--state-url", pg_url)
+    assert again.returncode == 0, again.stderr
+    assert "applied" not in again.stdout
+    assert f"schema version {LATEST} (this node: {LATEST}); pending: none" in again.stdout
+
+    async def newer() -> None:
+        conn = await asyncpg.connect(pg_url)
+        await conn.execute("INSERT INTO ocn_schema VALUES (999, 'from the future')")
+        await conn.close()
+
+    import asyncio
+
+    asyncio.run(newer())
+    refused = ocn_node("db", "upgrade", env=env)
+    assert refused.returncode == 1
+    assert "schema version 999; this node knows up to" in refused.stderr
+    missing = ocn_node("db", "status", env={"OCN_STATE_URL": ""})
+    assert missing.returncode == 2
+    assert "set --state-url or OCN_STATE_URL" in missing.stderr
+
+
+def test_admin_commands_work_on_the_shared_state(pg_url: str, tmp_path: Path) -> None:
+    from tests.support.process import ocn_node
+
+    env = {"OCN_STATE_URL": pg_url}
+    issued = ocn_node("admin", "--data-dir", str(tmp_path / "a"), "token", "CH:CPO", env=env)
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)["token"]
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    state = open_state(Settings.from_env({}, data_dir=tmp_path, state_url=pg_url), store)
+    try:  # another replica (its own data dir) sees the token the CLI issued
+        found = state.platforms.grant(token)
+        assert found is not None
+        assert found.allows("CPO", "CH", "CPO")
+    finally:
+        state.close()
+        store.close()
+    listed = ocn_node("admin", "--data-dir", str(tmp_path / "b"), "platforms", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "[]"
