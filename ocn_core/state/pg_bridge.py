@@ -65,6 +65,7 @@ class PgBridge:
         self._tasks: list[asyncio.Future[Any]] = []
         self._held = False
         self._leading = False
+        self._closed = False
         self.pool: Any = self.call(self._open_pool())
 
     # --- calls from the node's thread -------------------------------------------------------
@@ -110,14 +111,18 @@ class PgBridge:
         return self._held
 
     def close(self) -> None:
-        if self.loop.is_closed():
+        """Close the connections and stop the thread (idempotent)."""
+        if self._closed:
             return
+        self._closed = True
         try:
             self.call(self._close(), timeout=5)
         except StateUnavailable:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
 
     # --- on the bridge's loop ---------------------------------------------------------------
 
