@@ -43,7 +43,8 @@ LEAD_INTERVAL = 1.0  # seconds between lock attempts (and liveness checks of the
 _UNREACHABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError, asyncpg.CannotConnectNowError)  # fmt: skip
 
-Reload = Callable[[Any], Awaitable[None]]  # reloads the mirror over the given connection
+# reloads the mirror over the given connection: the rows of these keys, or all (None)
+Reload = Callable[[Any, "set[str] | None"], Awaitable[None]]
 
 
 class PgBridge:
@@ -58,6 +59,7 @@ class PgBridge:
         self._thread.start()
         self._reload: Reload | None = None
         self._seen = 0  # newest change generation announced to our listener
+        self._changed: set[str] | None = None  # keys changed since the last reload (None: all)
         self._acked: dict[int, int] = {}  # listener backend pid -> newest generation applied
         self._listener_pid = 0  # our listener's backend pid while connected (0: not connected)
         self._acks: asyncio.Event | None = None
@@ -89,11 +91,12 @@ class PgBridge:
 
     def write(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """``work(conn)`` in one committed transaction (synchronous commit: durable)."""
-        return self.call(self._transaction(work, announce=False))
+        return self.call(self._transaction(work, None))
 
-    def change(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        """A write that changes the mirror: committed, announced, applied by every replica."""
-        return self.call(self._transaction(work, announce=True), self.timeout + self.sync_timeout)
+    def change(self, keys: list[str], work: Callable[[Any], Awaitable[T]]) -> T:
+        """A write that changes the mirror's rows of ``keys`` (platform ids): committed,
+        announced, applied by every replica before it returns."""
+        return self.call(self._transaction(work, keys), self.timeout + self.sync_timeout)
 
     def start(self, reload: Reload) -> None:
         """Migrate, then start the listener; returns once the mirror is loaded."""
@@ -151,21 +154,24 @@ class PgBridge:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
 
-    async def _transaction(self, work: Callable[[Any], Awaitable[T]], announce: bool) -> T:
+    async def _transaction(self, work: Callable[[Any], Awaitable[T]], keys: list[str] | None) -> T:
+        """``work`` in one transaction; with ``keys``, announced as a change of those keys
+        (payload ``<generation>:<key> <key>…``) and awaited on every replica."""
         async with self.pool.acquire() as conn, conn.transaction():
-            if announce:
+            if keys is not None:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             result = await work(conn)
-            if announce:
+            if keys is not None:
                 row = await conn.fetchrow(
-                    "SELECT g, pg_notify($1, g::text), (SELECT array_agg(pid) FROM"
-                    " pg_stat_activity WHERE application_name = $2"
+                    "SELECT g, pg_notify($1, g::text || ':' || $3), (SELECT array_agg(pid)"
+                    " FROM pg_stat_activity WHERE application_name = $2"
                     " AND datname = current_database()) FROM"
                     " (SELECT nextval('ocn_state_generation') AS g) AS s",
                     CHANGES,
                     LISTENER_APP,
+                    " ".join(keys),
                 )
-        if announce:
+        if keys is not None:
             await self._applied_everywhere(int(row[0]), set(row[2] or ()))
         return result
 
@@ -174,7 +180,7 @@ class PgBridge:
         assert self._acks is not None
         if self._listener_pid not in listeners and self._reload is not None:
             async with self.pool.acquire() as conn:  # our listener is away: reload ourselves
-                await self._reload(conn)
+                await self._reload(conn, None)
         deadline = time.monotonic() + self.sync_timeout
         while True:
             missing = {p for p in listeners if self._acked.get(p, 0) < generation}
@@ -192,7 +198,10 @@ class PgBridge:
 
     def _on_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         assert self._dirty is not None
-        self._seen = max(self._seen, int(payload))
+        generation, _, keys = payload.partition(":")
+        self._seen = max(self._seen, int(generation))
+        if self._changed is not None:
+            self._changed.update(keys.split())
         self._dirty.set()
 
     def _on_ack(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -217,10 +226,13 @@ class PgBridge:
                 await conn.add_listener(CHANGES, self._on_change)
                 await conn.add_listener(ACKS, self._on_ack)
                 pid = conn.get_server_pid()
+                self._changed = None  # connected (again): notifications may have been missed
                 while True:  # reload (in full the first time), acknowledge, wait for more
                     self._dirty.clear()
                     target = self._seen
-                    await self._reload(conn)
+                    changed: set[str] | None = self._changed
+                    self._changed = set()
+                    await self._reload(conn, changed)
                     if not self._listener_pid:
                         self._listener_pid = pid
                         log.info("state_listening", pid=os.getpid(), backend=pid)

@@ -39,12 +39,29 @@ class Mirror:
     auth: dict[str, str] = field(default_factory=dict)  # id -> Authorization value
 
 
-async def load_mirror(conn: Any) -> Mirror:
-    """Read the routing tables in one repeatable-read snapshot."""
+async def load_mirror(conn: Any, base: Mirror | None = None, ids: set[str] | None = None) -> Mirror:
+    """Read the routing tables in one repeatable-read snapshot: all of them, or (``base`` and
+    ``ids``) only the rows of the platforms ``ids``, the rest copied from ``base``."""
+    where, args = ("", []) if ids is None else (" WHERE id = ANY($1::text[])", [list(ids)])
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = await conn.fetch("SELECT id, record, auth, token_c_digest FROM ocn_platforms")
-        roles = await conn.fetch("SELECT party, platform_id FROM ocn_roles")
-    mirror = Mirror(by_role={r[0]: r[1] for r in roles})
+        rows = await conn.fetch(
+            "SELECT id, record, auth, token_c_digest FROM ocn_platforms" + where, *args
+        )
+        roles = await conn.fetch(
+            "SELECT party, platform_id FROM ocn_roles" + where.replace("id", "platform_id"), *args
+        )
+    if base is None or ids is None:
+        mirror = Mirror()
+    else:  # the unchanged platforms' entries, copied (the old mirror stays as it was)
+        gone = {base.platforms[i].token_c_digest for i in ids if i in base.platforms}
+        mirror = Mirror(
+            {k: v for k, v in base.platforms.items() if k not in ids},
+            {k: v for k, v in base.by_token.items() if k not in gone},
+            {k: v for k, v in base.by_role.items() if v not in ids},
+            {k: v for k, v in base.endpoints.items() if k[0] not in ids},
+            {k: v for k, v in base.auth.items() if k not in ids},
+        )
+    mirror.by_role.update((r[0], r[1]) for r in roles)
     for pid, record, auth, digest in rows:
         platform = Platform.from_json(orjson.loads(record))
         mirror.platforms[pid] = platform
@@ -68,9 +85,10 @@ class PgPlatformStore:
         self._facts: dict[_FactsKey, RouteFacts] = {}
         self._facts_of: Mirror | None = None  # the mirror the memo was filled from
 
-    async def reload(self, conn: Any) -> None:
-        """Replace the mirror (the bridge's listener calls this on every change)."""
-        self.mirror = await load_mirror(conn)
+    async def reload(self, conn: Any, ids: set[str] | None) -> None:
+        """Replace the mirror: in full (``ids`` None), or the rows of the platforms ``ids``
+        (the bridge's listener calls this on every change)."""
+        self.mirror = await load_mirror(conn, self.mirror, ids)
 
     # --- registration tokens (A): in the database -----------------------------------------
 
@@ -198,7 +216,7 @@ class PgPlatformStore:
                 platform.id,
             )
 
-        self.bridge.change(work)
+        self.bridge.change([platform.id] + ([replace_id] if replace_id else []), work)
 
     def touch(self, platform_id: str, status: str = CONNECTED) -> None:
         async def work(conn: Any) -> None:
@@ -210,7 +228,7 @@ class PgPlatformStore:
                 time.time(),
             )
 
-        self.bridge.change(work)
+        self.bridge.change([platform_id], work)
 
     def delete(self, platform_id: str) -> bool:
         async def work(conn: Any) -> bool:
@@ -219,7 +237,7 @@ class PgPlatformStore:
             )
             return found is not None
 
-        return self.bridge.change(work)
+        return self.bridge.change([platform_id], work)
 
 
 class PgProxyStore:

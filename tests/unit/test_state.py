@@ -230,6 +230,35 @@ def test_lost_listener_reloads_in_full_and_serves_its_mirror_meanwhile(
         store.close()
 
 
+def test_incremental_mirror_reloads_equal_a_full_load(pg_url: str, tmp_path: Path) -> None:
+    from ocn_core.state.pg_store import PgPlatformStore, load_mirror
+
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    settings = Settings.from_env({}, data_dir=tmp_path, state_url=pg_url)
+    writer, reader = open_state(settings, store), open_state(settings, store)
+    try:
+        w = writer.platforms
+        for i in range(6):
+            w.register(
+                None, _platform(f"p{i}", ("CPO", "CH", f"C{i}"), ("EMSP", "DE", f"M{i}")), f"c{i}"
+            )
+        w.delete("p1")
+        w.register(None, _platform("p2", ("CPO", "CH", "C2")), "c2-new", replace_id="p2")  # PUT
+        w.touch("p3", "OFFLINE")
+        w.register(None, _platform("p7", ("EMSP", "DE", "M1")), "c7")  # a freed role reused
+        assert isinstance(reader.platforms, PgPlatformStore)
+        bridge = reader.platforms.bridge
+        full = bridge.call(bridge._with_conn(load_mirror))
+        assert reader.platforms.mirror == full
+        assert reader.platforms.platform_id_by_token("c2") is None
+        assert reader.platforms.platform_id_by_role("DE", "M2") is None  # dropped by the PUT
+        assert reader.platforms.platform_id_by_role("DE", "M1") == "p7"
+    finally:
+        writer.close()
+        reader.close()
+        store.close()
+
+
 def test_background_jobs_run_on_one_replica_and_move_when_it_dies(
     pg_url: str, tmp_path: Path
 ) -> None:
