@@ -42,6 +42,7 @@ def open_state(settings: Settings, store: Store) -> NodeState:
     from ocn_core.state.pg_store import PgLeadership, PgPlatformStore, PgProxyStore
 
     bridge = PgBridge(settings.state_url, settings.state_timeout, settings.state_sync_timeout)
+    # (an unreachable database raises StateUnavailable here: the node does not start)
     platforms = PgPlatformStore(bridge)
     try:
         bridge.start(platforms.reload)

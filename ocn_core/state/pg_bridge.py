@@ -68,7 +68,11 @@ class PgBridge:
         self._held = False
         self._leading = False
         self._closed = False
-        self.pool: Any = self.call(self._open_pool())
+        try:
+            self.pool: Any = self.call(self._open_pool())
+        except BaseException:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            raise
 
     # --- calls from the node's thread -------------------------------------------------------
 
