@@ -29,6 +29,7 @@ SCENARIOS = {
     "notary": "benchmarks.notary_bench",
     "grpc": "benchmarks.grpc_bench",
     "http": "benchmarks.http_bench",
+    "federation": "benchmarks.federation_bench",
     "registry": "benchmarks.registry_bench",
     "replicas": "benchmarks.replicas_bench",
 }

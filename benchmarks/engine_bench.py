@@ -26,7 +26,8 @@ class StubTransport:
                                  payloads.LOCATION_RESPONSE)  # fmt: skip
 
     async def request(self, method: str, url: str, headers: list[tuple[str, str]],
-                      body: bytes = b"", timeout: float | None = None) -> HttpResult:  # fmt: skip
+                      body: bytes = b"", timeout: float | None = None,
+                      retry_safe: bool = False) -> HttpResult:  # fmt: skip
         return self.result
 
     async def close(self) -> None:

@@ -183,19 +183,29 @@ def _target(what: str, value: float | None, limit: float, op: str,
     return {"name": what, "value": value, "limit": limit, "met": met}
 
 
-def run(quick: bool) -> dict[str, Any]:
-    missing = [m for m in (nginx.available(), wrk.available()) if m]
-    if missing:
-        return {"skipped": "; ".join(missing)}
-    plan = QUICK if quick else FULL
-    with tempfile.TemporaryDirectory(prefix="ocn-bench-http-") as tmp, Progress("http hop") as bar:
-        setup = _Setup(Path(tmp), quick)
+def measure(setup: _Setup, plan: Plan, title: str) -> list[dict[str, Any]]:
+    """Build ``setup``, run its cells under ``plan``, stop everything; the summarised rows."""
+    with Progress(title) as bar:
         try:
             upstream = setup.build()
             run_cells(setup.cells, upstream, plan, bar)
         finally:
             setup.close()
-    rows = [summarize(c) for c in setup.cells]
+    return [summarize(c) for c in setup.cells]
+
+
+def missing_tools() -> str:
+    """Why the HTTP scenarios cannot run here ("" when nginx and wrk are installed)."""
+    return "; ".join(m for m in (nginx.available(), wrk.available()) if m)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    if missing := missing_tools():
+        return {"skipped": missing}
+    plan = QUICK if quick else FULL
+    with tempfile.TemporaryDirectory(prefix="ocn-bench-http-") as tmp:
+        setup = _Setup(Path(tmp), quick)
+        rows = measure(setup, plan, "http hop")
     add_ratios(rows)
     meta = {"plan": plan.__dict__, "nginx": nginx.version(), "wrk": wrk.version(),
             "ncpu": procs.NCPU, "skipped_rows": setup.skipped}  # fmt: skip

@@ -84,4 +84,29 @@ def replicas(res: dict[str, Any]) -> list[str]:
     return [note, "", *table(head, rows)]
 
 
-RENDERERS = {"decision": decision, "http": http, "grpc": grpc, "replicas": replicas}
+RENDERERS = {"decision": decision, "http": http, "grpc": grpc}
+
+
+def federation(res: dict[str, Any]) -> list[str]:
+    rows = []
+    for r in res["rows"]:
+        if "rps" not in r:
+            rows.append([r["name"], str(r["workers"]), str(r["conc"]), "failed"] + ["-"] * 5)
+            continue
+        rows.append([
+            r["name"], str(r["workers"]), str(r["conc"]), spread(r["rps"]),
+            ratio(r.get("x_chain_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
+            ratio(r.get("x_chain_p99")), num(r["sut_cpu_us_req"]["median"], 1),
+        ])  # fmt: skip
+    head = ["path", "w", "c", "req/s median [min-max]", "x nginx chain", "p50 µs",
+            "p99 µs median [min-max]", "p99 x nginx chain", "SUT CPU µs/req"]  # fmt: skip
+    sig = res["node_signature"]
+    note = (f"wrk → node A → /ocn/message → node B → upstream against wrk → nginx → nginx → the "
+            f"same upstream, same workers per hop; node signature per message "
+            f"({sig['message_bytes']:.0f} B): sign {sig['sign_us']} µs on A + recover "
+            f"{sig['recover_us']} µs on B = {sig['per_message_us']} µs.")  # fmt: skip
+    return [note, "", *table(head, rows)]
+
+
+RENDERERS["federation"] = federation
+RENDERERS["replicas"] = replicas

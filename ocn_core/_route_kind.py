@@ -14,3 +14,4 @@ class RouteKind(IntEnum):
     PAGE = 6  # GET .../{module}/page/{proxy_id}: next page of a list
     PROXIED = 7  # a node-issued URL (response_url result, CDR location)
     CUSTOM = 8  # /ocpi/custom/{sender|receiver}/{module}/...
+    OCN_MESSAGE = 9  # POST /ocn/message from another node (raw signed body)

@@ -124,6 +124,16 @@ class Settings:
     # gateway with `--core grpc://`: deadline of admin/health calls to the core (seconds);
     # Route calls get forward_timeout + this, so the core answers 4002 before the deadline
     core_timeout: float = setting(5.0, above=0)
+    # seconds between chain polls of the registry follower (how fast a party move is seen)
+    registry_poll_interval: float = setting(5.0, above=0, max=3600)
+    # federation (node to node over /ocn/message): seconds a (sending node, request id) stays
+    # refused as a replay
+    message_replay_window: float = setting(3600.0, above=0, max=MAX_TOKEN_TTL)
+    # outbound URL policy for node URLs (registry) and party URLs (credentials): loopback
+    # (127.0.0.0/8, ::1) only with this development setting or when public_url is loopback
+    allow_loopback_urls: bool = False
+    allow_private_urls: bool = False  # private / link-local (metadata) ranges allowed
+    service_interface: bool = True  # copy requests to agreed service providers (Permissions)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -20,6 +20,8 @@ import structlog
 from ocn_core._ext import implementation_report
 from ocn_core.config import Settings
 from ocn_core.errors import NotFound, OcnError
+from ocn_core.federation.inbound import Inbound
+from ocn_core.federation.services import ServiceCopies
 from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
@@ -65,15 +67,24 @@ class Engine:
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
         self._hub = (settings.country_code, settings.party_id)
+        if settings.service_interface:
+            self.ctx.copies = ServiceCopies(self.ctx)
+        self.inbound = Inbound(
+            self.ctx, store.path.with_name(store.path.name + "-replay"), self.state.replay_guard
+        )
 
     # --- routing -------------------------------------------------------------------------------
 
-    async def route(self, req: RouteRequest) -> RouteResponse:
-        """Route one OCPI request; every outcome is a RouteResponse."""
+    async def route(self, req: RouteRequest, origin: str = "") -> RouteResponse:
+        """Route one OCPI request; every outcome is a RouteResponse.
+
+        ``origin`` is the sending node's address for a request that arrived in an
+        ``/ocn/message`` (never set by an edge).
+        """
         try:
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
-                return await forward.route_module(self.ctx, req)
-            return await self._dispatch(req)
+                return await forward.route_module(self.ctx, req, origin)
+            return await self._dispatch(req, origin)
         except (OcnError, TransportError) as exc:
             return self.refuse(
                 req, exc if isinstance(exc, OcnError) else forward.transport_error(exc)
@@ -87,12 +98,14 @@ class Engine:
     def _sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return signatures.sign_envelope(self.ctx, envelope)
 
-    async def _dispatch(self, req: RouteRequest) -> RouteResponse:
+    async def _dispatch(self, req: RouteRequest, origin: str) -> RouteResponse:
         kind = req.kind
         if kind == RouteKind.CUSTOM:  # MODULE is taken in route() already
-            return await forward.route_module(self.ctx, req)
+            return await forward.route_module(self.ctx, req, origin)
         if kind in (RouteKind.PAGE, RouteKind.PROXIED):
-            return await forward.route_proxied(self.ctx, req)
+            return await forward.route_proxied(self.ctx, req, origin)
+        if kind == RouteKind.OCN_MESSAGE and not origin:
+            return await self.inbound.receive(req, self.route)
         if kind == RouteKind.VERSIONS:
             return responses.ok(req, versions.versions(self.ctx, req), self._hub)
         if kind == RouteKind.VERSION_DETAILS:
@@ -184,6 +197,7 @@ class Engine:
             registry_address=settings.registry_address,
             permissions_address=settings.permissions_address,
             confirmations=settings.confirmations,
+            poll_interval=settings.registry_poll_interval,
         )
         self.ctx.party_reader = sync
         return asyncio.ensure_future(sync.run()) if follow else None
@@ -231,11 +245,17 @@ class Engine:
 
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""
-        return {"proxies_expired": self.ctx.proxies.cleanup()}
+        return {
+            "proxies_expired": self.ctx.proxies.cleanup(),
+            "replay_claims_expired": self.inbound.guard.cleanup(),
+        }
 
     async def close(self) -> None:
         """Close the outbound transport (the store stays open: :meth:`shutdown` closes both)."""
+        if self.ctx.copies is not None:
+            await self.ctx.copies.drain()
         await self.ctx.transport.close()
+        self.inbound.close()
 
     async def shutdown(self) -> None:
         """Close the transport, the state store and the LMDB environment."""

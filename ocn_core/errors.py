@@ -201,6 +201,25 @@ class ReceiverUnreachable(HubError):
     ocpi_status = 4003
 
 
+class UrlRefused(ReceiverUnreachable):
+    """An outbound URL outside the node's URL policy (the node does not connect there)."""
+
+    reason = "url_refused"
+
+
+class NodeSignatureInvalid(HubError):
+    """``/ocn/message``: the node signature does not recover to the sender's registry operator."""
+
+    reason = "node_signature_invalid"
+    ocpi_status = 4003
+
+
+class ReplayedMessage(InvalidRequest):
+    """``/ocn/message``: the sending node already delivered this request id."""
+
+    reason = "replayed_message"
+
+
 class AdminError(OcnError):
     """Admin API misuse: bad key, bad input, missing object (plain JSON, not OCPI)."""
 

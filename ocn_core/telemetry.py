@@ -389,10 +389,11 @@ class TimedTransport:
         headers: list[tuple[str, str]],
         body: bytes = b"",
         timeout: float | None = None,
+        retry_safe: bool = False,
     ) -> HttpResult:
         started = time.perf_counter()
         try:
-            result = await self.inner.request(method, url, headers, body, timeout)
+            result = await self.inner.request(method, url, headers, body, timeout, retry_safe)
         except TransportTimeout:
             _observe(self.timeout, time.perf_counter() - started)
             raise

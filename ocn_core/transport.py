@@ -38,6 +38,10 @@ class HttpTransport(Protocol):
         headers: list[tuple[str, str]],
         body: bytes = b"",
         timeout: float | None = None,
-    ) -> HttpResult: ...
+        retry_safe: bool = False,
+    ) -> HttpResult:
+        """``retry_safe``: the request may be re-sent once on a fresh connection when a pooled
+        one turns out closed before any answer (always so for idempotent methods)."""
+        ...
 
     async def close(self) -> None: ...

@@ -57,6 +57,8 @@ class Gateway:
             return await self._health_details()
         if path.startswith("/admin/"):
             return await self._admin(request)
+        if path == "/ocn/message":
+            return await self._ocn_message(request)
         if path == OPENAPI_PATH:
             return Response(200, [JSON], document_bytes())
         if path == "/metrics" and self.metrics is not None:
@@ -109,6 +111,29 @@ class Gateway:
             self.metrics.route("http", req.kind, req.module, req.interface_role, req.method,
                                resp.status, resp.ocpi_status, resp.error_reason,
                                frm.country_code, frm.party_id, to.country_code, to.party_id,
+                               time.perf_counter() - started)  # fmt: skip
+        return Response(resp.status, resp.headers, resp.body)
+
+    async def _ocn_message(self, request: Request) -> Response:
+        """Another node's signed message: the engine verifies it over the raw body."""
+        started = time.perf_counter()
+        h = request.headers
+        req = RouteRequest(
+            kind=RouteKind.OCN_MESSAGE,
+            method=request.method,
+            request_id=h.get("x-request-id", ""),
+            ocn_signature=h.get("ocn-signature", ""),
+            body=request.body,
+            content_type=h.get("content-type", ""),
+        )
+        with request_context(req):
+            resp = await self.core.route(req)
+            if self.access_log:
+                log.info("ocn_message_completed", status=resp.status,
+                         ocpi_status=resp.ocpi_status, error=resp.error_reason or None)  # fmt: skip
+        if self.metrics is not None:
+            self.metrics.route("http", req.kind, "", 0, req.method, resp.status, resp.ocpi_status,
+                               resp.error_reason, "", "", "", "",
                                time.perf_counter() - started)  # fmt: skip
         return Response(resp.status, resp.headers, resp.body)
 
@@ -192,6 +217,8 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
             return "set_party", {k: body[k] for k in keys if k in body}
         if method == "DELETE" and len(parts) == 4:
             return "delete_party", {"country_code": parts[2], "party_id": parts[3]}
+    if parts == ["registry", "nodes"] and method == "POST" and isinstance(body, dict):
+        return "set_node", {"operator": body.get("operator", ""), "url": body.get("url", "")}
     return None, {}
 
 

@@ -130,6 +130,11 @@ SCHEMAS: dict[str, Any] = {
         address=_ADDRESS,
         operator=_ADDRESS,
     ),
+    "Node": _obj(
+        ["operator", "url"],
+        operator=_ADDRESS,
+        url={"type": "string", "description": "The node's public URL (its registry domain)"},
+    ),
     "Party": _obj(
         ["country_code", "party_id", "address", "roles", "operator", "node_url"],
         country_code=_COUNTRY,
@@ -237,6 +242,18 @@ PATHS: dict[str, Any] = {
                 "content": {"application/json": {"schema": _ref("PartyListing")}},
             },
             "responses": {"200": _json(_ref("Party"), "The listing"), **_errors(400, 401)},
+        }
+    },
+    "/admin/registry/nodes": {
+        "post": {
+            "operationId": "setNode",
+            "summary": "List a node (operator -> URL) in the local registry (local mode)",
+            "security": _ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("Node")}},
+            },
+            "responses": {"200": _json(_ref("Node"), "The listing"), **_errors(400, 401)},
         }
     },
     "/admin/registry/parties/{country_code}/{party_id}": {

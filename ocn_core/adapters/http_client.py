@@ -114,6 +114,7 @@ class HttpClient:
         headers: list[tuple[str, str]],
         body: bytes = b"",
         timeout: float | None = None,
+        retry_safe: bool = False,
     ) -> HttpResult:
         origin, host, target = self._split(url)
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
@@ -132,8 +133,13 @@ class HttpClient:
             except TransportUnreachable:
                 conn._close()
                 # a pooled keep-alive connection the peer closed while idle: retry once on a
-                # fresh one, for idempotent methods only
-                if reused and attempt == 1 and not conn.headers_done and method in _IDEMPOTENT:
+                # fresh one, for idempotent methods (or requests the caller says are safe) only
+                if (
+                    reused
+                    and attempt == 1
+                    and not conn.headers_done
+                    and (retry_safe or method in _IDEMPOTENT)
+                ):
                     continue
                 raise
             except BaseException:

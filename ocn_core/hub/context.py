@@ -11,6 +11,7 @@ from ocn_core.store import Store
 from ocn_core.transport import HttpTransport
 
 if TYPE_CHECKING:
+    from ocn_core.federation.services import ServiceCopies
     from ocn_core.registry import Party, PartyReader, RegistryCache
 
 
@@ -25,6 +26,7 @@ class NodeContext:
     proxies: ProxyState
     party_reader: PartyReader | None = None  # one direct chain read on a cache miss
     leader: Leadership = field(default_factory=SingleProcess)  # runs the background jobs here
+    copies: ServiceCopies | None = None  # service-interface copies (when enabled)
 
     async def party(self, country_code: str, party_id: str) -> Party | None:
         """Registry listing from the cache; on a miss, one direct read from the source."""

@@ -15,7 +15,9 @@ from ocn_core.errors import (
     RegistrationRejected,
     UnknownToken,
     UnsupportedVersion,
+    UrlRefused,
 )
+from ocn_core.federation.urlpolicy import check_url
 from ocn_core.hub.admin import audit, parties_of
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
@@ -155,6 +157,12 @@ async def _fetch_platform(
     listing = await _get_ocpi(ctx, versions_url, auth)
     details_url = _pick_version(listing, version, versions_url)
     details = await _get_ocpi(ctx, details_url, auth)
+    endpoints = _parse_endpoints(details, details_url)
+    for endpoint in endpoints:
+        try:
+            await check_url(endpoint.url, ctx.settings)
+        except UrlRefused as exc:
+            raise InvalidRequest(f"Endpoint {endpoint.identifier}: {exc.message}") from None
     now = time.time()
     return Platform(
         id=platform_id,
@@ -164,7 +172,7 @@ async def _fetch_platform(
         token_b=token_b,
         token_b_base64=base64_token,
         roles=roles,
-        endpoints=_parse_endpoints(details, details_url),
+        endpoints=endpoints,
         last_updated=now,
         created=now,
     )
@@ -209,6 +217,10 @@ async def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGra
 
 
 async def _get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+    try:
+        await check_url(url, ctx.settings)
+    except UrlRefused as exc:
+        raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
     try:
         result = await ctx.transport.request(
             "GET", url, [("Authorization", auth)], timeout=ctx.settings.forward_timeout

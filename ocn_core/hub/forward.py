@@ -25,6 +25,7 @@ from ocn_core.errors import (
     UnknownReceiver,
     WrongRoleHeaders,
 )
+from ocn_core.federation import inbound, outbound
 from ocn_core.hub import proxying, signatures
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
@@ -173,8 +174,12 @@ async def find_receiver(ctx: NodeContext, req: RouteRequest) -> str:
         return resolve_receiver(ctx, req)
 
 
-async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
-    """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface)."""
+async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
+    """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface).
+
+    ``origin`` is the sending node's address for a request that came in an ``/ocn/message``
+    (its sender was checked by that node); the receiver is then local by construction.
+    """
     interface = req.interface_role.ocpi
     row = (
         module_route(req.module, interface, req.ocpi_version)
@@ -183,18 +188,20 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     )
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
-    try:
-        _, url, auth = decide(ctx, req)
-    except UnknownReceiver:
-        if ctx.party_reader is None:
-            raise
-        await find_receiver(ctx, req)  # one direct registry read, then 4001
-        url = auth = None
+    if origin:
+        url, auth = inbound.local_target(ctx, req)
+    else:
+        try:
+            _, url, auth = decide(ctx, req)
+        except UnknownReceiver:  # another node's party (one direct registry read on a miss)
+            return await outbound.route_remote(ctx, req, row, await outbound.remote_node(ctx, req))
     notary = signatures.verify_request(ctx, req)
+    if ctx.copies is not None and not origin:
+        ctx.copies.fire(req)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
     query, body, signature = req.query, req.body, req.ocn_signature
-    if row is not None and row.response_url:
+    if row is not None and row.response_url and not origin:
         query, body, stash = proxying.proxy_response_url(ctx, req)
         if notary is not None:
             signature = signatures.resign_request(ctx, req, notary, query, body, stash)
@@ -204,13 +211,22 @@ async def route_module(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
     headers = outbound_headers(req, auth, body, signature)
     timeout = ctx.settings.forward_timeout
     result = await ctx.transport.request(req.method, target, headers, body, timeout)
+    if origin:  # the requester's node proxies Link / Location
+        return inbound.handed_out(ctx, req, row, relay(ctx, req, result))
     return proxying.proxy_response_headers(ctx, req, row, relay(ctx, req, result))
 
 
-async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
+async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
-    validate_sender(ctx, req)
-    receiver = await find_receiver(ctx, req)
+    if origin:
+        receiver = inbound.local_receiver(ctx, req)
+    else:
+        validate_sender(ctx, req)
+        try:
+            receiver = await find_receiver(ctx, req)
+        except UnknownReceiver:
+            node = await outbound.remote_node(ctx, req)
+            return await outbound.route_remote_proxied(ctx, req, node)
     signatures.verify_request(ctx, req)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
@@ -226,6 +242,8 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
         if req.kind == RouteKind.PAGE
         else None
     )
+    if origin:
+        return inbound.handed_out(ctx, req, row, resp)
     return proxying.proxy_response_headers(ctx, req, row, resp)
 
 

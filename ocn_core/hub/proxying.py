@@ -28,9 +28,25 @@ def proxy_response_url(ctx: NodeContext, req: RouteRequest) -> tuple[str, bytes,
     Returns (query, body, stash): the stash maps the changed signed value's path to its old value.
     """
     proxy_id = ctx.proxies.new_id()
+    node_url = response_url_proxy(ctx.settings.public_url, req, proxy_id, _version(req))
+    query, body, stash = swap_response_url(req, node_url)
+    old = next(iter(stash.values()))
+    # the receiver will send the result: store it for the reversed (sender, receiver) pair
+    ctx.proxies.put(old, req.to_party.key, req.from_party.key, ctx.settings.proxy_ttl, proxy_id)
+    return query, body, stash
+
+
+def response_url_proxy(node: str, req: RouteRequest, proxy_id: str, version: str) -> str:
+    """The URL on ``node`` where the receiver sends the async result of ``req``."""
     segment = req.path_suffix.split("/", 1)[0] if req.module == "commands" else "result"
-    base = f"{ctx.settings.public_url}/ocpi/sender/{_version(req)}/{req.module}"
-    node_url = f"{base}/{segment}/{proxy_id}"
+    return f"{node}/ocpi/sender/{version}/{req.module}/{segment}/{proxy_id}"
+
+
+def swap_response_url(req: RouteRequest, node_url: str) -> tuple[str, bytes, dict[str, str]]:
+    """Put ``node_url`` in place of the response_url (body for POST/PUT, query for GET/DELETE).
+
+    Returns (query, body, stash): the stash maps the changed signed value's path to its old value.
+    """
     query, body = req.query, req.body
     if req.method in ("GET", "DELETE"):
         query, old = swap_query_response_url(req.query, node_url)
@@ -38,8 +54,6 @@ def proxy_response_url(ctx: NodeContext, req: RouteRequest) -> tuple[str, bytes,
     else:
         body, old = swap_body_response_url(req.body, node_url)
         path = "$['body']['response_url']"
-    # the receiver will send the result: store it for the reversed (sender, receiver) pair
-    ctx.proxies.put(old, req.to_party.key, req.from_party.key, ctx.settings.proxy_ttl, proxy_id)
     return query, body, {path: old}
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocn_core.state.interface import Leadership, PlatformState, ProxyState, SingleProcess
+from ocn_core.state.interface import (
+    Leadership,
+    PlatformState,
+    ProxyState,
+    ReplayClaims,
+    SingleProcess,
+)
 from ocn_core.state.platforms import PlatformStore
 from ocn_core.state.proxy import ProxyStore
 
@@ -22,6 +30,9 @@ class NodeState:
     platforms: PlatformState
     proxies: ProxyState
     leader: Leadership
+    # opens the /ocn/message replay window (path of LMDB's own environment, window seconds);
+    # None: LMDB's guard in that path
+    replay_guard: Callable[[Path, float], ReplayClaims] | None = None
 
     def close(self) -> None:
         bridge = getattr(self.platforms, "bridge", None)
@@ -39,7 +50,12 @@ def open_state(settings: Settings, store: Store) -> NodeState:
     if not settings.state_url:
         return lmdb_state(store)
     from ocn_core.state.pg_bridge import PgBridge
-    from ocn_core.state.pg_store import PgLeadership, PgPlatformStore, PgProxyStore
+    from ocn_core.state.pg_store import (
+        PgLeadership,
+        PgPlatformStore,
+        PgProxyStore,
+        PgReplayGuard,
+    )
 
     bridge = PgBridge(settings.state_url, settings.state_timeout, settings.state_sync_timeout)
     # (an unreachable database raises StateUnavailable here: the node does not start)
@@ -49,4 +65,10 @@ def open_state(settings: Settings, store: Store) -> NodeState:
     except BaseException:
         bridge.close()
         raise
-    return NodeState("postgresql", platforms, PgProxyStore(bridge), PgLeadership(bridge))
+    return NodeState(
+        "postgresql",
+        platforms,
+        PgProxyStore(bridge),
+        PgLeadership(bridge),
+        lambda _path, window: PgReplayGuard(bridge, window),
+    )

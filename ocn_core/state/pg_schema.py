@@ -45,6 +45,19 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE SEQUENCE ocn_state_generation;
         """,
     ),
+    (
+        2,
+        "replay window of /ocn/message (sending node, request id)",
+        """
+        CREATE TABLE ocn_replay (
+            node text NOT NULL,               -- sending node's address, lower case
+            request_id text NOT NULL,
+            expires_at double precision NOT NULL,
+            PRIMARY KEY (node, request_id)
+        );
+        CREATE INDEX ocn_replay_expiry ON ocn_replay (expires_at);
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 

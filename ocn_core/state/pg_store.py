@@ -162,6 +162,12 @@ class PgPlatformStore:
         self._facts.clear()
         self._facts_of = None
 
+    @property
+    def facts_generation(self) -> bytes | None:
+        """Always "none read": route facts come from the mirror, not from LMDB, so memos over
+        LMDB data (the registry) read LMDB's routing generation themselves."""
+        return b"-"
+
     def auth_header(self, platform_id: str) -> str | None:
         return self.mirror.auth.get(platform_id)
 
@@ -295,6 +301,11 @@ class PgProxyStore:
 
         return self.bridge.write(work)
 
+    def exists(self, proxy_id: str) -> bool:
+        """Whether ``proxy_id`` is taken (by any pair, expired or not)."""
+        found = self.bridge.fetchval("SELECT 1 FROM ocn_proxies WHERE id = $1", proxy_id)
+        return found is not None
+
     def size(self) -> int:
         """How many resources are stored (expired ones included until the next cleanup)."""
         return int(self.bridge.fetchval("SELECT count(*) FROM ocn_proxies"))
@@ -312,3 +323,49 @@ class PgLeadership:
     @property
     def held(self) -> bool:
         return self.bridge.leader
+
+
+class PgReplayGuard:
+    """:class:`~ocn_core.state.interface.ReplayClaims` in PostgreSQL: a message replayed to any
+    replica is refused. Like the LMDB guard, a claim does not wait for its WAL flush
+    (``synchronous_commit = off``: PostgreSQL flushes within a second), a crash of the node
+    loses nothing, a crash of the database at most the last second of claims."""
+
+    def __init__(self, bridge: PgBridge, window: float) -> None:
+        self.bridge = bridge
+        self.window = window
+
+    def claim(self, node: str, request_id: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+
+        async def work(conn: Any) -> bool:
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            won = await conn.fetchval(
+                "INSERT INTO ocn_replay (node, request_id, expires_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (node, request_id) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+                " WHERE ocn_replay.expires_at <= $4 RETURNING 1",
+                node.lower(),
+                request_id,
+                now + self.window,
+                now,
+            )
+            return won is not None
+
+        return self.bridge.write(work)
+
+    def cleanup(self, now: float | None = None) -> int:
+        limit = time.time() if now is None else now
+
+        async def work(conn: Any) -> int:
+            return int(
+                await conn.fetchval(
+                    "WITH gone AS (DELETE FROM ocn_replay WHERE expires_at <= $1 RETURNING 1)"
+                    " SELECT count(*) FROM gone",
+                    limit,
+                )
+            )
+
+        return self.bridge.write(work)
+
+    def close(self) -> None:
+        """The bridge is closed with the node state."""

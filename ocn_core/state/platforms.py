@@ -110,6 +110,14 @@ class PlatformStore:
         self._facts[key] = facts
         return facts
 
+    @property
+    def facts_generation(self) -> bytes | None:
+        """The routing generation the last :meth:`route_facts` read (``b"-"``: none yet).
+
+        Memos derived from the same request's decision (registry entries included) key on it.
+        """
+        return self._facts_gen
+
     def forget_route_facts(self) -> None:
         """Drop the memo: the next decision reads LMDB (the cold path, as after a write)."""
         self._facts.clear()

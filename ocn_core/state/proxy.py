@@ -39,6 +39,11 @@ class ProxyStore:
             txn.put(codec.proxy_expiry_key(expires, proxy_id), b"", db=self.expiry)
         return proxy_id
 
+    def exists(self, proxy_id: str) -> bool:
+        """Whether ``proxy_id`` is taken (by any pair, expired or not)."""
+        with self.env.begin() as txn:
+            return txn.get(codec.proxy_key(proxy_id), db=self.db) is not None
+
     def get(self, proxy_id: str, sender: str, receiver: str) -> str | None:
         with self.env.begin() as txn:
             raw = txn.get(codec.proxy_key(proxy_id), db=self.db)

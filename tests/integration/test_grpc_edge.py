@@ -205,7 +205,7 @@ async def test_stream_concurrency_is_bounded(tmp_path: Path) -> None:
         now = peak = 0
         real_route = engine.route
 
-        async def slow_route(req: RouteRequest) -> RouteResponse:
+        async def slow_route(req: RouteRequest, origin: str = "") -> RouteResponse:
             nonlocal now, peak
             now += 1
             peak = max(peak, now)
@@ -319,7 +319,7 @@ async def _health_is(url: str, status: int) -> bool:
 async def test_gateway_deadline_on_a_slow_core(tmp_path: Path) -> None:
     async with core_at(tmp_path) as (engine, server):
 
-        async def stuck(req: RouteRequest) -> RouteResponse:
+        async def stuck(req: RouteRequest, origin: str = "") -> RouteResponse:
             await asyncio.sleep(5)
             raise AssertionError("the deadline should have ended the call")
 

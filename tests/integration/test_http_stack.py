@@ -118,6 +118,17 @@ async def test_stale_pooled_connection_is_retried_for_idempotent_methods_only(ra
     await client.close()
 
 
+async def test_retry_safe_post_is_retried_on_a_stale_pooled_connection(raw) -> None:  # type: ignore[no-untyped-def]
+    """/ocn/message posts are safe to re-send (the receiving node refuses replays)."""
+    server = await raw(lambda n, req: OK if n == 1 else None)
+    client = HttpClient()
+    url = f"http://127.0.0.1:{server.port}/ocn/message"
+    await client.request("POST", url, [], b"{}")
+    assert (await client.request("POST", url, [], b"{}", retry_safe=True)).status == 200
+    assert server.connections == 2
+    await client.close()
+
+
 async def _gateway(
     handler: Callable[[Request], asyncio.Future[Response]], max_body: int = 100
 ) -> tuple[asyncio.Server, int]:

@@ -119,6 +119,11 @@ async def test_every_operation_answers_as_documented(client: Client) -> None:
     await call("post", parties, 200, {"country_code": "DE", "party_id": "MSP", "roles": ["EMSP"]})
     await call("post", parties, 400, {"country_code": "C", "party_id": "CPO", "roles": ["CPO"]})
     await call("post", parties, 401, listing, auth=False)
+    nodes = "/admin/registry/nodes"
+    node = {"operator": "0x" + "ab" * 20, "url": "https://other-node.example.com"}
+    assert (await call("post", nodes, 200, node))["url"] == node["url"]
+    await call("post", nodes, 400, {"operator": "not-an-address", "url": "https://x.example"})
+    await call("post", nodes, 401, node, auth=False)
 
     grant = "/admin/generate-registration-token"
     token = await call("post", grant, 200, [{"country_code": "CH", "party_id": "CPO"}])

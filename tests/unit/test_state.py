@@ -19,7 +19,7 @@ from ocn_core.config import Settings
 from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord
 from ocn_core.state.backend import NodeState, lmdb_state, open_state
-from ocn_core.state.interface import TokenAlreadyUsed
+from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
 from ocn_core.state.records import EndpointRecord
 from ocn_core.store import Store
 
@@ -148,6 +148,8 @@ def test_proxies_are_scoped_and_expire(replica: OpenReplica) -> None:
     long = proxies.put("http://msp/cb/1", "CHCPO", "DEMSP", 60)
     short = proxies.put("http://msp/cb/2", "CHCPO", "DEMSP", 0.01)
     assert elsewhere.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"  # any worker / replica
+    assert elsewhere.exists(long)
+    assert not elsewhere.exists("never-issued")
     assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
     assert proxies.get(long, "DEMSP", "CHCPO") is None
     assert proxies.get(long, "NLCPX", "DEMSP") is None
@@ -160,6 +162,29 @@ def test_proxies_are_scoped_and_expire(replica: OpenReplica) -> None:
     assert proxies.cleanup(now=time.time() + 120) == 1
     assert elsewhere.get(long, "CHCPO", "DEMSP") is None
     assert proxies.cleanup() == 0
+
+
+def test_a_message_is_claimed_once_across_workers_or_replicas(
+    replica: OpenReplica, tmp_path: Path
+) -> None:
+    from ocn_core.federation.replay import ReplayGuard
+
+    opened = [replica().replay_guard for _ in range(2)]
+    guards: list[ReplayClaims]
+    if opened[0] is None:  # LMDB: one environment per process (workers share its file)
+        guards = [ReplayGuard(tmp_path / "replay", 60.0)] * 2
+    else:
+        guards = [open_guard(tmp_path / "replay", 60.0) for open_guard in opened if open_guard]
+    try:
+        now = time.time()
+        assert guards[0].claim("0xAbC", "req-1", now)
+        assert not guards[1].claim("0xabc", "req-1", now + 1)  # replayed, to another replica
+        assert guards[1].claim("0xabc", "req-2", now + 1)
+        assert guards[1].claim("0xabc", "req-1", now + 61)  # the window has passed
+        assert guards[0].cleanup(now + 62) >= 1
+    finally:
+        for guard in {id(g): g for g in guards}.values():
+            guard.close()
 
 
 def test_route_facts_follow_every_write_despite_the_memo(replica: OpenReplica) -> None:

@@ -44,6 +44,8 @@ class _RouteKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RouteKind.V
     """a node-issued URL (response_url result, CDR location)"""
     ROUTE_KIND_CUSTOM: _RouteKind.ValueType  # 8
     """/ocpi/custom/{sender|receiver}/{module}/..."""
+    ROUTE_KIND_OCN_MESSAGE: _RouteKind.ValueType  # 9
+    """POST /ocn/message from another node (raw signed body)"""
 
 class RouteKind(_RouteKind, metaclass=_RouteKindEnumTypeWrapper):
     """What the request addresses, decided by the front end's route table."""
@@ -65,6 +67,8 @@ ROUTE_KIND_PROXIED: RouteKind.ValueType  # 7
 """a node-issued URL (response_url result, CDR location)"""
 ROUTE_KIND_CUSTOM: RouteKind.ValueType  # 8
 """/ocpi/custom/{sender|receiver}/{module}/..."""
+ROUTE_KIND_OCN_MESSAGE: RouteKind.ValueType  # 9
+"""POST /ocn/message from another node (raw signed body)"""
 Global___RouteKind: _TypeAlias = RouteKind  # noqa: Y015
 
 class _InterfaceRole:
