@@ -32,6 +32,7 @@ SCENARIOS = {
     "federation": "benchmarks.federation_bench",
     "registry": "benchmarks.registry_bench",
     "replicas": "benchmarks.replicas_bench",
+    "broadcast": "benchmarks.broadcast_bench",
 }
 
 

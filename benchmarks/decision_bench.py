@@ -21,9 +21,11 @@ from benchmarks.progress import Progress
 from ocn_core import ocpi
 from ocn_core.hub import forward
 from ocn_core.hub.context import NodeContext
+from ocn_core.hub.rules import enforce
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import IMPLEMENTATION, match, module_route
 from ocn_core.state import PlatformStore, codec
+from ocn_core.state.rules import NO_RULES
 
 TARGET_P50_US = 10.0
 
@@ -44,7 +46,10 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str]:
     row = module_route(req.module, req.interface_role.ocpi)
     if row is None or req.method not in row.methods:
         raise RuntimeError("route table refuses the benchmark request")
-    _, url, auth = forward.decide(ctx, req)  # sender, receiver, endpoint: one LMDB txn
+    # sender, receiver, endpoint and the receiver's OcnRules: one LMDB txn
+    _, url, auth, rules = forward.decide(ctx, req)
+    if rules is not NO_RULES:
+        enforce(rules, req.from_party.key, req.module)
     if url is None or auth is None:
         raise RuntimeError("receiver endpoint missing")
     return ocpi.join_url(url, req.path_suffix), auth

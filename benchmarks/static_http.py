@@ -14,7 +14,7 @@ import httptools
 from benchmarks import payloads
 
 
-class _Static(asyncio.Protocol):
+class Static(asyncio.Protocol):
     def __init__(self, routes: dict[str, bytes], default: bytes) -> None:
         self.routes, self.default = routes, default
         self.parser = httptools.HttpRequestParser(self)
@@ -38,8 +38,7 @@ class _Static(asyncio.Protocol):
         self.url += url
 
     def on_message_complete(self) -> None:
-        path = (httptools.parse_url(self.url).path or b"/").decode()
-        body = self.routes.get(path, self.default)
+        body = self.answer((httptools.parse_url(self.url).path or b"/").decode())
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
@@ -47,10 +46,14 @@ class _Static(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(head.encode() + body)
 
+    def answer(self, path: str) -> bytes:
+        """The body for a request of ``path`` (subclasses answer differently)."""
+        return self.routes.get(path, self.default)
+
 
 async def serve(port: int, routes: dict[str, bytes], default: bytes) -> asyncio.Server:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _Static(routes, default), "127.0.0.1", port)
+    return await loop.create_server(lambda: Static(routes, default), "127.0.0.1", port)
 
 
 async def _main(port: int) -> None:

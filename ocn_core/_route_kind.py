@@ -15,3 +15,5 @@ class RouteKind(IntEnum):
     PROXIED = 7  # a node-issued URL (response_url result, CDR location)
     CUSTOM = 8  # /ocpi/custom/{sender|receiver}/{module}/...
     OCN_MESSAGE = 9  # POST /ocn/message from another node (raw signed body)
+    OCNRULES = 10  # /ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules
+    OCN_CLIENT_INFO = 11  # PUT /ocn/client-info from another node (raw signed body)

@@ -44,6 +44,9 @@ class Rule:
 
 
 _PLAIN = Rule()
+_PARTNER_ENTRY = r"\s*[A-Za-z0-9]{5}:[0-9.]*(/[0-9]*){0,2}\s*"
+_PARTNER_LIMITS = f"{_PARTNER_ENTRY}(,{_PARTNER_ENTRY})*"
+_PARTNER_SHAPE = "CCPID:rate/burst/body entries separated by commas, e.g. CHCPO:50/100/65536"
 _ADDRESS = {"pattern": "0x[0-9a-fA-F]{40}", "shape": "an Ethereum address 0x + 40 hex digits"}
 
 
@@ -134,6 +137,24 @@ class Settings:
     allow_loopback_urls: bool = False
     allow_private_urls: bool = False  # private / link-local (metadata) ranges allowed
     service_interface: bool = True  # copy requests to agreed service providers (Permissions)
+    # HubClientInfo: seconds between still-alive checks of a platform (GET of its versions
+    # endpoint with token B; OFFLINE when it fails, CONNECTED again when it answers)
+    still_alive_interval: float = setting(300.0, above=0)
+    # HubClientInfo: seconds between searches of the registry for parties listed with this node
+    # but not registered here (reported as PLANNED)
+    planned_party_interval: float = setting(3600.0, above=0)
+    # Broadcast Push: requests waiting per receiving platform (more are dropped and counted)
+    fanout_queue: int = setting(1000, min=1)
+    # Broadcast Push: requests in flight at once per receiving platform
+    fanout_concurrency: int = setting(8, min=1)
+    # requests per second a sending party may make (0: no limit; over it HTTP 429 + Retry-After)
+    partner_rate_limit: float = 0.0
+    # requests a sending party may make in a burst (0: the rate, at least 1)
+    partner_rate_burst: int = 0
+    # largest request body a sending party may send, in bytes (0: only max_body_bytes)
+    partner_max_body_bytes: int = 0
+    # per-party overrides of the three limits above: CCPID:rate/burst/body, comma separated
+    partner_limits: str = setting("", pattern=_PARTNER_LIMITS, shape=_PARTNER_SHAPE)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -12,6 +12,7 @@ API key themselves: an edge that serves untrusted callers calls :meth:`check_adm
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,19 @@ import structlog
 
 from ocn_core._ext import implementation_report
 from ocn_core.config import Settings
-from ocn_core.errors import NotFound, OcnError
+from ocn_core.errors import MethodNotAllowed, NotFound, OcnError
 from ocn_core.federation.inbound import Inbound
 from ocn_core.federation.services import ServiceCopies
-from ocn_core.hub import clientinfo, credentials, forward, responses, signatures, versions
+from ocn_core.hub import (
+    clientinfo,
+    credentials,
+    forward,
+    responses,
+    rules,
+    signatures,
+    status,
+    versions,
+)
 from ocn_core.hub.admin import Admin
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
@@ -72,6 +82,7 @@ class Engine:
         self.inbound = Inbound(
             self.ctx, store.path.with_name(store.path.name + "-replay"), self.state.replay_guard
         )
+        status.seed(self.ctx)
 
     # --- routing -------------------------------------------------------------------------------
 
@@ -114,6 +125,10 @@ class Engine:
             return responses.ok(req, await credentials.handle(self.ctx, req), self._hub)
         if kind == RouteKind.HUBCLIENTINFO:
             return clientinfo.hubclientinfo(self.ctx, req, self._hub)
+        if kind == RouteKind.OCN_CLIENT_INFO:
+            return await self._client_info(req)
+        if kind == RouteKind.OCNRULES:
+            return responses.ok(req, rules.handle(self.ctx, req), self._hub)
         raise NotFound(f"No OCPI route for {req.method} {req.module} ({kind.name})")
 
     # --- identity and admin --------------------------------------------------------------------
@@ -226,7 +241,8 @@ class Engine:
     def health_details(self) -> HealthDetails:
         """``degraded`` while the registry source is failing (``stale``); loaded twins."""
         status = self.ctx.registry.status()
-        return HealthDetails("degraded" if status.stale else "ok", status, implementation_report())
+        state = "degraded" if status.stale else "ok"
+        return HealthDetails(state, status, implementation_report(), self.ctx.hub.health())
 
     def health(self) -> dict[str, Any]:
         """:meth:`health_details` as JSON (registry freshness and loaded impls)."""
@@ -250,10 +266,36 @@ class Engine:
             "replay_claims_expired": self.inbound.guard.cleanup(),
         }
 
+    async def _client_info(self, req: RouteRequest) -> RouteResponse:
+        """Inbound ``PUT /ocn/client-info`` from another node (ocn-node.md §2.14)."""
+        if req.method != "PUT":
+            raise MethodNotAllowed(f"{req.method} is not served on /ocn/client-info")
+        await status.receive(self.ctx, req.body, req.ocn_signature)
+        return responses.ok(req, None, self._hub)
+
+    async def run_jobs(self) -> None:
+        """The hub's periodic work: still-alive checks and the planned-party search."""
+        settings = self.settings
+        every = max(0.05, min(settings.still_alive_interval, settings.planned_party_interval))
+        last_search = 0.0
+        while True:
+            await asyncio.sleep(every)
+            try:
+                done = await status.still_alive(self.ctx, settings.still_alive_interval)
+                if time.monotonic() - last_search >= settings.planned_party_interval:
+                    last_search = time.monotonic()
+                    done["planned"] = status.planned_search(self.ctx)
+            except Exception:
+                log.exception("hub_jobs_failed")
+            else:
+                if any(done.values()):
+                    log.info("hub_jobs", **done)
+
     async def close(self) -> None:
         """Close the outbound transport (the store stays open: :meth:`shutdown` closes both)."""
         if self.ctx.copies is not None:
             await self.ctx.copies.drain()
+        await self.ctx.hub.close()
         await self.ctx.transport.close()
         self.inbound.close()
 

@@ -124,6 +124,35 @@ class SignatureError(InvalidRequest):
     reason = "signature_invalid"
 
 
+class RateLimited(ClientError):
+    """Too many requests from one party (HTTP 429 with ``Retry-After``)."""
+
+    reason = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RulesConflict(ClientError):
+    """An OcnRules change the caller's current rules do not allow (HTTP 400 / OCPI 2000)."""
+
+    reason = "rules_conflict"
+
+
+class DuplicateRule(InvalidRequest):
+    """The party is already on the caller's OcnRules list."""
+
+    reason = "rules_duplicate"
+
+
+class OpenRoutingRefused(InvalidRequest):
+    """A request without TO headers whose receiver the hub cannot or may not choose."""
+
+    reason = "open_routing_refused"
+
+
 # --- server errors (3xxx) -------------------------------------------------------------------
 
 

@@ -11,6 +11,12 @@ from enum import IntEnum
 
 from ocn_core._route_kind import RouteKind  # generated from the proto (tools/gen_protos.py)
 
+# RouteKind by value, for decoding by tuple index (values the proto leaves unused: UNSPECIFIED)
+KINDS_BY_VALUE: tuple[RouteKind, ...] = tuple(
+    RouteKind._value2member_map_.get(v, RouteKind.UNSPECIFIED)  # type: ignore[misc]
+    for v in range(max(RouteKind) + 1)
+)
+
 
 class InterfaceRole(IntEnum):
     UNSPECIFIED = 0

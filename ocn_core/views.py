@@ -76,6 +76,7 @@ class HealthDetails:
     status: str
     registry: RegistryStatus
     impl: dict[str, str] = field(default_factory=dict)
+    hub: dict[str, int] = field(default_factory=dict)  # counters of issue 13 (this process)
 
 
 def party_json(p: Party) -> dict[str, Any]:
@@ -107,7 +108,8 @@ def to_json(value: object) -> Any:
     """The JSON shape of an engine result (the HTTP admin API and the CLI print this)."""
     if isinstance(value, HealthDetails):
         registry = registry_status_json(value.registry)
-        return {"status": value.status, "registry": registry, "impl": dict(value.impl)}
+        impl, hub = dict(value.impl), dict(value.hub)
+        return {"status": value.status, "registry": registry, "impl": impl, "hub": hub}
     if isinstance(value, Party):
         return party_json(value)
     if isinstance(value, RegistryStatus):

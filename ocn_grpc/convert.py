@@ -10,7 +10,13 @@ from typing import Any
 
 import orjson
 
-from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest, RouteResponse
+from ocn_core.model import (
+    KINDS_BY_VALUE,
+    InterfaceRole,
+    PartyRef,
+    RouteRequest,
+    RouteResponse,
+)
 from ocn_core.registry import Node, Party, RegistryStatus
 from ocn_core.state.records import EndpointRecord, RoleRecord
 from ocn_core.views import HealthDetails, IssuedToken, NodeInfo, PlatformInfo, SignatureCheck
@@ -45,10 +51,9 @@ def request_to_pb(r: RouteRequest) -> routing_pb2.RouteRequest:
     )
 
 
-# enum members by value (both enums are numbered 0..n-1 without gaps; checked here)
-_KINDS = tuple(RouteKind)
+# enum members by value (InterfaceRole is numbered 0..n-1 without gaps; checked here)
+_KINDS = KINDS_BY_VALUE
 _ROLES = tuple(InterfaceRole)
-assert [k.value for k in _KINDS] == list(range(len(_KINDS)))
 assert [r.value for r in _ROLES] == list(range(len(_ROLES)))
 
 
@@ -247,12 +252,13 @@ def health_to_pb(h: HealthDetails) -> admin_pb2.HealthDetails:
         status=h.status,
         registry=registry_status_to_pb(h.registry),
         impl=[admin_pb2.Implementation(name=k, impl=v) for k, v in h.impl.items()],
+        hub=h.hub,
     )
 
 
 def health_from_pb(m: admin_pb2.HealthDetails) -> HealthDetails:
     impl = {i.name: i.impl for i in m.impl}
-    return HealthDetails(m.status, registry_status_from_pb(m.registry), impl)
+    return HealthDetails(m.status, registry_status_from_pb(m.registry), impl, dict(m.hub))
 
 
 def signature_check_to_pb(c: SignatureCheck) -> signatures_pb2.VerifyResponse:

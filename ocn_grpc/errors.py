@@ -34,6 +34,10 @@ CODES: dict[str, int] = {
     "registration_rejected": code_pb2.FAILED_PRECONDITION,
     "signature_invalid": code_pb2.INVALID_ARGUMENT,
     "signature_too_large": code_pb2.RESOURCE_EXHAUSTED,
+    "rate_limited": code_pb2.RESOURCE_EXHAUSTED,
+    "rules_conflict": code_pb2.FAILED_PRECONDITION,
+    "rules_duplicate": code_pb2.ALREADY_EXISTS,
+    "open_routing_refused": code_pb2.INVALID_ARGUMENT,
     # server errors (OCPI 3xxx)
     "server_error": code_pb2.INTERNAL,
     "peer_api_unusable": code_pb2.FAILED_PRECONDITION,

@@ -13,7 +13,7 @@ import structlog
 from ocn_core import ocpi, telemetry
 from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
 from ocn_core.logconfig import request_context
-from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocn_core.views import to_json
 from ocpi_gateway.core_client import CoreClient, InProcessCore
@@ -22,7 +22,7 @@ from ocpi_gateway.openapi import OPENAPI_PATH, document_bytes
 
 log = structlog.get_logger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
-_KINDS = tuple(RouteKind)  # index = enum value
+_KINDS = KINDS_BY_VALUE  # index = enum value
 _ROLES = tuple(InterfaceRole)
 
 
@@ -71,6 +71,16 @@ class Gateway:
                 except OcnError as exc:
                     return _admin_error(exc, exc.http_status)
             return Response(200, [JSON], orjson.dumps(self.node_info))
+        if path == "/ocn/client-info":
+            req = RouteRequest(
+                kind=RouteKind.OCN_CLIENT_INFO,
+                method=request.method,
+                request_id=request.headers.get("x-request-id", ""),
+                ocn_signature=request.headers.get("ocn-signature", ""),
+                body=request.body,
+            )
+            resp = await self.core.route(req)
+            return Response(resp.status, resp.headers, resp.body)
         return Response(404, [JSON], ocpi.dumps(ocpi.envelope(2000, None, "Not found")))
 
     async def _health_details(self) -> Response:

@@ -261,9 +261,11 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
         )
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = engine.start_registry_sync()
+        hub_jobs = asyncio.ensure_future(engine.run_jobs())  # still-alive, planned parties
         try:
             await server.wait_for_termination()
         finally:
+            hub_jobs.cancel()
             housekeeping.cancel()
             if chain_sync is not None:
                 chain_sync.cancel()

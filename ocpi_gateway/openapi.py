@@ -166,6 +166,13 @@ SCHEMAS: dict[str, Any] = {
             "description": "Compiled (cy) or pure (ref) twin of each core module",
         },
         core={"type": "string", "description": "Why the core is unavailable (status down)"},
+        hub={
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "Hub counters of the answering worker: broadcasts (delivered, "
+            "refused, failed, skipped, duplicates dropped), fan-out drops (queue full) and "
+            "queued requests, client-info pushes, partner-limit refusals",
+        },
     ),
     "NodeInfo": _obj(
         ["url", "address"],

@@ -55,6 +55,7 @@ async def run_gateway(
     chain_sync: asyncio.Task[None] | None = None
     grpc_server: Any = None
     node_info: dict[str, str] | None = None
+    hub_jobs: asyncio.Task[None] | None = None
     metrics = start_metrics(settings, "gateway")
     if core_url:
         from ocpi_gateway.grpc_core import GrpcCore
@@ -74,6 +75,8 @@ async def run_gateway(
 
             address = f"{settings.host}:{settings.grpc_port}"
             grpc_server = await start_server(engine, address, interceptors=interceptors(metrics))
+        if worker == 0:  # still-alive checks and planned-party search: once per node
+            hub_jobs = asyncio.ensure_future(engine.run_jobs())
     access_log = settings.log_level.lower() in ("debug", "info")
     gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)
     server: asyncio.Server | None = None
@@ -124,7 +127,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
-        for task in (housekeeping, chain_sync, flusher):
+        for task in (housekeeping, chain_sync, flusher, hub_jobs):
             if task is not None:
                 task.cancel()
         if server is not None:

@@ -30,6 +30,7 @@ from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import ModuleRoute
 from ocn_core.signing._crypto import personal_digest, recover, split_rsv
 from ocn_core.state.interface import ReplayClaims
+from ocn_core.state.rules import Rules
 
 Deliver = Callable[[RouteRequest, str], Awaitable[RouteResponse]]
 
@@ -113,14 +114,14 @@ def node_signer(body: bytes, signature: str) -> str:
     return "0x" + raw.hex()
 
 
-def local_target(ctx: NodeContext, req: RouteRequest) -> tuple[str | None, str | None]:
-    """The local receiver's endpoint URL and Authorization for (module, interface)."""
+def local_target(ctx: NodeContext, req: RouteRequest) -> tuple[str | None, str | None, Rules]:
+    """The local receiver's endpoint URL, Authorization and OcnRules for (module, interface)."""
     facts = ctx.platforms.route_facts(
         "", req.from_party.key, req.to_party.key, req.module, req.interface_role.ocpi
     )
     if facts.receiver is None:
         raise UnknownReceiver("Recipient unknown to OCN Node entered in Registry")
-    return facts.url, facts.auth
+    return facts.url, facts.auth, facts.rules
 
 
 def local_receiver(ctx: NodeContext, req: RouteRequest) -> str:

@@ -15,6 +15,7 @@ import structlog
 from ocn_core import ocpi
 from ocn_core.config import MAX_TOKEN_TTL
 from ocn_core.errors import AdminError, AdminNotFound, AdminUnauthorized
+from ocn_core.hub import status
 from ocn_core.hub.context import NodeContext
 from ocn_core.state import Platform
 from ocn_core.views import IssuedToken, PlatformInfo
@@ -105,6 +106,7 @@ class Admin:
         audit.info(
             "platform_deleted", platform_id=platform_id, parties=parties_of(found), by="admin"
         )
+        status.platform_gone(self.ctx, found)
 
     def connection_status(self, country_code: str, party_id: str) -> str:
         platform_id = self.ctx.platforms.platform_id_by_role(country_code, party_id)

@@ -18,6 +18,7 @@ from ocn_core.errors import (
     UrlRefused,
 )
 from ocn_core.federation.urlpolicy import check_url
+from ocn_core.hub import status
 from ocn_core.hub.admin import audit, parties_of
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
@@ -52,6 +53,8 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
         if ctx.platforms.delete(platform_id):
             parties = parties_of(found) if found is not None else []
             audit.info("platform_deleted", platform_id=platform_id, parties=parties, by="party")
+            if found is not None:
+                status.platform_gone(ctx, found)
         return None
     raise MethodNotAllowed(f"Method {req.method} not allowed on credentials")
 
@@ -109,11 +112,13 @@ async def _register_checked(ctx: NodeContext, req: RouteRequest) -> tuple[str, d
         raise RegistrationRejected(str(exc)) from None
     except TokenAlreadyUsed:  # another registration (on any replica) consumed it first
         raise UnknownToken("Invalid CREDENTIALS_TOKEN_A") from None
+    status.platform_connected(ctx, platform)
     return platform.id, node_credentials(ctx, token_c)
 
 
 async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict[str, Any]:
     """Credentials PUT: new endpoints and token C (rotation), audited either way."""
+    before = ctx.platforms.platform(platform_id)
     try:
         platform = await _fetch_platform(ctx, req, platform_id=platform_id, grant=None)
         token_c = secrets.token_urlsafe(32)
@@ -131,6 +136,7 @@ async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict
         )
         raise
     audit.info("credentials_rotated", platform_id=platform_id, parties=parties_of(platform))
+    status.platform_connected(ctx, platform, before)
     return node_credentials(ctx, token_c)
 
 

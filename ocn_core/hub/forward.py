@@ -26,11 +26,13 @@ from ocn_core.errors import (
     WrongRoleHeaders,
 )
 from ocn_core.federation import inbound, outbound
-from ocn_core.hub import proxying, signatures
+from ocn_core.hub import hubmodes, openrouting, proxying, signatures
+from ocn_core.hub import rules as ocn_rules
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
+from ocn_core.state.rules import NO_RULES, Rules
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
@@ -122,8 +124,8 @@ def validate_sender(ctx: NodeContext, req: RouteRequest) -> str:
     return platform_id
 
 
-def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | None]:
-    """Sender checks and the local receiver with its endpoint URL and Authorization value.
+def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | None, Rules]:
+    """Sender checks and the local receiver with its endpoint URL, Authorization value and rules.
 
     The fast path reads everything in one LMDB transaction; failures fall back to the detailed
     checks, which raise the right error in the documented order.
@@ -144,8 +146,8 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | 
     if facts.from_owner != facts.sender:
         raise WrongRoleHeaders("Could not find role on sending platform using OCPI-from-* headers")
     if facts.receiver is None:
-        return resolve_receiver(ctx, req), None, None
-    return facts.receiver, facts.url, facts.auth
+        return resolve_receiver(ctx, req), None, None, NO_RULES
+    return facts.receiver, facts.url, facts.auth, facts.rules
 
 
 def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
@@ -189,13 +191,24 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
     if origin:
-        url, auth = inbound.local_target(ctx, req)
+        url, auth, rules = inbound.local_target(ctx, req)
     else:
+        if not req.has_to and not (req.to_party.country_code or req.to_party.party_id):
+            return await openrouting.route(ctx, req, row)  # no TO header at all
         try:
-            _, url, auth = decide(ctx, req)
-        except UnknownReceiver:  # another node's party (one direct registry read on a miss)
+            _, url, auth, rules = decide(ctx, req)
+        except UnknownReceiver:
+            if req.to_party.key == ctx.hub_key:
+                return await hubmodes.to_hub(ctx, req)
+            if ctx.hub.limits.active:
+                ctx.hub.limits.admit(req.from_party.key, len(req.body))
+            # another node's party (one direct registry read on a miss)
             return await outbound.route_remote(ctx, req, row, await outbound.remote_node(ctx, req))
-    notary = signatures.verify_request(ctx, req)
+        if ctx.hub.limits.active:
+            ctx.hub.limits.admit(req.from_party.key, len(req.body))
+    if rules is not NO_RULES:  # the receiver's OcnRules, read with the route facts
+        ocn_rules.enforce(rules, req.from_party.key, req.module)
+    notary = signatures.verify_request(ctx, req, rules.signatures)
     if ctx.copies is not None and not origin:
         ctx.copies.fire(req)
     if url is None or auth is None:
@@ -227,7 +240,8 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -
         except UnknownReceiver:
             node = await outbound.remote_node(ctx, req)
             return await outbound.route_remote_proxied(ctx, req, node)
-    signatures.verify_request(ctx, req)
+    rules = ocn_rules.check(ctx, req.from_party.key, receiver, req.module)
+    signatures.verify_request(ctx, req, rules.signatures)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
     if url is None:
         raise NotFound("Proxied resource not found")

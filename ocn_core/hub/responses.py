@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from ocn_core import ocpi
-from ocn_core.errors import OcnError
+from ocn_core.errors import OcnError, RateLimited
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 
 JSON = ("Content-Type", "application/json")
@@ -49,4 +50,6 @@ def error(
     envelope = ocpi.envelope(exc.ocpi_status, None, exc.message)
     body = ocpi.dumps(sign(envelope) if sign is not None else envelope)
     headers = routing_headers(req, *hub)
+    if isinstance(exc, RateLimited):  # HTTP 429
+        headers.append(("Retry-After", str(max(1, math.ceil(exc.retry_after)))))
     return RouteResponse(exc.http_status, headers, body, exc.ocpi_status, exc.reason, req.call_id)

@@ -50,9 +50,13 @@ def _body_value(req: RouteRequest, body: bytes) -> Any:
         raise
 
 
-def verify_request(ctx: NodeContext, req: RouteRequest) -> Any | None:
-    """The verified request Notary, or None when signing is not active."""
-    if not active(ctx, req):
+def verify_request(ctx: NodeContext, req: RouteRequest, required: bool = False) -> Any | None:
+    """The verified request Notary, or None when signing is not active.
+
+    ``required``: the receiving platform's OcnRules ask for signatures (added to the node's
+    own setting).
+    """
+    if not (required or active(ctx, req)):
         return None
     try:
         if not req.ocn_signature:

@@ -70,7 +70,8 @@ cdef object _module(
     cdef dict proxied
     cdef tuple items
     if module not in shapes.modules:
-        return None
+        served = shapes.served[role].get(module)
+        return (served, module, role, version, "/".join(parts[start:]), "") if served else None
     if rest == 2:
         first = parts[start]
         if first == "page" and method == "GET" and module in shapes.paged:

@@ -11,6 +11,7 @@ table (:data:`ocn_core.routing.table.SHAPES`). Shapes served (``{v}`` a version 
     /ocpi/{sender|receiver}/{v}/{module}/…  MODULE, or PAGE / PROXIED for node-issued URLs
     /ocpi/{v}/{sender|receiver}/{module}/…  legacy alias of the line above (reference node)
     /ocpi/custom/{sender|receiver}/{id}/…   CUSTOM
+    /ocpi/receiver/{v}/ocnrules/…           OCNRULES (a module the node serves itself)
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def _match_module(
     method: str, interface: int, version: str, shapes: Shapes, module: str, rest: list[str]
 ) -> Match | None:
     if module not in shapes.modules:
-        return None
+        served = shapes.served[interface].get(module)
+        return (served, module, interface, version, "/".join(rest), "") if served else None
     if len(rest) == 2:
         if rest[0] == "page" and method == "GET" and module in shapes.paged:
             return (K_PAGE, module, interface, version, "", rest[1])

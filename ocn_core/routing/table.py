@@ -43,12 +43,22 @@ class ModuleRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeModule:
+    """A module the node serves itself at ``/ocpi/{role}/{version}/{module}/…`` (not advertised)."""
+
+    module: str
+    kind: RouteKind
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
 class VersionRoutes:
     """Everything served for one OCPI version."""
 
     version: str
     node: tuple[NodeEndpoint, ...]
     modules: tuple[ModuleRoute, ...]
+    served: tuple[NodeModule, ...] = ()
 
 
 def _row(module: str, interface: str, methods: str, **features: object) -> ModuleRoute:
@@ -76,10 +86,13 @@ MODULES_2_2 = (
     _row("tokens", RECEIVER, "GET PUT PATCH"),
 )
 
+# the OCN's custom configuration module: a platform's own OcnRules (ocn-node.md §2.12)
+SERVED_2_2 = (NodeModule("ocnrules", RouteKind.OCNRULES, RECEIVER),)
+
 # newest first, as /ocpi/versions lists them
 TABLE: tuple[VersionRoutes, ...] = (
-    VersionRoutes("2.2.1", NODE_2_2, MODULES_2_2),
-    VersionRoutes("2.2", NODE_2_2, MODULES_2_2),
+    VersionRoutes("2.2.1", NODE_2_2, MODULES_2_2, SERVED_2_2),
+    VersionRoutes("2.2", NODE_2_2, MODULES_2_2, SERVED_2_2),
 )
 VERSIONS: tuple[str, ...] = tuple(v.version for v in TABLE)
 BY_VERSION: dict[str, VersionRoutes] = {v.version: v for v in TABLE}
@@ -98,8 +111,8 @@ def module_route(module: str, interface: str, version: str = "") -> ModuleRoute 
 class Shapes:
     """What the URL matchers read for one version (derived from its rows).
 
-    ``proxied`` and ``items`` are indexed by interface number (0 unused, 1 SENDER, 2 RECEIVER),
-    so a matcher looks them up without building a key.
+    ``proxied``, ``items`` and ``served`` are indexed by interface number (0 unused, 1 SENDER,
+    2 RECEIVER), so a matcher looks them up without building a key.
     """
 
     node: dict[str, tuple[int, str, int]]  # identifier -> (kind, module, interface)
@@ -107,6 +120,7 @@ class Shapes:
     paged: frozenset[str]  # modules with a list: .../{module}/page/{id} (GET)
     proxied: tuple[dict[str, frozenset[str]], ...]  # [interface][module] -> first segments
     items: tuple[frozenset[str], ...]  # [interface]: modules whose GET .../{id} is node-issued
+    served: tuple[dict[str, int], ...]  # [interface][module] the node serves itself -> kind
 
 
 def _shapes(v: VersionRoutes) -> Shapes:
@@ -122,6 +136,9 @@ def _shapes(v: VersionRoutes) -> Shapes:
         items=tuple(
             frozenset(r.module for r in v.modules if r.proxied_item and r.interface == role)
             for role in by_role
+        ),
+        served=tuple(
+            {m.module: int(m.kind) for m in v.served if m.interface == role} for role in by_role
         ),
     )
 

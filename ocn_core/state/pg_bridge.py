@@ -40,9 +40,14 @@ LEADER_APP = "ocn-leader"
 LEADER_LOCK = 0x6F636E01  # advisory lock key: held by the replica running background jobs
 WRITE_LOCK = 0x6F636E02  # transaction lock: routing writes commit one at a time, as in LMDB
 LEAD_INTERVAL = 1.0  # seconds between lock attempts (and liveness checks of the holder)
-_UNREACHABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
-                asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-                asyncpg.exceptions.OperatorInterventionError)  # fmt: skip (shutdown, crash)
+_UNREACHABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+)  # fmt: skip (shutdown, crash)
 
 # reloads the mirror over the given connection: the rows of these keys, or all (None)
 Reload = Callable[[Any, "set[str] | None"], Awaitable[None]]

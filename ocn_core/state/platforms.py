@@ -17,6 +17,8 @@ from ocn_core.ocpi import authorization_header, token_candidates, token_from_hea
 from ocn_core.state import codec
 from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
+from ocn_core.state.rules import NO_RULES, RULES_DB, Rules
+from ocn_core.state.rules import decode as decode_rules
 from ocn_core.store import ROUTING_GENERATION, Store
 
 
@@ -26,6 +28,7 @@ class RouteFacts(NamedTuple):
     receiver: str | None  # local platform owning the OCPI-to role
     url: str | None  # receiver's endpoint for (module, interface)
     auth: str | None  # Authorization value for the receiver
+    rules: Rules = NO_RULES  # the receiver's OcnRules
 
 
 class RoleConflict(Exception):
@@ -47,6 +50,7 @@ class PlatformStore:
         self.roles = store.db("state.roles")
         self.endpoints = store.db("state.endpoints")
         self.auth = store.db("state.auth")
+        self.rules = store.db(RULES_DB)
         self._meta = store.db("meta")
 
     # --- registration tokens (A) -----------------------------------------------------------
@@ -133,6 +137,7 @@ class PlatformStore:
         interface: str,
     ) -> RouteFacts:
         sender = from_owner = receiver = url = auth = None
+        rules = NO_RULES
         for token in token_candidates(token_from_header(authorization)):
             raw = txn.get(codec.token_key("C", token), db=self.tokens)
             if raw is not None:
@@ -147,7 +152,10 @@ class PlatformStore:
             url = raw.decode() if raw is not None else None
             raw = txn.get(codec.platform_key(receiver), db=self.auth)
             auth = raw.decode() if raw is not None else None
-        return RouteFacts(sender, from_owner, receiver, url, auth)
+            raw = txn.get(codec.platform_key(receiver), db=self.rules)
+            if raw is not None:
+                rules = decode_rules(raw)
+        return RouteFacts(sender, from_owner, receiver, url, auth, rules)
 
     def auth_header(self, platform_id: str) -> str | None:
         """The Authorization value to send to ``platform_id`` (its token B, encoded per peer)."""
@@ -182,7 +190,7 @@ class PlatformStore:
                         f"{role.country_code} already connected to this node!"
                     )
             if replace_id is not None:
-                self._delete(txn, replace_id)
+                self._delete(txn, replace_id, replacing=platform.id)
             consumed = token_a is None or txn.delete(codec.token_key("A", token_a), db=self.tokens)
             if not consumed:
                 raise TokenAlreadyUsed("Invalid CREDENTIALS_TOKEN_A")
@@ -222,7 +230,7 @@ class PlatformStore:
             key = codec.endpoint_key(p.id, ep.identifier, ep.role)
             txn.put(key, ep.url.encode(), db=self.endpoints)
 
-    def _delete(self, txn: Any, platform_id: str) -> bool:
+    def _delete(self, txn: Any, platform_id: str, replacing: str | None = None) -> bool:
         found = self._platform(txn, platform_id)
         if found is None:
             return False
@@ -240,6 +248,8 @@ class PlatformStore:
             txn.delete(codec.digest_key("C", found.token_c_digest), db=self.tokens)
         txn.delete(codec.platform_key(platform_id), db=self.auth)
         txn.delete(codec.platform_key(platform_id), db=self.platforms)
+        if replacing is None:  # rules survive a credentials update, not an unregistration
+            txn.delete(codec.platform_key(platform_id), db=self.rules)
         return True
 
 

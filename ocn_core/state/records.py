@@ -51,6 +51,13 @@ class Platform:
         data["endpoints"] = [EndpointRecord(**e) for e in data["endpoints"]]
         return cls(**data)
 
+    def endpoint(self, identifier: str, role: str) -> str | None:
+        """The URL of the platform's ``identifier`` endpoint for ``role`` (SENDER/RECEIVER)."""
+        for ep in self.endpoints:
+            if ep.identifier == identifier and ep.role == role:
+                return ep.url
+        return None
+
 
 @dataclass(slots=True)
 class RegistrationGrant:

@@ -217,3 +217,12 @@ def anvil(anvil_binary: Path, tmp_path: Path) -> Iterator[Anvil]:
 @pytest.fixture
 def chain(anvil: Anvil, contract_defs: dict[str, Any]) -> Chain:
     return Chain(anvil, contract_defs)
+
+
+@pytest.fixture(scope="module")
+def module_anvil(anvil_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
+    """One anvil for a whole test module (modules that share one cluster of nodes)."""
+    node = Anvil(anvil_binary, tmp_path_factory.mktemp("anvil") / "state.json")
+    node.start()
+    yield node
+    node.stop()

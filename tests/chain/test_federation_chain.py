@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest_asyncio
 from eth_account import Account
 
 from tests.chain.conftest import Anvil, Chain
-from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli
+from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, eventually, node_env
 from tests.support.parties import PartyServer
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]
@@ -51,14 +51,6 @@ class Cluster:
             return r.status, json.loads(await r.read()), dict(r.headers)
 
 
-@pytest.fixture(scope="module")
-def module_anvil(anvil_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
-    node = Anvil(anvil_binary, tmp_path_factory.mktemp("anvil") / "state.json")
-    node.start()
-    yield node
-    node.stop()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(
     module_anvil: Anvil,
@@ -71,15 +63,8 @@ async def cluster(
     cli = RegistryCli(
         peers, module_anvil.port, chain.registry.address, chain.permissions.address, tmp
     )
-    env = {
-        "OCN_REGISTRY": "ethereum",
-        "OCN_RPC_URL": module_anvil.url,
-        "OCN_REGISTRY_ADDRESS": chain.registry.address,
-        "OCN_PERMISSIONS_ADDRESS": chain.permissions.address,
-        "OCN_REGISTRY_POLL_INTERVAL": "0.5",
-        "OCN_ALLOW_LOOPBACK_URLS": "1",
-        "OCN_FORWARD_TIMEOUT": "5",
-    }
+    addresses = (chain.registry.address, chain.permissions.address)
+    env = node_env(module_anvil.url, *addresses, OCN_FORWARD_TIMEOUT="5")
     nodes = {
         name: NodeProcess(ANVIL_KEYS[i], tmp / name, env) for i, name in enumerate(("a", "b", "c"))
     }
@@ -128,16 +113,6 @@ async def cluster(
 
 def _address(key: str) -> str:
     return str(Account.from_key(key).address)
-
-
-async def _eventually(check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.2)
 
 
 async def test_requests_cross_nodes_both_ways(cluster: Cluster) -> None:
@@ -198,7 +173,7 @@ async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> N
         path = "/ocpi/2.2.1/sender/locations/COPY1"
         return True if copies(nsp, path) and copies(nsa, path) else None
 
-    await _eventually(both_copied, timeout=20)
+    await eventually(both_copied, timeout=20)
     for party, pid in ((nsp, NSP[1]), (nsa, NSA[1])):  # remote (C) and local (A) provider
         got = copies(party, "/ocpi/2.2.1/sender/locations/COPY1")[0]
         assert got.headers["OCPI-to-party-id"] == pid
@@ -207,7 +182,7 @@ async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> N
     # NSP's permission covers locations (sender) only; NSA gets everything
     _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/tariffs/T1", CPB)
     assert body["status_code"] == 1000
-    await _eventually(lambda: _some(copies(nsa, "/ocpi/2.2.1/sender/tariffs/T1")), timeout=20)
+    await eventually(lambda: _some(copies(nsa, "/ocpi/2.2.1/sender/tariffs/T1")), timeout=20)
     assert copies(nsp, "/ocpi/2.2.1/sender/tariffs/T1") == []
     # revoked on chain: no more copies for NSP once the nodes follow
     await asyncio.to_thread(
@@ -218,11 +193,11 @@ async def test_service_providers_get_copies_until_revoked(cluster: Cluster) -> N
         path = f"/ocpi/2.2.1/sender/locations/R{time.monotonic_ns()}"
         before = len(nsa.received)
         await cluster.call("msp", "a", "GET", path.replace("/2.2.1/sender", "/sender/2.2.1"), CPB)
-        await _eventually(lambda: _some(len(nsa.received) > before or None), timeout=20)
+        await eventually(lambda: _some(len(nsa.received) > before or None), timeout=20)
         await asyncio.sleep(0.3)
         return True if copies(nsp, path) == [] else None
 
-    await _eventually(revoked, timeout=30)
+    await eventually(revoked, timeout=30)
 
 
 async def _some(value: Any) -> Any:
@@ -239,7 +214,7 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
         _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/X", CPC)
         return body if body.get("status_code") == 4001 else None
 
-    body = await _eventually(routed_to_b)
+    body = await eventually(routed_to_b)
     assert body["status_message"] == "Recipient unknown to OCN Node entered in Registry"
     moved = await PartyServer([("CPO", *CPC)]).start()
     try:
@@ -248,7 +223,7 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
             result = await moved.register(b.url, b.token_a(*CPC))
             return True if result["status_code"] == 1000 else None
 
-        await _eventually(registered)
+        await eventually(registered)
         _, body, _ = await cluster.call("msp", "a", "GET", "/ocpi/sender/2.2.1/locations/X", CPC)
         assert body["status_code"] == 1000, body
         assert moved.received[-1].path == "/ocpi/2.2.1/sender/locations/X"
@@ -265,7 +240,7 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
                 body = json.loads(await r.read())
             return body if body["status_code"] == 1000 else None
 
-        await _eventually(sent_from_b)
+        await eventually(sent_from_b)
         assert cluster.parties["msp"].received[-1].path == "/ocpi/2.2.1/receiver/sessions/CH/CPC/S9"
         # and back to node C, where its first connection still stands
         c = cluster.nodes["c"]
@@ -280,7 +255,7 @@ async def test_a_party_moved_with_the_cli_routes_to_its_new_node(cluster: Cluste
             _, body, _ = await cluster.call("msp", "a", "GET", path, CPC)
             return True if body["status_code"] == 1000 and len(original.received) > before else None
 
-        await _eventually(back_at_c)
+        await eventually(back_at_c)
     finally:
         await moved.stop()
 

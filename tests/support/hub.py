@@ -40,13 +40,25 @@ class Hub:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         headers = party.routing_headers(to=to, frm=frm)
         headers.update(extra or {})
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = path if path.startswith("http") else self.node.url + path
-        async with aiohttp.ClientSession() as http:
-            async with http.request(method, url, headers=headers, data=data) as r:
-                return r.status, json.loads(await r.read()), dict(r.headers)
+        return await send(self.node.url, method, path, headers, body, raw)
+
+
+async def send(
+    node_url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: Any = None,
+    raw: bytes | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """One request to the node (``path`` below ``node_url``, or a full URL) and its JSON answer."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    url = path if path.startswith("http") else node_url + path
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, url, headers=headers, data=data) as r:
+            return r.status, json.loads(await r.read()), dict(r.headers)
 
 
 @contextlib.asynccontextmanager

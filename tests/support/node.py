@@ -86,9 +86,11 @@ async def running_node(
         core = InProcessCore(engine)
     gateway = Gateway(core)
     server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
+    jobs = asyncio.ensure_future(engine.run_jobs())
     try:
         yield RunningNode(settings.public_url, settings, engine, mode, core)
     finally:
+        jobs.cancel()
         server.close()
         await server.wait_closed()
         await core.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -142,3 +143,27 @@ class NodeProcess:
         )
         with urllib.request.urlopen(req, timeout=5) as r:
             return str(json.loads(r.read())["token"])
+
+
+async def eventually(check: Any, timeout: float = 30.0) -> Any:
+    """Await ``check()`` until it returns something other than None (polled every 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result is not None:
+            return result
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.2)
+
+
+def node_env(rpc_url: str, registry: str, permissions: str, **extra: str) -> dict[str, str]:
+    """Settings of a node following the chain at ``rpc_url`` (fast polls, loopback allowed)."""
+    return {
+        "OCN_REGISTRY": "ethereum",
+        "OCN_RPC_URL": rpc_url,
+        "OCN_REGISTRY_ADDRESS": registry,
+        "OCN_PERMISSIONS_ADDRESS": permissions,
+        "OCN_REGISTRY_POLL_INTERVAL": "0.5",
+        "OCN_ALLOW_LOOPBACK_URLS": "1",
+        **extra,
+    }

@@ -30,6 +30,13 @@ CASES = [
     ("POST", "/ocpi/2.2/credentials", (3, "credentials", 0, "2.2", "", "")),
     ("GET", "/ocpi/2.2.1/hubclientinfo", (4, "hubclientinfo", 1, "2.2.1", "", "")),
     ("GET", "/ocpi/sender/2.2.1/locations", (5, "locations", 1, "2.2.1", "", "")),
+    ("GET", "/ocpi/receiver/2.2/ocnrules", (10, "ocnrules", 2, "2.2", "", "")),
+    (
+        "DELETE",
+        "/ocpi/2.2.1/receiver/ocnrules/whitelist/CH/CPO",
+        (10, "ocnrules", 2, "2.2.1", "whitelist/CH/CPO", ""),
+    ),
+    ("GET", "/ocpi/sender/2.2/ocnrules", None),
     ("GET", "/ocpi/sender/2.2.1/locations/L1/E1/C1", (5, "locations", 1, "2.2.1", "L1/E1/C1", "")),
     ("PUT", "/ocpi/receiver/2.2/tokens/DE/MSP/T1", (5, "tokens", 2, "2.2", "DE/MSP/T1", "")),
     ("GET", "/ocpi/sender/2.2.1/cdrs/page/42", (6, "cdrs", 1, "2.2.1", "", "42")),
@@ -81,6 +88,7 @@ SEGMENTS = st.sampled_from(
         "é",
         "credentials",
         "hubclientinfo",
+        "ocnrules",
         "tokens",
         "1",
     ]

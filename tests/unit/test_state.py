@@ -21,6 +21,7 @@ from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, Ro
 from ocn_core.state.backend import NodeState, lmdb_state, open_state
 from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
 from ocn_core.state.records import EndpointRecord
+from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules, RulesStore
 from ocn_core.store import Store
 
 OpenReplica = Callable[[], NodeState]  # a new worker (LMDB) or replica (PostgreSQL) of one node
@@ -193,7 +194,7 @@ def test_route_facts_follow_every_write_despite_the_memo(replica: OpenReplica) -
     writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     first = reader.route_facts(*args)
-    assert first == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
+    assert first[:5] == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
     assert reader.route_facts(*args) is first  # memoised while nothing was written
     assert reader.route_facts("Token other", *args[1:]).sender is None
 
@@ -416,3 +417,20 @@ def test_admin_commands_work_on_the_shared_state(pg_url: str, tmp_path: Path) ->
     listed = ocn_node("admin", "--data-dir", str(tmp_path / "b"), "platforms", env=env)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.strip() == "[]"
+
+
+def test_route_facts_carry_the_receivers_rules_and_follow_their_changes(store: Store) -> None:
+    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+    writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+    writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+    args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
+    assert reader.route_facts(*args).rules is NO_RULES
+    rules = RulesStore(store)
+    rules.update("cpo", lambda r: Rules.build(True, BLACKLIST, (RuleEntry("DE", "MSP"),)))
+    found = reader.route_facts(*args).rules
+    assert found.signatures
+    assert found.admits("DEMSP", "locations") is not None
+    writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo2", replace_id="cpo")
+    assert reader.route_facts(*args).rules == found  # kept across a credentials update
+    writer.delete("cpo")
+    assert rules.get("cpo") is NO_RULES  # gone with the platform

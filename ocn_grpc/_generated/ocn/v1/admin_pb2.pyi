@@ -360,25 +360,51 @@ Global___Implementation: _TypeAlias = Implementation  # noqa: Y015
 class HealthDetails(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class HubEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     STATUS_FIELD_NUMBER: _builtins.int
     REGISTRY_FIELD_NUMBER: _builtins.int
     IMPL_FIELD_NUMBER: _builtins.int
+    HUB_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     """"ok", or "degraded" while the registry source is stale"""
     @_builtins.property
     def registry(self) -> _registry_pb2.RegistryStatus: ...
     @_builtins.property
     def impl(self) -> _containers.RepeatedCompositeFieldContainer[Global___Implementation]: ...
+    @_builtins.property
+    def hub(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """hub counters of the answering process (broadcasts, fan-out drops, pushes, limits)"""
+
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
         registry: _registry_pb2.RegistryStatus | None = ...,
         impl: _abc.Iterable[Global___Implementation] | None = ...,
+        hub: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["registry", b"registry"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["impl", b"impl", "registry", b"registry", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "impl", b"impl", "registry", b"registry", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

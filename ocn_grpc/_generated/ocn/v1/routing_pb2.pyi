@@ -46,6 +46,10 @@ class _RouteKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RouteKind.V
     """/ocpi/custom/{sender|receiver}/{module}/..."""
     ROUTE_KIND_OCN_MESSAGE: _RouteKind.ValueType  # 9
     """POST /ocn/message from another node (raw signed body)"""
+    ROUTE_KIND_OCNRULES: _RouteKind.ValueType  # 10
+    """/ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules"""
+    ROUTE_KIND_OCN_CLIENT_INFO: _RouteKind.ValueType  # 11
+    """PUT /ocn/client-info from another node (raw signed body)"""
 
 class RouteKind(_RouteKind, metaclass=_RouteKindEnumTypeWrapper):
     """What the request addresses, decided by the front end's route table."""
@@ -69,6 +73,10 @@ ROUTE_KIND_CUSTOM: RouteKind.ValueType  # 8
 """/ocpi/custom/{sender|receiver}/{module}/..."""
 ROUTE_KIND_OCN_MESSAGE: RouteKind.ValueType  # 9
 """POST /ocn/message from another node (raw signed body)"""
+ROUTE_KIND_OCNRULES: RouteKind.ValueType  # 10
+"""/ocpi/receiver/{version}/ocnrules/...: the caller's OcnRules"""
+ROUTE_KIND_OCN_CLIENT_INFO: RouteKind.ValueType  # 11
+"""PUT /ocn/client-info from another node (raw signed body)"""
 Global___RouteKind: _TypeAlias = RouteKind  # noqa: Y015
 
 class _InterfaceRole:
