@@ -73,6 +73,7 @@ class Engine:
             node_address,
             self.state.proxies,
             leader=self.state.leader,
+            hub_stores=self.state.hub,
         )
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
@@ -280,6 +281,8 @@ class Engine:
         last_search = 0.0
         while True:
             await asyncio.sleep(every)
+            if not self.leads_background_jobs():  # one process per node (replicas: the lock)
+                continue
             try:
                 done = await status.still_alive(self.ctx, settings.still_alive_interval)
                 if time.monotonic() - last_search >= settings.planned_party_interval:

@@ -75,7 +75,9 @@ async def run_gateway(
 
             address = f"{settings.host}:{settings.grpc_port}"
             grpc_server = await start_server(engine, address, interceptors=interceptors(metrics))
-        if worker == 0:  # still-alive checks and planned-party search: once per node
+        # still-alive checks and planned-party search: once per node (worker 0; with replicas
+        # sharing state, every process campaigns and the holder of the node's lock runs them)
+        if worker == 0 or engine.state.shared:
             hub_jobs = asyncio.ensure_future(engine.run_jobs())
     access_log = settings.log_level.lower() in ("debug", "info")
     gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)

@@ -13,6 +13,7 @@ from ocn_core.config import Settings
 from ocn_core.hub.limits import PartnerLimits
 from ocn_core.state.clientinfo import ClientInfoStore
 from ocn_core.state.hubdata import HubDataStore
+from ocn_core.state.interface import ClientInfoState, HubDataState, HubStores, RulesState
 from ocn_core.state.rules import RulesStore
 from ocn_core.store import Store
 
@@ -25,10 +26,10 @@ log = structlog.get_logger(__name__)
 class HubState:
     """Stores of rules, client info and hub data; per-process counters; fire-and-forget tasks."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.rules = RulesStore(store)
-        self.clientinfo = ClientInfoStore(store)
-        self.data = HubDataStore(store)
+    def __init__(self, store: Store, settings: Settings, stores: HubStores | None = None) -> None:
+        self.rules: RulesState = stores.rules if stores else RulesStore(store)
+        self.clientinfo: ClientInfoState = stores.clientinfo if stores else ClientInfoStore(store)
+        self.data: HubDataState = stores.data if stores else HubDataStore(store)
         self.limits = PartnerLimits(settings)
         self.counters: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[Any]] = set()

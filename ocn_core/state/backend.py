@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocn_core.state.interface import (
+    HubStores,
     Leadership,
     PlatformState,
     ProxyState,
@@ -33,6 +34,12 @@ class NodeState:
     # opens the /ocn/message replay window (path of LMDB's own environment, window seconds);
     # None: LMDB's guard in that path
     replay_guard: Callable[[Path, float], ReplayClaims] | None = None
+    hub: HubStores | None = None  # rules, client info, hub data (None: LMDB's, made by HubState)
+
+    @property
+    def shared(self) -> bool:
+        """Whether replicas share this state (background jobs then need the node's lock)."""
+        return self.kind != "lmdb"
 
     def close(self) -> None:
         bridge = getattr(self.platforms, "bridge", None)
@@ -41,7 +48,12 @@ class NodeState:
 
 
 def lmdb_state(store: Store) -> NodeState:
-    return NodeState("lmdb", PlatformStore(store), ProxyStore(store), SingleProcess())
+    from ocn_core.state.clientinfo import ClientInfoStore
+    from ocn_core.state.hubdata import HubDataStore
+    from ocn_core.state.rules import RulesStore
+
+    hub = HubStores(RulesStore(store), ClientInfoStore(store), HubDataStore(store))
+    return NodeState("lmdb", PlatformStore(store), ProxyStore(store), SingleProcess(), hub=hub)
 
 
 def open_state(settings: Settings, store: Store) -> NodeState:
@@ -50,6 +62,7 @@ def open_state(settings: Settings, store: Store) -> NodeState:
     if not settings.state_url:
         return lmdb_state(store)
     from ocn_core.state.pg_bridge import PgBridge
+    from ocn_core.state.pg_hub import PgClientInfoStore, PgHubDataStore, PgRulesStore
     from ocn_core.state.pg_store import (
         PgLeadership,
         PgPlatformStore,
@@ -71,4 +84,5 @@ def open_state(settings: Settings, store: Store) -> NodeState:
         PgProxyStore(bridge),
         PgLeadership(bridge),
         lambda _path, window: PgReplayGuard(bridge, window),
+        HubStores(PgRulesStore(platforms), PgClientInfoStore(bridge), PgHubDataStore(bridge)),
     )

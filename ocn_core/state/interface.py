@@ -9,13 +9,16 @@ replica's route-facts mirror); every write is durable before it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant
 
 if TYPE_CHECKING:
+    from ocn_core.state.clientinfo import ClientInfo
     from ocn_core.state.platforms import RouteFacts
+    from ocn_core.state.rules import Rules
 
 
 class TokenAlreadyUsed(Exception):
@@ -65,6 +68,47 @@ class ReplayClaims(Protocol):
     def claim(self, node: str, request_id: str, now: float | None = None) -> bool: ...
     def cleanup(self, now: float | None = None) -> int: ...
     def close(self) -> None: ...
+
+
+class RulesState(Protocol):
+    """OcnRules per platform (routing reads them with the route facts)."""
+
+    def get(self, platform_id: str) -> Rules: ...
+    def update(self, platform_id: str, change: Callable[[Rules], Rules]) -> Rules: ...
+
+
+class ClientInfoState(Protocol):
+    """ClientInfo records of every party the node knows (HubClientInfo)."""
+
+    def all(self) -> list[ClientInfo]: ...
+    def get(self, country_code: str, party_id: str, role: str) -> ClientInfo | None: ...
+    def set_status(
+        self,
+        parties: Iterable[tuple[str, str, str]],
+        status: str,
+        node: str = "",
+        only_new: bool = False,
+        when: float | None = None,
+    ) -> list[ClientInfo]: ...
+
+
+class HubDataState(Protocol):
+    """Objects pushed TO the hub (Broadcast Push), for GET All and open routing."""
+
+    def apply(
+        self, module: str, owner: tuple[str, str], path: list[str], method: str, body: Any
+    ) -> bool: ...
+    def objects(self, module: str) -> list[dict[str, Any]]: ...
+    def owner(self, module: str, object_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubStores:
+    """The hub's stores when they are not the LMDB ones (PostgreSQL)."""
+
+    rules: RulesState
+    clientinfo: ClientInfoState
+    data: HubDataState
 
 
 class Leadership(Protocol):

@@ -58,6 +58,33 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX ocn_replay_expiry ON ocn_replay (expires_at);
         """,
     ),
+    (
+        3,
+        "hub: OcnRules, client info, hub data store (Broadcast Push objects)",
+        """
+        CREATE TABLE ocn_rules (
+            platform_id text PRIMARY KEY,     -- kept across a credentials update
+            rules jsonb NOT NULL
+        );
+        CREATE TABLE ocn_client_info (
+            key text PRIMARY KEY,             -- COUNTRYPARTY:ROLE, upper case
+            info jsonb NOT NULL
+        );
+        CREATE TABLE ocn_hub_data (
+            module text NOT NULL,
+            owner text NOT NULL,              -- COUNTRYPARTY of the party that pushed it
+            object_id text NOT NULL,
+            object jsonb NOT NULL,
+            PRIMARY KEY (module, owner, object_id)
+        );
+        CREATE TABLE ocn_hub_owners (          -- open routing: whose object is this
+            module text NOT NULL,
+            object_id text NOT NULL,
+            owner text NOT NULL,
+            PRIMARY KEY (module, object_id)
+        );
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 

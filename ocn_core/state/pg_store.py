@@ -24,6 +24,8 @@ from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.pg_bridge import PgBridge
 from ocn_core.state.platforms import FACTS_CACHE_SIZE, RoleConflict, RouteFacts, grant_json
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant
+from ocn_core.state.rules import NO_RULES, Rules
+from ocn_core.state.rules import decode as decode_rules
 
 _FactsKey = tuple[str, str, str, str, str]
 
@@ -37,6 +39,7 @@ class Mirror:
     by_role: dict[str, str] = field(default_factory=dict)  # COUNTRYPARTY -> id
     endpoints: dict[tuple[str, str, str], str] = field(default_factory=dict)
     auth: dict[str, str] = field(default_factory=dict)  # id -> Authorization value
+    rules: dict[str, Rules] = field(default_factory=dict)  # id -> its OcnRules (when any)
 
 
 async def load_mirror(conn: Any, base: Mirror | None = None, ids: set[str] | None = None) -> Mirror:
@@ -47,9 +50,9 @@ async def load_mirror(conn: Any, base: Mirror | None = None, ids: set[str] | Non
         rows = await conn.fetch(
             "SELECT id, record, auth, token_c_digest FROM ocn_platforms" + where, *args
         )
-        roles = await conn.fetch(
-            "SELECT party, platform_id FROM ocn_roles" + where.replace("id", "platform_id"), *args
-        )
+        by_platform = where.replace("id", "platform_id")
+        roles = await conn.fetch("SELECT party, platform_id FROM ocn_roles" + by_platform, *args)
+        rules = await conn.fetch("SELECT platform_id, rules FROM ocn_rules" + by_platform, *args)
     if base is None or ids is None:
         mirror = Mirror()
     else:  # the unchanged platforms' entries, copied (the old mirror stays as it was)
@@ -60,8 +63,10 @@ async def load_mirror(conn: Any, base: Mirror | None = None, ids: set[str] | Non
             {k: v for k, v in base.by_role.items() if v not in ids},
             {k: v for k, v in base.endpoints.items() if k[0] not in ids},
             {k: v for k, v in base.auth.items() if k not in ids},
+            {k: v for k, v in base.rules.items() if k not in ids},
         )
     mirror.by_role.update((r[0], r[1]) for r in roles)
+    mirror.rules.update((r[0], decode_rules(r[1].encode())) for r in rules)
     for pid, record, auth, digest in rows:
         platform = Platform.from_json(orjson.loads(record))
         mirror.platforms[pid] = platform
@@ -149,10 +154,12 @@ class PgPlatformStore:
                 break
         from_owner = mirror.by_role.get(from_key.upper())
         receiver = mirror.by_role.get(to_key.upper())
+        rules = NO_RULES
         if receiver is not None:
             url = mirror.endpoints.get((receiver, module, interface))
             auth = mirror.auth.get(receiver)
-        facts = RouteFacts(sender, from_owner, receiver, url, auth)
+            rules = mirror.rules.get(receiver, NO_RULES)
+        facts = RouteFacts(sender, from_owner, receiver, url, auth, rules)
         if len(self._facts) >= FACTS_CACHE_SIZE:
             self._facts.clear()
         self._facts[key] = facts
@@ -241,6 +248,8 @@ class PgPlatformStore:
             found = await conn.fetchval(
                 "DELETE FROM ocn_platforms WHERE id = $1 RETURNING 1", platform_id
             )
+            if found is not None:  # rules survive a credentials update, not an unregistration
+                await conn.execute("DELETE FROM ocn_rules WHERE platform_id = $1", platform_id)
             return found is not None
 
         return self.bridge.change([platform_id], work)

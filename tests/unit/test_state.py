@@ -21,7 +21,7 @@ from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, Ro
 from ocn_core.state.backend import NodeState, lmdb_state, open_state
 from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
 from ocn_core.state.records import EndpointRecord
-from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules, RulesStore
+from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules
 from ocn_core.store import Store
 
 OpenReplica = Callable[[], NodeState]  # a new worker (LMDB) or replica (PostgreSQL) of one node
@@ -419,18 +419,80 @@ def test_admin_commands_work_on_the_shared_state(pg_url: str, tmp_path: Path) ->
     assert listed.stdout.strip() == "[]"
 
 
-def test_route_facts_carry_the_receivers_rules_and_follow_their_changes(store: Store) -> None:
-    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+def test_route_facts_carry_the_receivers_rules_and_follow_their_changes(
+    replica: OpenReplica,
+) -> None:
+    one, two = replica(), replica()
+    reader, writer = one.platforms, two.platforms  # two memos: workers / replicas
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
     writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     assert reader.route_facts(*args).rules is NO_RULES
-    rules = RulesStore(store)
+    assert two.hub is not None
+    assert one.hub is not None
+    rules = two.hub.rules
     rules.update("cpo", lambda r: Rules.build(True, BLACKLIST, (RuleEntry("DE", "MSP"),)))
     found = reader.route_facts(*args).rules
     assert found.signatures
     assert found.admits("DEMSP", "locations") is not None
+    assert one.hub.rules.get("cpo") == found
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo2", replace_id="cpo")
     assert reader.route_facts(*args).rules == found  # kept across a credentials update
     writer.delete("cpo")
     assert rules.get("cpo") is NO_RULES  # gone with the platform
+    assert one.hub.rules.get("cpo") is NO_RULES
+
+
+def test_a_refused_rules_change_writes_nothing(replica: OpenReplica) -> None:
+    state = replica()
+    assert state.hub is not None
+    state.platforms.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+
+    def refuse(_rules: Rules) -> Rules:
+        raise ValueError("duplicate entry")
+
+    with pytest.raises(ValueError, match="duplicate entry"):
+        state.hub.rules.update("cpo", refuse)
+    assert state.hub.rules.get("cpo") is NO_RULES
+
+
+def test_client_info_statuses_are_shared(replica: OpenReplica) -> None:
+    one, two = replica().hub, replica().hub
+    assert one is not None
+    assert two is not None
+    parties = [("CPO", "ch", "cpo"), ("EMSP", "DE", "MSP")]
+    changed = one.clientinfo.set_status(parties, "CONNECTED", when=10.0)
+    assert [(c.country_code, c.party_id, c.status) for c in changed] == [
+        ("CH", "CPO", "CONNECTED"),
+        ("DE", "MSP", "CONNECTED"),
+    ]
+    assert two.clientinfo.set_status(parties[:1], "CONNECTED") == []  # nothing changed
+    assert two.clientinfo.set_status(parties, "PLANNED", only_new=True) == []
+    offline = two.clientinfo.set_status(parties[:1], "OFFLINE", when=20.0)
+    assert [(c.status, c.last_updated) for c in offline] == [("OFFLINE", 20.0)]
+    found = one.clientinfo.get("CH", "CPO", "CPO")
+    assert found is not None
+    assert (found.status, found.last_updated) == ("OFFLINE", 20.0)
+    assert [(i.party_key, i.status) for i in one.clientinfo.all()] == [
+        ("CHCPO", "OFFLINE"),
+        ("DEMSP", "CONNECTED"),
+    ]
+
+
+def test_hub_data_pushed_through_one_is_read_through_another(replica: OpenReplica) -> None:
+    one, two = replica().hub, replica().hub
+    assert one is not None
+    assert two is not None
+    loc = {"id": "L1", "evses": [{"uid": "E1", "connectors": [{"id": "1", "power": 11}]}]}
+    assert one.data.apply("locations", ("ch", "cpo"), ["L1"], "PUT", loc)
+    assert one.data.apply("locations", ("NL", "ABC"), ["L0"], "PUT", {"id": "L0"})
+    patch = {"power": 22}
+    assert two.data.apply("locations", ("CH", "CPO"), ["L1", "E1", "1"], "PATCH", patch)
+    assert not two.data.apply("locations", ("CH", "CPO"), ["L9"], "PATCH", patch)  # unknown
+    objects = one.data.objects("locations")
+    assert [o["id"] for o in objects] == ["L1", "L0"]  # by owner: CHCPO before NLABC
+    assert objects[0]["evses"][0]["connectors"][0]["power"] == 22
+    assert objects[0]["country_code"] == "CH"
+    assert two.data.owner("locations", "L1") == "CHCPO"
+    assert two.data.apply("locations", ("CH", "CPO"), ["L1"], "DELETE", None)
+    assert [o["id"] for o in one.data.objects("locations")] == ["L0"]
