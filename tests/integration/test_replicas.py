@@ -272,8 +272,35 @@ async def test_postgresql_restart_replicas_serve_from_cache_then_reconnect(
         await msp.stop()
 
 
+async def test_ocn_rules_set_through_one_replica_apply_at_once_on_another(
+    cluster: Cluster,
+) -> None:
+    one, two, three = cluster.replicas
+    cpo = await PartyServer([("CPO", "CH", "CPF")]).start()
+    msp = await PartyServer([("EMSP", "DE", "MSF")]).start()
+    try:
+        await cluster.connect(cpo, via=one)
+        await cluster.connect(msp, via=two)
+        url = three.url + "/ocpi/receiver/2.2/locations/L5"
+        _, answer = await call(msp, url, "GET", ("CH", "CPF"))
+        assert answer["status_code"] == 1000, answer
+        seen = len(cpo.received)
+        rules_url = one.url + f"/ocpi/receiver/{cpo.version}/ocnrules/blacklist"
+        entry = {"country_code": "DE", "party_id": "MSF", "modules": []}
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": cpo.auth(cpo.token_c)}
+            async with http.post(rules_url, headers=headers, json=entry) as r:
+                assert (await r.json())["status_code"] == 1000
+        _, answer = await call(msp, url, "GET", ("CH", "CPF"))  # at once, on another replica
+        assert answer["status_code"] != 1000, answer
+        assert len(cpo.received) == seen  # refused at the hub, never forwarded
+    finally:
+        await cpo.stop()
+        await msp.stop()
+
+
 async def test_kill_9_of_the_job_leader_under_load(cluster: Cluster) -> None:
-    """No acknowledged write is lost, the others keep serving, another replica leads the jobs."""
+    """(Last in the module: it kills a replica.) No acknowledged write is lost, the others keep serving, another replica leads the jobs."""
     cpo = await PartyServer([("CPO", "CH", "CPE")]).start()
     msp = await PartyServer([("EMSP", "DE", "MSE")]).start()
     try:
