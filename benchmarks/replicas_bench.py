@@ -8,7 +8,10 @@ Rows (wrk → … → the nginx upstream party, GET of one Location, signatures 
 - ``lb-1-replica`` / ``lb-2-replicas``: nginx as the load balancer in front of one / two
   PostgreSQL-backed replicas of one node (same key, same public URL), unpinned.
 
-``python -m benchmarks.replicas_bench [--runs 3 --seconds 3]`` runs it alone.
+Beside the rows, ``writes``: what the state operations cost (register acknowledged by three
+replicas, proxied resources stored and read across replicas, cold route decisions from the
+mirror and from LMDB). ``python -m benchmarks.replicas_bench [--runs 3 --seconds 3]`` runs it
+alone.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import os
 import secrets
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,10 @@ from benchmarks import handshake, nginx, node_proc, payloads, procs, stats, wrk
 from benchmarks.http_bench import FULL, QUICK
 from benchmarks.http_runs import Cell, Plan, run_cells, summarize
 from benchmarks.progress import Progress
+from ocn_core.config import Settings
+from ocn_core.state.backend import NodeState, lmdb_state, open_state
+from ocn_core.state.records import EndpointRecord, Platform, RoleRecord
+from ocn_core.store import Store
 from tests.support import pg
 
 
@@ -114,6 +123,62 @@ class _Setup:
             self.server.close()
 
 
+def _platform(pid: str, cc: str, party: str) -> Platform:
+    return Platform(
+        pid, "CONNECTED", "2.2.1", "http://x/versions", "b-" + pid, True,
+        [RoleRecord("CPO", cc, party)], [EndpointRecord("locations", "SENDER", "http://x/l")],
+        1.0, 1.0,
+    )  # fmt: skip
+
+
+def write_costs(server: pg.PgServer, run_dir: Path, n: int = 200) -> dict[str, Any]:
+    """Median / p99 µs of the state operations, in one process holding 3 replicas' connections
+    (each with its listener) and an LMDB store on the same disk."""
+    store = Store(run_dir / "writes-lmdb", map_size=256 << 20)
+    settings = Settings.from_env({}, data_dir=run_dir, state_url=server.create_database("writes"))
+    replicas = [open_state(settings, store) for _ in range(3)]
+    local = lmdb_state(store)
+    try:
+        first, other = replicas[0], replicas[2]
+        for i in range(n):  # a node with n platforms
+            first.platforms.register(None, _platform(f"x{i}", "NL", f"{i:03d}"), f"c{i}")
+            local.platforms.register(None, _platform(f"x{i}", "NL", f"{i:03d}"), f"c{i}")
+        ids = [first.proxies.put("http://x", "A", "B", 60) for _ in range(n)]
+
+        def cold(state: NodeState) -> Callable[[int], object]:
+            def decide(_i: int) -> object:
+                state.platforms.forget_route_facts()
+                return state.platforms.route_facts("Token c5", "NL005", "NL007", "locations",
+                                                   "SENDER")  # fmt: skip
+
+            return decide
+
+        cases: dict[str, Callable[[int], object]] = {
+            "register_acked_by_3_replicas": lambda i: first.platforms.register(
+                None, _platform(f"y{i}", "DE", f"{i:03d}"), f"d{i}"
+            ),
+            "proxy_put_pg": lambda i: first.proxies.put("http://x", "A", "B", 60),
+            "proxy_put_lmdb": lambda i: local.proxies.put("http://x", "A", "B", 60),
+            "proxy_get_other_replica": lambda i: other.proxies.get(ids[i], "A", "B"),
+            "cold_decision_mirror": cold(other),
+            "cold_decision_lmdb": cold(local),
+        }
+        out = {}
+        for name, op in cases.items():
+            took = []
+            for i in range(n):
+                t0 = time.perf_counter_ns()
+                op(i)
+                took.append((time.perf_counter_ns() - t0) / 1000)
+            took.sort()
+            out[name] = {"p50_us": took[n // 2], "p99_us": took[int(n * 0.99) - 1]}
+        return out
+    finally:
+        for r in replicas:
+            r.close()
+        store.close()
+
+
 def add_ratios(rows: list[dict[str, Any]]) -> None:
     """``x_ref_rps``: node-pg against node-lmdb, lb-2-replicas against lb-1-replica (same c)."""
     by = {(r["name"], r["conc"]): r for r in rows if "rps" in r}
@@ -150,6 +215,8 @@ def run(quick: bool, plan: Plan | None = None) -> dict[str, Any]:
         try:
             upstream = setup.build()
             run_cells(setup.cells, upstream, plan, bar)
+            assert setup.server is not None
+            writes = write_costs(setup.server, Path(tmp), 50 if quick else 200)
         finally:
             setup.close()
     rows = [summarize(c) for c in setup.cells]
@@ -157,7 +224,7 @@ def run(quick: bool, plan: Plan | None = None) -> dict[str, Any]:
         row.pop("raw", None)
     add_ratios(rows)
     meta = {"plan": plan.__dict__, "ncpu": procs.NCPU, "postgresql": str(pg.bin_dir())}
-    return {"rows": rows, "targets": targets(rows), "meta": meta}
+    return {"rows": rows, "writes": writes, "targets": targets(rows), "meta": meta}
 
 
 def main() -> None:
@@ -175,6 +242,8 @@ def main() -> None:
                   f"  x ref {row.get('x_ref_rps')}")  # fmt: skip
         else:
             print(row["name"], row["conc"], "failed", row["failed_runs"])
+    for name, took in result.get("writes", {}).items():
+        print(f"{name:28} p50 {took['p50_us']:9.1f} us  p99 {took['p99_us']:9.1f} us")
     print(json.dumps(result.get("targets"), indent=1))
     os.makedirs("/tmp/ocn-replicas-bench", exist_ok=True)
     Path("/tmp/ocn-replicas-bench/result.json").write_text(json.dumps(result, indent=1))

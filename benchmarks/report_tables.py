@@ -81,7 +81,10 @@ def replicas(res: dict[str, Any]) -> list[str]:
     p = res["meta"]["plan"]
     note = (f"wrk -t1, {p['runs']} interleaved runs x {p['seconds']} s; x ref: node-pg against "
             "node-lmdb, lb-2-replicas against lb-1-replica (same c).")  # fmt: skip
-    return [note, "", *table(head, rows)]
+    writes = [[name, num(w["p50_us"], 1), num(w["p99_us"], 1)]
+              for name, w in res.get("writes", {}).items()]  # fmt: skip
+    return [note, "", *table(head, rows), "", *table(["state operation", "p50 µs", "p99 µs"],
+                                                      writes)]  # fmt: skip
 
 
 RENDERERS = {"decision": decision, "http": http, "grpc": grpc}
