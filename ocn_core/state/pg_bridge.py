@@ -9,8 +9,9 @@ result. The thread also keeps:
   generation (``NOTIFY ocn_state_ack``); after a lost connection it reconnects and reloads in
   full, while the old mirror keeps serving;
 - a **leader** connection campaigning for an advisory lock: the holder runs the node's
-  background jobs; PostgreSQL frees the lock when the holder's session ends, so another
-  replica takes over within :data:`LEAD_INTERVAL` seconds.
+  background jobs. The others wait for it inside PostgreSQL (``pg_advisory_lock``), which
+  grants it the moment the holder's session ends: takeover without polling. Idle, the thread
+  never wakes up (connection loss is noticed through asyncpg's termination listeners).
 
 A routing write (:meth:`PgBridge.change`) commits, then waits until every connected listener,
 its own included, has applied it: once a delete is acknowledged, no replica routes with the
@@ -39,7 +40,7 @@ LISTENER_APP = "ocn-listener"
 LEADER_APP = "ocn-leader"
 LEADER_LOCK = 0x6F636E01  # advisory lock key: held by the replica running background jobs
 WRITE_LOCK = 0x6F636E02  # transaction lock: routing writes commit one at a time, as in LMDB
-LEAD_INTERVAL = 1.0  # seconds between lock attempts (and liveness checks of the holder)
+LEAD_INTERVAL = 1.0  # seconds before the leader connection is opened again after a failure
 _UNREACHABLE = (
     OSError,
     asyncio.TimeoutError,
@@ -233,6 +234,7 @@ class PgBridge:
                     timeout=self.timeout,
                     server_settings={"application_name": LISTENER_APP},
                 )
+                lost = _lost_event(conn)
                 await conn.add_listener(CHANGES, self._on_change)
                 await conn.add_listener(ACKS, self._on_ack)
                 pid = conn.get_server_pid()
@@ -250,13 +252,9 @@ class PgBridge:
                     delay = 0.05
                     if target:
                         await conn.execute("SELECT pg_notify($1, $2)", ACKS, f"{pid}:{target}")
-                    while not self._dirty.is_set():
-                        if conn.is_closed():
-                            raise ConnectionError("listener connection closed")
-                        try:
-                            await asyncio.wait_for(self._dirty.wait(), 0.25)
-                        except TimeoutError:
-                            pass
+                    await _first(self._dirty, lost)  # no wake-up while nothing happens
+                    if lost.is_set():
+                        raise ConnectionError("listener connection closed")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -270,20 +268,20 @@ class PgBridge:
             delay = min(delay * 2, 1.0)
 
     async def _lead_forever(self) -> None:
+        """Wait in PostgreSQL for the lock (granted the moment its holder's session ends), then
+        hold it while this session lives."""
         while True:
             conn = None
             try:
                 conn = await asyncpg.connect(
                     self.url, timeout=self.timeout, server_settings={"application_name": LEADER_APP}
                 )
-                while True:
-                    if not self._held:
-                        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
-                            self._held = True
-                            log.info("leadership_acquired", pid=os.getpid())
-                    else:
-                        await conn.fetchval("SELECT 1")  # the session holding the lock lives
-                    await asyncio.sleep(LEAD_INTERVAL)
+                lost = _lost_event(conn)
+                await conn.execute(f"SELECT pg_advisory_lock({LEADER_LOCK})", timeout=None)
+                self._held = True
+                log.info("leadership_acquired", pid=os.getpid())
+                await lost.wait()
+                raise ConnectionError("leader connection closed")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -305,3 +303,20 @@ class PgBridge:
                 pass
         self._held = False
         await self.pool.close()
+
+
+def _lost_event(conn: Any) -> asyncio.Event:
+    """Set when ``conn`` closes (asyncpg's termination listener)."""
+    lost = asyncio.Event()
+    conn.add_termination_listener(lambda _conn: lost.set())
+    return lost
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Return once any of ``events`` is set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
