@@ -26,6 +26,7 @@ from benchmarks.report_tables import RENDERERS
 # scenario name -> module exposing run(quick: bool) -> dict; order = run order
 SCENARIOS = {
     "decision": "benchmarks.decision_bench",
+    "bridge": "benchmarks.bridge_bench",
     "notary": "benchmarks.notary_bench",
     "grpc": "benchmarks.grpc_bench",
     "http": "benchmarks.http_bench",

@@ -47,7 +47,8 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str]:
     if row is None or req.method not in row.methods:
         raise RuntimeError("route table refuses the benchmark request")
     # sender, receiver, endpoint and the receiver's OcnRules: one LMDB txn
-    _, url, auth, rules = forward.decide(ctx, req)
+    facts = forward.decide(ctx, req)
+    url, auth, rules = facts.url, facts.auth, facts.rules
     if rules is not NO_RULES:
         enforce(rules, req.from_party.key, req.module)
     if url is None or auth is None:

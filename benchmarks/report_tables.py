@@ -87,6 +87,15 @@ def replicas(res: dict[str, Any]) -> list[str]:
                                                       writes)]  # fmt: skip
 
 
+def bridge(res: dict[str, Any]) -> list[str]:
+    rows = [[r["name"], r["label"], num(r["p50_us"], 2), spread(r["p50_spread"], 2),
+             num(r["p99_us"], 2)] for r in res["rows"]]  # fmt: skip
+    head = ["case", "message, sender → receiver version", "p50 µs", "p50 spread", "p99 µs"]
+    note = (f"{res['repeats']} interleaved runs x {res['seconds_per_run']} s per case; "
+            "engine.route, hop stubbed; unbridged and bridged in one run.")  # fmt: skip
+    return [note, "", *table(head, rows)]
+
+
 RENDERERS = {"decision": decision, "http": http, "grpc": grpc}
 
 
@@ -113,3 +122,4 @@ def federation(res: dict[str, Any]) -> list[str]:
 
 RENDERERS["federation"] = federation
 RENDERERS["replicas"] = replicas
+RENDERERS["bridge"] = bridge

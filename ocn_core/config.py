@@ -92,6 +92,9 @@ class Settings:
     registration_token_ttl: float = setting(30 * 86400.0, above=0, max=MAX_TOKEN_TTL)
     # lifetime of a proxied resource (response_url, Link, Location), in seconds
     proxy_ttl: float = setting(7 * 86400.0, above=0, max=MAX_TOKEN_TTL)
+    # seconds between node-initiated rotations of each platform's token C (credentials PUT to
+    # the party); 0 = never (rotation on demand only: admin API / ``ocn-node admin rotate``)
+    credentials_rotation_interval: float = setting(0.0, min=0)
     map_size: int = setting(4 << 30, min=1 << 20)  # LMDB map size in bytes (the file's maximum)
     # where node state lives: empty = LMDB in data_dir; postgresql://user:password@host:port/db =
     # PostgreSQL shared by the replicas of one node (masked by config show: it may carry a password)

@@ -27,6 +27,7 @@ from ocn_core.hub import (
     clientinfo,
     credentials,
     forward,
+    initiative,
     responses,
     rules,
     signatures,
@@ -163,6 +164,16 @@ class Engine:
 
     def connection_status(self, country_code: str, party_id: str) -> str:
         return self.admin.connection_status(country_code, party_id)
+
+    async def connect_party(
+        self, versions_url: str, token_a: str, version: str = ""
+    ) -> PlatformInfo:
+        """Register the node with a party, given its versions URL and the token A it issued."""
+        return await initiative.connect(self.ctx, versions_url, token_a, version)
+
+    async def rotate_credentials(self, platform_id: str) -> PlatformInfo:
+        """Credentials PUT with a new token C for ``platform_id``; the old one is refused after."""
+        return await initiative.rotate(self.ctx, platform_id)
 
     # --- registry ------------------------------------------------------------------------------
 

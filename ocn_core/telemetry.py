@@ -278,6 +278,9 @@ COUNTERS = {
     "proxy_expiries": ("ocn_proxy_expired", "Proxied resources removed after their TTL", ()),
     "grpc_calls": ("ocn_grpc_calls", "gRPC calls answered, by method and status code",
                    ("method", "code")),
+    "bridged": ("ocn_bridged_messages", "Messages translated between OCPI 2.2.x and 2.3.0 "
+                "parties, by module, leg (request/response), direction and outcome (translated, "
+                "lost: one per loss, refused)", ("module", "leg", "direction", "outcome")),
 }  # fmt: skip
 HISTOGRAMS = {
     "request_duration": ("ocn_request_duration_seconds", "End-to-end time of OCPI requests "

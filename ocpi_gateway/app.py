@@ -213,6 +213,11 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
         roles = body.get("roles") if isinstance(body, dict) else body
         ttl = body.get("ttl_seconds") if isinstance(body, dict) else None
         return "create_registration_token", {"roles": roles, "ttl": ttl}
+    if method == "POST" and parts == ["connect"] and isinstance(body, dict):
+        wanted = ("versions_url", "token_a", "version")
+        return "connect", {k: body[k] for k in wanted if k in body}
+    if method == "POST" and len(parts) == 3 and parts[::2] == ["platforms", "rotate-credentials"]:
+        return "rotate_credentials", {"platform_id": parts[1]}
     if method == "GET" and len(parts) == 3 and parts[0] == "connection-status":
         return "connection_status", {"country_code": parts[1], "party_id": parts[2]}
     if parts and parts[0] == "platforms":

@@ -4,6 +4,7 @@ ocn-node run [--config node.toml] [--port 8080 --public-url URL --data-dir DIR -
 ocn-node core [--listen 127.0.0.1:50051] [setting flags]
 ocn-node admin token CC:PID[:ROLE] ... | platforms | platform ID | delete-platform ID
 ocn-node admin status CC PID | party CC PID ROLE...
+ocn-node admin connect VERSIONS_URL TOKEN_A [--ocpi-version V] | rotate ID
 ocn-node registry ...   (show/list/set/delete parties and nodes, sync status)
 ocn-node config show [setting flags] | check FILE | reference
 ocn-node db upgrade | status   (the PostgreSQL state schema named by --state-url / OCN_STATE_URL)
@@ -123,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     party.add_argument("party_id")
     party.add_argument("roles", nargs="+", help="CPO, EMSP, ...")
     party.add_argument("--address", default="", help="the party's signing address")
+    connect = admin_sub.add_parser("connect", help="register the node with a party (its token A)")
+    connect.add_argument("versions_url", help="the party's OCPI versions URL")
+    connect.add_argument("token_a", help="the token A the party issued to this node")
+    connect.add_argument(
+        "--ocpi-version", default="", help="OCPI version to use (default: the newest common one)"
+    )
+    rotate = admin_sub.add_parser("rotate", help="rotate a platform's token C (credentials PUT)")
+    rotate.add_argument("platform_id")
 
     from ocpi_gateway.registry_cli import add_registry_commands
 
@@ -285,7 +294,7 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
 def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace) -> int:
     """One admin call on the data dir; never lists or changes the node itself."""
     from ocn_core import open_node
-    from ocn_core.hub.admin_calls import run_admin_call
+    from ocn_core.hub.admin_calls import run_admin_call_async
 
     configure_logging(settings.log_format, "error")  # stderr carries only the call's error
     engine = open_node(settings, list_self=False)
@@ -307,13 +316,18 @@ def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace
         call = ("platforms", {})
     elif cmd in ("platform", "delete-platform"):
         call = (cmd.replace("-", "_"), {"platform_id": args.platform_id})
+    elif cmd == "connect":
+        call = ("connect", {"versions_url": args.versions_url, "token_a": args.token_a})
+        call[1]["version"] = args.ocpi_version
+    elif cmd == "rotate":
+        call = ("rotate_credentials", {"platform_id": args.platform_id})
     elif cmd == "party":
         party = {"country_code": args.country_code, "party_id": args.party_id}
         call = ("set_party", {**party, "roles": args.roles, "address": args.address})
     else:
         call = ("connection_status", {"country_code": args.country_code, "party_id": args.party_id})
     try:
-        result = run_admin_call(engine, auth, call[0], call[1])
+        result = asyncio.run(_closing(engine, run_admin_call_async(engine, auth, *call)))
     except OcnError as exc:
         print(json.dumps({"error": exc.reason, "message": exc.message}), file=sys.stderr)
         return 1
@@ -322,6 +336,14 @@ def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace
     shown = human_times(result if result is not None else {"ok": True})
     print(json.dumps(shown, indent=2))
     return 0
+
+
+async def _closing(engine: Any, call: Any) -> Any:
+    """Await an admin call, then close the engine's outbound connections."""
+    try:
+        return await call
+    finally:
+        await engine.close()
 
 
 def _number(text: str | None) -> float | str | None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ocn_core.engine import Engine
-from ocn_core.hub.admin_calls import run_admin_call
+from ocn_core.hub.admin_calls import run_admin_call_async
 from ocn_core.model import RouteRequest, RouteResponse
 from ocn_core.views import NodeInfo
 
@@ -41,7 +41,7 @@ class InProcessCore:
         self.route: Callable[[RouteRequest], Awaitable[RouteResponse]] = engine.route
 
     async def admin(self, authorization: str, call: str, **kwargs: Any) -> Any:
-        return run_admin_call(self.engine, authorization, call, kwargs)
+        return await run_admin_call_async(self.engine, authorization, call, kwargs)
 
     async def node_info(self) -> NodeInfo:
         return self.engine.node_info()

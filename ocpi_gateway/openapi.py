@@ -66,6 +66,12 @@ SCHEMAS: dict[str, Any] = {
         party_id=_PARTY_ID,
         role={"anyOf": [_ROLE, {"const": ""}], "description": "Optional: bind to one role"},
     ),
+    "ConnectRequest": _obj(
+        ["versions_url", "token_a"],
+        versions_url={"type": "string", "format": "uri", "description": "The party's versions"},
+        token_a={"type": "string", "minLength": 1, "maxLength": 64},
+        version={"type": "string", "enum": list(VERSIONS), "description": "Default: newest"},
+    ),
     "TokenRequest": {
         "oneOf": [
             {"type": "array", "items": _ref("RoleGrant"), "minItems": 1},
@@ -225,6 +231,34 @@ PATHS: dict[str, Any] = {
             "summary": "Disconnect a platform: its roles, endpoints and tokens are removed",
             "security": _ADMIN,
             "responses": {"200": _json({"type": "null"}, "Deleted"), **_errors(401, 404)},
+        },
+    },
+    "/admin/connect": {
+        "post": {
+            "operationId": "connectToParty",
+            "summary": "The node registers with a party (its versions URL and the token A it gave)",
+            "description": "The node runs the client side of the OCPI credentials handshake for "
+            "the newest version both serve. In-process core only.",
+            "security": _ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ConnectRequest")}},
+            },
+            "responses": {"200": _json(_ref("Platform"), "The new platform"), **_errors(400, 401)},
+        }
+    },
+    "/admin/platforms/{platform_id}/rotate-credentials": {
+        "parameters": [_PLATFORM_ID],
+        "post": {
+            "operationId": "rotateCredentials",
+            "summary": "New token C for a platform (credentials PUT to the party)",
+            "description": "The old token is refused once the party accepted. In-process core "
+            "only.",
+            "security": _ADMIN,
+            "responses": {
+                "200": _json(_ref("Platform"), "The platform"),
+                **_errors(400, 401, 404),
+            },
         },
     },
     "/admin/connection-status/{country_code}/{party_id}": {

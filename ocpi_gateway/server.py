@@ -53,6 +53,7 @@ async def run_gateway(
     core: CoreClient
     housekeeping: asyncio.Task[None] | None = None
     chain_sync: asyncio.Task[None] | None = None
+    rotation: asyncio.Task[None] | None = None
     grpc_server: Any = None
     node_info: dict[str, str] | None = None
     hub_jobs: asyncio.Task[None] | None = None
@@ -67,6 +68,8 @@ async def run_gateway(
         node_info = to_json(engine.node_info())
         housekeeping = asyncio.ensure_future(run_housekeeping(engine))
         chain_sync = engine.start_registry_sync(follow=worker == 0)
+        if worker == 0 and settings.credentials_rotation_interval > 0:
+            rotation = asyncio.ensure_future(run_rotation(engine))
         if metrics is not None:
             telemetry.instrument(engine, metrics)
         if settings.grpc_port and worker == 0:  # the gRPC edge beside HTTP, one engine
@@ -129,7 +132,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
-        for task in (housekeeping, chain_sync, flusher, hub_jobs):
+        for task in (housekeeping, chain_sync, rotation, flusher, hub_jobs):
             if task is not None:
                 task.cancel()
         if server is not None:
@@ -253,6 +256,21 @@ async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
             telemetry.count("proxy_expiries", by=done.get("proxies_expired", 0))
             if any(done.values()):
                 log.info("housekeeping", **done)
+
+
+async def run_rotation(engine: Engine, every: float = 60.0) -> None:
+    """Node-initiated token C rotation for platforms past the configured interval (worker 0)."""
+    from ocn_core.hub.initiative import rotate_due
+
+    while True:
+        await asyncio.sleep(min(every, engine.settings.credentials_rotation_interval))
+        try:
+            done = await rotate_due(engine.ctx)
+        except Exception:
+            log.exception("credentials_rotation_failed")
+        else:
+            if done:
+                log.info("credentials_rotated", platforms=done)
 
 
 def _worker(

@@ -61,7 +61,9 @@ def encode(
     proxy_resource: str = "",
 ) -> bytes:
     """The message body for ``req`` (the values as the node forwards them)."""
-    custom = req.kind == RouteKind.CUSTOM
+    # modules the reference's ModuleID enum lacks (the OCPI 2.3.0 optional ones) travel as
+    # custom modules: the receiver's node routes them to the endpoint with that identifier
+    custom = req.kind == RouteKind.CUSTOM or req.module not in MODULE_NAMES
     headers: dict[str, Any] = {"Authorization": ""}
     if signature:
         headers["OCN-Signature"] = signature

@@ -7,6 +7,7 @@ returns JSON-able data or raises an :class:`~ocn_core.errors.AdminError`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,16 +29,30 @@ CALLS: dict[str, Callable[[Engine, dict[str, Any]], Any]] = {
     "set_party": lambda e, a: e.set_party(**a),
     "delete_party": lambda e, a: e.delete_party(**a),
     "set_node": lambda e, a: e.set_node(a["operator"], a["url"]),
+    # the node takes the initiative in credentials (awaitable: see run_admin_call_async)
+    "connect": lambda e, a: e.connect_party(
+        a["versions_url"], a["token_a"], a.get("version") or ""
+    ),
+    "rotate_credentials": lambda e, a: e.rotate_credentials(a["platform_id"]),
 }
 
 
 def run_admin_call(engine: Engine, authorization: str, name: str, args: dict[str, Any]) -> Any:
+    result = _start(engine, authorization, name, args)
+    if inspect.isawaitable(result):
+        result.close()  # type: ignore[attr-defined]
+        raise AdminError(f"Admin call {name!r} talks to a party: use run_admin_call_async")
+    return result_json(name, result)
+
+
+def _start(engine: Engine, authorization: str, name: str, args: dict[str, Any]) -> Any:
+    """Check the key and call ``name``: its result, or the awaitable of a party-facing call."""
     engine.check_admin_key(authorization)
     call = CALLS.get(name)
     if call is None:
         raise AdminError(f"Unknown admin call {name!r}")
     try:
-        return result_json(name, call(engine, args))
+        return call(engine, args)
     except (TypeError, KeyError) as exc:
         raise AdminError(f"Missing or invalid arguments for {name}: {exc}") from None
 
@@ -47,3 +62,13 @@ def result_json(name: str, result: object) -> Any:
     if name == "delete_party":
         return {"deleted": True}
     return to_json(result)
+
+
+async def run_admin_call_async(
+    engine: Engine, authorization: str, name: str, args: dict[str, Any]
+) -> Any:
+    """:func:`run_admin_call` for every call, awaiting those that talk to a party."""
+    result = _start(engine, authorization, name, args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result_json(name, result)

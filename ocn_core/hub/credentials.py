@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ocn_core import ocpi
@@ -18,7 +19,7 @@ from ocn_core.errors import (
     UrlRefused,
 )
 from ocn_core.federation.urlpolicy import check_url
-from ocn_core.hub import status
+from ocn_core.hub import credentials_230, status
 from ocn_core.hub.admin import audit, parties_of
 from ocn_core.hub.auth import grant_for, platform_for
 from ocn_core.hub.context import NodeContext
@@ -28,8 +29,6 @@ from ocn_core.state import Platform, RegistrationGrant, RoleConflict, RoleRecord
 from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, EndpointRecord
 from ocn_core.transport import TransportError
-
-ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}
 
 
 async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
@@ -45,7 +44,7 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
         raise UnknownToken("Invalid CREDENTIALS_TOKEN_C")
     platform_id, token_c = registered
     if req.method == "GET":
-        return node_credentials(ctx, token_c)
+        return node_credentials(ctx, token_c, req.ocpi_version, platform_id)
     if req.method == "PUT":
         return await _update(ctx, req, platform_id)
     if req.method == "DELETE":
@@ -59,8 +58,18 @@ async def handle(ctx: NodeContext, req: RouteRequest) -> dict[str, Any] | None:
     raise MethodNotAllowed(f"Method {req.method} not allowed on credentials")
 
 
-def node_credentials(ctx: NodeContext, token_c: str) -> dict[str, Any]:
+def node_credentials(
+    ctx: NodeContext, token_c: str, version: str = "", caller: str | None = None
+) -> dict[str, Any]:
+    """The node's Credentials for ``version``: role HUB (2.2.x), reachable roles (2.3.0)."""
     s = ctx.settings
+    if version == credentials_230.VERSION:
+        return {
+            "token": token_c,
+            "url": ctx.versions_url,
+            "hub_party_id": credentials_230.hub_party_id(ctx),
+            "roles": credentials_230.reachable_roles(ctx, caller),
+        }
     return {
         "token": token_c,
         "url": ctx.versions_url,
@@ -113,7 +122,7 @@ async def _register_checked(ctx: NodeContext, req: RouteRequest) -> tuple[str, d
     except TokenAlreadyUsed:  # another registration (on any replica) consumed it first
         raise UnknownToken("Invalid CREDENTIALS_TOKEN_A") from None
     status.platform_connected(ctx, platform)
-    return platform.id, node_credentials(ctx, token_c)
+    return platform.id, node_credentials(ctx, token_c, platform.ocpi_version, platform.id)
 
 
 async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict[str, Any]:
@@ -137,7 +146,7 @@ async def _update(ctx: NodeContext, req: RouteRequest, platform_id: str) -> dict
         raise
     audit.info("credentials_rotated", platform_id=platform_id, parties=parties_of(platform))
     status.platform_connected(ctx, platform, before)
-    return node_credentials(ctx, token_c)
+    return node_credentials(ctx, token_c, platform.ocpi_version, platform_id)
 
 
 def _claimed_parties(req: RouteRequest) -> list[str]:
@@ -154,16 +163,29 @@ async def _fetch_platform(
 ) -> Platform:
     """Validate the posted Credentials, check each role, and read the peer's endpoints."""
     creds = ocpi.loads(req.body or b"null", "credentials body")
-    token_b, versions_url, roles = _parse_credentials(creds)
+    version = req.ocpi_version if req.ocpi_version in VERSIONS else VERSIONS[0]
+    return await peer_platform(ctx, creds, version, platform_id, grant)
+
+
+async def peer_platform(
+    ctx: NodeContext,
+    creds: Any,
+    version: str,
+    platform_id: str,
+    grant: RegistrationGrant | None,
+) -> Platform:
+    """A peer's Credentials object checked (each role in the registry with this node, and
+    allowed by ``grant`` when given) and its endpoints read with its token: the platform."""
+    token_b, versions_url, roles = _parse_credentials(creds, version)
+    hub_party_id = credentials_230.check_hub_party_id(creds.get("hub_party_id"))
     for role in roles:
         await _check_role(ctx, role, grant)
-    version = req.ocpi_version if req.ocpi_version in VERSIONS else VERSIONS[0]
-    base64_token = version == "2.2.1"
+    base64_token = version != "2.2"  # Base64 tokens since 2.2.1
     auth = ocpi.authorization_header(token_b, base64_token)
-    listing = await _get_ocpi(ctx, versions_url, auth)
-    details_url = _pick_version(listing, version, versions_url)
-    details = await _get_ocpi(ctx, details_url, auth)
-    endpoints = _parse_endpoints(details, details_url)
+    listing = await get_ocpi(ctx, versions_url, auth)
+    details_url = pick_version(listing, version, versions_url)
+    details = await get_ocpi(ctx, details_url, auth)
+    endpoints = parse_endpoints(details, details_url)
     for endpoint in endpoints:
         try:
             await check_url(endpoint.url, ctx.settings)
@@ -178,13 +200,14 @@ async def _fetch_platform(
         token_b=token_b,
         token_b_base64=base64_token,
         roles=roles,
+        hub_party_id=hub_party_id,
         endpoints=endpoints,
         last_updated=now,
         created=now,
     )
 
 
-def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
+def _parse_credentials(creds: Any, version: str) -> tuple[str, str, list[RoleRecord]]:
     if not isinstance(creds, dict):
         raise InvalidRequest("Credentials body must be a JSON object")
     token, url, roles = creds.get("token"), creds.get("url"), creds.get("roles")
@@ -195,10 +218,11 @@ def _parse_credentials(creds: Any) -> tuple[str, str, list[RoleRecord]]:
     if not isinstance(roles, list) or not roles or not all(isinstance(r, dict) for r in roles):
         raise InvalidRequest("Credentials 'roles' must be a non-empty list of CredentialsRole")
     parsed = [new_role(r) for r in roles]
+    known = credentials_230.roles_for(version)
     seen: set[tuple[str, str]] = set()
     for role in parsed:
-        if role.role not in ROLES:
-            raise InvalidRequest(f"Unknown role {role.role!r}")
+        if role.role not in known:
+            raise InvalidRequest(f"Unknown role {role.role!r} in OCPI {version}")
         ocpi.check_party(role.country_code, role.party_id)
         if (role.role, role.key) in seen:
             raise InvalidRequest(f"Duplicate role {role.role} {role.key}")
@@ -222,29 +246,52 @@ async def _check_role(ctx: NodeContext, role: RoleRecord, grant: RegistrationGra
         raise RegistrationRejected(f"Role with {ids} not listed in OCN Registry with my node info!")
 
 
-async def _get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+async def get_ocpi(ctx: NodeContext, url: str, auth: str) -> Any:
+    return await call_ocpi(ctx, "GET", url, auth)
+
+
+async def call_ocpi(
+    ctx: NodeContext,
+    method: str,
+    url: str,
+    auth: str,
+    body: Any = None,
+    refused: Callable[[], None] | None = None,
+) -> Any:
+    """The ``data`` of a party's 1000 answer to ``method url`` (URL policy checked first).
+
+    Anything else raises :class:`PeerApiError`; ``refused`` runs first when the party answered
+    but not with 1000 (it surely did not act on the request).
+    """
     try:
         await check_url(url, ctx.settings)
     except UrlRefused as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
+    headers = [("Authorization", auth)]
+    payload = b""
+    if body is not None:
+        headers.append(("Content-Type", "application/json"))
+        payload = ocpi.dumps(body)
     try:
         result = await ctx.transport.request(
-            "GET", url, [("Authorization", auth)], timeout=ctx.settings.forward_timeout
+            method, url, headers, payload, timeout=ctx.settings.forward_timeout
         )
     except TransportError as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc}") from None
     try:
-        body = ocpi.loads(result.body, "response")
+        answer = ocpi.loads(result.body, "response")
     except InvalidRequest as exc:
         raise PeerApiError(f"Failed to request from {url}: {exc.message}") from None
-    if result.status != 200 or not isinstance(body, dict) or body.get("status_code") != 1000:
+    if result.status != 200 or not isinstance(answer, dict) or answer.get("status_code") != 1000:
+        if refused is not None:
+            refused()
         raise PeerApiError(
-            f"Failed to request from {url}: HTTP {result.status}, body {body!r:.200}"
+            f"Failed to request from {url}: HTTP {result.status}, body {answer!r:.200}"
         )
-    return body.get("data")
+    return answer.get("data")
 
 
-def _pick_version(listing: Any, version: str, url: str) -> str:
+def pick_version(listing: Any, version: str, url: str) -> str:
     if isinstance(listing, list):
         for entry in listing:
             if isinstance(entry, dict) and entry.get("version") == version:
@@ -254,7 +301,7 @@ def _pick_version(listing: Any, version: str, url: str) -> str:
     raise UnsupportedVersion(f"Expected version {version} from {url}")
 
 
-def _parse_endpoints(details: Any, url: str) -> list[EndpointRecord]:
+def parse_endpoints(details: Any, url: str) -> list[EndpointRecord]:
     endpoints = details.get("endpoints") if isinstance(details, dict) else None
     if not isinstance(endpoints, list):
         raise PeerApiError(f"Version details from {url} have no 'endpoints' list")

@@ -26,15 +26,17 @@ from ocn_core.errors import (
     WrongRoleHeaders,
 )
 from ocn_core.federation import inbound, outbound
-from ocn_core.hub import hubmodes, openrouting, proxying, signatures
+from ocn_core.hub import bridged, hubmodes, openrouting, proxying, signatures
 from ocn_core.hub import rules as ocn_rules
 from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
-from ocn_core.state.rules import NO_RULES, Rules
+from ocn_core.state.platforms import RouteFacts
+from ocn_core.state.rules import NO_RULES
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 
+NO_VERSIONS = ("", "")  # a message from another node: its sender's version is not known here
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
 # the envelope's last members: status_code[, status_message][, timestamp] and the closing brace
@@ -124,8 +126,9 @@ def validate_sender(ctx: NodeContext, req: RouteRequest) -> str:
     return platform_id
 
 
-def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | None, Rules]:
-    """Sender checks and the local receiver with its endpoint URL, Authorization value and rules.
+def decide(ctx: NodeContext, req: RouteRequest) -> RouteFacts:
+    """Sender checks and the local receiver with its endpoint URL, Authorization value and
+    both platforms' OCPI versions.
 
     The fast path reads everything in one LMDB transaction; failures fall back to the detailed
     checks, which raise the right error in the documented order.
@@ -146,8 +149,10 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str | None, str | 
     if facts.from_owner != facts.sender:
         raise WrongRoleHeaders("Could not find role on sending platform using OCPI-from-* headers")
     if facts.receiver is None:
-        return resolve_receiver(ctx, req), None, None, NO_RULES
-    return facts.receiver, facts.url, facts.auth, facts.rules
+        return facts._replace(
+            receiver=resolve_receiver(ctx, req), url=None, auth=None, rules=NO_RULES
+        )
+    return facts
 
 
 def resolve_receiver(ctx: NodeContext, req: RouteRequest) -> str:
@@ -190,20 +195,26 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     )
     if req.kind == RouteKind.MODULE and (row is None or req.method not in row.methods):
         raise MethodNotAllowed(f"{req.method} is not served on {req.module} {interface}")
+    versions = NO_VERSIONS
     if origin:
         url, auth, rules = inbound.local_target(ctx, req)
+        versions = bridged.remote_pair(ctx, req, req.to_party)
     else:
         if not req.has_to and not (req.to_party.country_code or req.to_party.party_id):
             return await openrouting.route(ctx, req, row)  # no TO header at all
         try:
-            _, url, auth, rules = decide(ctx, req)
+            facts = decide(ctx, req)
         except UnknownReceiver:
             if req.to_party.key == ctx.hub_key:
                 return await hubmodes.to_hub(ctx, req)
             if ctx.hub.limits.active:
                 ctx.hub.limits.admit(req.from_party.key, len(req.body))
             # another node's party (one direct registry read on a miss)
-            return await outbound.route_remote(ctx, req, row, await outbound.remote_node(ctx, req))
+            node = await outbound.remote_node(ctx, req)
+            resp = await outbound.route_remote(ctx, req, row, node)
+            return bridged.from_remote(ctx, req, resp)
+        url, auth, rules = facts.url, facts.auth, facts.rules
+        versions = facts.sender_version, facts.receiver_version
         if ctx.hub.limits.active:
             ctx.hub.limits.admit(req.from_party.key, len(req.body))
     if rules is not NO_RULES:  # the receiver's OcnRules, read with the route facts
@@ -218,28 +229,36 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
         query, body, stash = proxying.proxy_response_url(ctx, req)
         if notary is not None:
             signature = signatures.resign_request(ctx, req, notary, query, body, stash)
+    bridging = versions[0] != versions[1] and bridged.needed(req.module, *versions)
+    if bridging:  # parties on different OCPI versions (never same-version traffic)
+        body, signature = bridged.request(ctx, req, notary, *versions)
     target = ocpi.join_url(url, req.path_suffix)
     if query:
         target += "?" + query
     headers = outbound_headers(req, auth, body, signature)
     timeout = ctx.settings.forward_timeout
     result = await ctx.transport.request(req.method, target, headers, body, timeout)
+    resp = relay(ctx, req, result)
+    if bridging and versions[0]:  # (to another node: its own node translates the answer)
+        resp = bridged.response(ctx, req, resp, versions[1], versions[0])
     if origin:  # the requester's node proxies Link / Location
-        return inbound.handed_out(ctx, req, row, relay(ctx, req, result))
-    return proxying.proxy_response_headers(ctx, req, row, relay(ctx, req, result))
+        return inbound.handed_out(ctx, req, row, resp)
+    return proxying.proxy_response_headers(ctx, req, row, resp)
 
 
 async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
     """PAGE and PROXIED: a node-issued URL; forward to the party URL it stands for."""
+    sender = ""
     if origin:
         receiver = inbound.local_receiver(ctx, req)
     else:
-        validate_sender(ctx, req)
+        sender = validate_sender(ctx, req)
         try:
             receiver = await find_receiver(ctx, req)
         except UnknownReceiver:
             node = await outbound.remote_node(ctx, req)
-            return await outbound.route_remote_proxied(ctx, req, node)
+            resp = await outbound.route_remote_proxied(ctx, req, node)
+            return bridged.from_remote(ctx, req, resp)
     rules = ocn_rules.check(ctx, req.from_party.key, receiver, req.module)
     signatures.verify_request(ctx, req, rules.signatures)
     url = ctx.proxies.get(req.proxy_id, req.from_party.key, req.to_party.key)
@@ -251,6 +270,10 @@ async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -
     method = "GET" if req.kind == RouteKind.PAGE else req.method
     body = req.body if method != "GET" else b""
     resp = await send(ctx, req, method, url, auth, body, req.ocn_signature)
+    if sender and req.module in bridged.MODULES:  # a page or a CDR read through a node URL
+        source, target = bridged.platform_versions(ctx, receiver, sender)
+        if bridged.needed(req.module, source, target):
+            resp = bridged.response(ctx, req, resp, source, target)
     row = (
         module_route(req.module, req.interface_role.ocpi, req.ocpi_version)
         if req.kind == RouteKind.PAGE

@@ -15,7 +15,7 @@ from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rewrite import next_link, swap_body_response_url, swap_query_response_url
 from ocn_core.model import RouteRequest, RouteResponse
-from ocn_core.routing import ModuleRoute
+from ocn_core.routing import ModuleRoute, module_route
 
 
 def _version(req: RouteRequest) -> str:
@@ -39,6 +39,9 @@ def proxy_response_url(ctx: NodeContext, req: RouteRequest) -> tuple[str, bytes,
 def response_url_proxy(node: str, req: RouteRequest, proxy_id: str, version: str) -> str:
     """The URL on ``node`` where the receiver sends the async result of ``req``."""
     segment = req.path_suffix.split("/", 1)[0] if req.module == "commands" else "result"
+    results = module_route(req.module, "SENDER", version)
+    if results is not None and segment not in results.proxied and "result" in results.proxied:
+        segment = "result"  # an open-enum command type (2.3.0): the generic result URL
     return f"{node}/ocpi/sender/{version}/{req.module}/{segment}/{proxy_id}"
 
 

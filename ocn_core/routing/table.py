@@ -89,8 +89,28 @@ MODULES_2_2 = (
 # the OCN's custom configuration module: a platform's own OcnRules (ocn-node.md §2.12)
 SERVED_2_2 = (NodeModule("ocnrules", RouteKind.OCNRULES, RECEIVER),)
 
+# OCPI 2.3.0: the same functional modules plus the optional ones of the release branches
+# (2.3.0/release/payments, /bookings, /core), module ids as the spec spells them; their URLs
+# carry no party ids, so they are header-routed like every functional module.
+# CommandType is an OpenEnum in 2.3.0: results of command types the table does not know come
+# back through ``commands/result/{id}`` (see ``proxying.proxy_response_url``).
+COMMANDS_SENDER_2_3_0 = _row("commands", SENDER, "POST", proxied=COMMAND_TYPES | {"result"})
+MODULES_2_3_0 = (
+    *(
+        COMMANDS_SENDER_2_3_0 if (r.module, r.interface) == ("commands", SENDER) else r
+        for r in MODULES_2_2
+    ),
+    _row("Booking", SENDER, "GET POST", paged=True),
+    _row("Booking", RECEIVER, "GET PUT PATCH"),
+    _row("invoicereconciliation", SENDER, "GET", paged=True),
+    _row("invoicereconciliation", RECEIVER, "GET POST PUT DELETE"),
+    _row("payments", SENDER, "GET POST PUT PATCH", paged=True),  # PTP: terminals, FACs
+    _row("payments", RECEIVER, "GET POST"),
+)
+
 # newest first, as /ocpi/versions lists them
 TABLE: tuple[VersionRoutes, ...] = (
+    VersionRoutes("2.3.0", NODE_2_2, MODULES_2_3_0, SERVED_2_2),
     VersionRoutes("2.2.1", NODE_2_2, MODULES_2_2, SERVED_2_2),
     VersionRoutes("2.2", NODE_2_2, MODULES_2_2, SERVED_2_2),
 )

@@ -8,6 +8,7 @@ Named databases::
     state.roles       b"v1:" + COUNTRYPARTY (upper)  -> platform_id
     state.endpoints   b"v1:" + pid + 0 + module + 0 + SENDER|RECEIVER -> url
     state.auth        b"v1:" + platform_id           -> Authorization header value to send (token B)
+    state.versions    b"v1:" + platform_id           -> the platform's OCPI version (e.g. b"2.3.0")
     state.rules       b"v1:" + platform_id           -> JSON OcnRules (ocn_core.state.rules)
 
 Credentials tokens A and C are stored only as SHA-256 digests.

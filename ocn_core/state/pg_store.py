@@ -56,7 +56,8 @@ async def load_mirror(conn: Any, base: Mirror | None = None, ids: set[str] | Non
     if base is None or ids is None:
         mirror = Mirror()
     else:  # the unchanged platforms' entries, copied (the old mirror stays as it was)
-        gone = {base.platforms[i].token_c_digest for i in ids if i in base.platforms}
+        old = [base.platforms[i] for i in ids if i in base.platforms]
+        gone = {p.token_c_digest for p in old} | {p.pending_token_c_digest for p in old}
         mirror = Mirror(
             {k: v for k, v in base.platforms.items() if k not in ids},
             {k: v for k, v in base.by_token.items() if k not in gone},
@@ -71,6 +72,8 @@ async def load_mirror(conn: Any, base: Mirror | None = None, ids: set[str] | Non
         platform = Platform.from_json(orjson.loads(record))
         mirror.platforms[pid] = platform
         mirror.by_token[digest] = pid
+        if platform.pending_token_c_digest:  # a node-initiated rotation under way
+            mirror.by_token[platform.pending_token_c_digest] = pid
         mirror.auth[pid] = auth
         for ep in platform.endpoints:
             mirror.endpoints[(pid, ep.identifier, ep.role)] = ep.url
@@ -159,7 +162,8 @@ class PgPlatformStore:
             url = mirror.endpoints.get((receiver, module, interface))
             auth = mirror.auth.get(receiver)
             rules = mirror.rules.get(receiver, NO_RULES)
-        facts = RouteFacts(sender, from_owner, receiver, url, auth, rules)
+        versions = self._versions(mirror, sender, receiver)
+        facts = RouteFacts(sender, from_owner, receiver, url, auth, rules, *versions)
         if len(self._facts) >= FACTS_CACHE_SIZE:
             self._facts.clear()
         self._facts[key] = facts
@@ -174,6 +178,15 @@ class PgPlatformStore:
         """Always "none read": route facts come from the mirror, not from LMDB, so memos over
         LMDB data (the registry) read LMDB's routing generation themselves."""
         return b"-"
+
+    @staticmethod
+    def _versions(mirror: Mirror, *platform_ids: str | None) -> tuple[str, ...]:
+        found = (mirror.platforms.get(pid) if pid is not None else None for pid in platform_ids)
+        return tuple(p.ocpi_version if p is not None else "" for p in found)
+
+    def ocpi_versions(self, *platform_ids: str) -> tuple[str, ...]:
+        """The OCPI version each platform registered with ('' for an unknown platform)."""
+        return self._versions(self.mirror, *platform_ids)
 
     def auth_header(self, platform_id: str) -> str | None:
         return self.mirror.auth.get(platform_id)
@@ -212,6 +225,7 @@ class PgPlatformStore:
                 if used is None:
                     raise TokenAlreadyUsed("Invalid CREDENTIALS_TOKEN_A")
             platform.token_c_digest = digest
+            platform.token_c_issued = time.time()
             await conn.execute(
                 "INSERT INTO ocn_platforms (id, record, auth, token_c_digest)"
                 " VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (id) DO UPDATE SET"
@@ -230,6 +244,37 @@ class PgPlatformStore:
             )
 
         self.bridge.change([platform.id] + ([replace_id] if replace_id else []), work)
+
+    def add_token_c(self, platform_id: str, token_c: str) -> bool:
+        """As :meth:`PlatformStore.add_token_c`: a second token C while a rotation runs."""
+        return self._set_pending(platform_id, token_digest(token_c), only_if="")
+
+    def drop_token_c(self, platform_id: str, token_c: str) -> None:
+        """Forget a token C added by :meth:`add_token_c` (the party refused the rotation)."""
+        self._set_pending(platform_id, "", only_if=token_digest(token_c))
+
+    def _set_pending(self, platform_id: str, digest: str, only_if: str) -> bool:
+        """Set the pending token C digest (``only_if`` "": whatever it was; else only when it
+        is ``only_if``); False when there is no such platform."""
+
+        async def work(conn: Any) -> bool:
+            raw = await conn.fetchval(
+                "SELECT record FROM ocn_platforms WHERE id = $1 FOR UPDATE", platform_id
+            )
+            if raw is None:
+                return False
+            record = orjson.loads(raw)
+            if only_if and record.get("pending_token_c_digest") != only_if:
+                return True
+            record["pending_token_c_digest"] = digest
+            await conn.execute(
+                "UPDATE ocn_platforms SET record = $2::jsonb WHERE id = $1",
+                platform_id,
+                orjson.dumps(record).decode(),
+            )
+            return True
+
+        return self.bridge.change([platform_id], work)
 
     def touch(self, platform_id: str, status: str = CONNECTED) -> None:
         async def work(conn: Any) -> None:

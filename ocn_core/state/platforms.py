@@ -29,6 +29,8 @@ class RouteFacts(NamedTuple):
     url: str | None  # receiver's endpoint for (module, interface)
     auth: str | None  # Authorization value for the receiver
     rules: Rules = NO_RULES  # the receiver's OcnRules
+    sender_version: str = ""  # OCPI versions the two platforms registered with (bridging)
+    receiver_version: str = ""
 
 
 class RoleConflict(Exception):
@@ -50,6 +52,7 @@ class PlatformStore:
         self.roles = store.db("state.roles")
         self.endpoints = store.db("state.endpoints")
         self.auth = store.db("state.auth")
+        self.versions = store.db("state.versions")
         self.rules = store.db(RULES_DB)
         self._meta = store.db("meta")
 
@@ -155,7 +158,22 @@ class PlatformStore:
             raw = txn.get(codec.platform_key(receiver), db=self.rules)
             if raw is not None:
                 rules = decode_rules(raw)
-        return RouteFacts(sender, from_owner, receiver, url, auth, rules)
+        versions = (self._version(txn, sender), self._version(txn, receiver))
+        return RouteFacts(sender, from_owner, receiver, url, auth, rules, *versions)
+
+    def _version(self, txn: Any, platform_id: str | None) -> str:
+        if platform_id is None:
+            return ""
+        raw = txn.get(codec.platform_key(platform_id), db=self.versions)
+        if raw is not None:
+            return str(raw.decode())
+        found = self._platform(txn, platform_id)  # registered before versions were indexed
+        return found.ocpi_version if found is not None else ""
+
+    def ocpi_versions(self, *platform_ids: str) -> tuple[str, ...]:
+        """The OCPI version each platform registered with ('' for an unknown platform)."""
+        with self.env.begin() as txn:
+            return tuple(self._version(txn, pid) for pid in platform_ids)
 
     def auth_header(self, platform_id: str) -> str | None:
         """The Authorization value to send to ``platform_id`` (its token B, encoded per peer)."""
@@ -195,8 +213,40 @@ class PlatformStore:
             if not consumed:
                 raise TokenAlreadyUsed("Invalid CREDENTIALS_TOKEN_A")
             platform.token_c_digest = codec.token_digest(token_c)
+            platform.token_c_issued = time.time()
             self._put(txn, platform)
             txn.put(codec.token_key("C", token_c), platform.id.encode(), db=self.tokens)
+            self.store.bump_routing_generation(txn)
+
+    def add_token_c(self, platform_id: str, token_c: str) -> bool:
+        """Accept a second token C for ``platform_id`` while a node-initiated rotation runs.
+
+        The platform keeps its digest, so deleting the platform or the next registration
+        removes the token even if the rotation never completes. False: no such platform.
+        """
+        with self.env.begin(write=True) as txn:
+            found = self._platform(txn, platform_id)
+            if found is None:
+                return False
+            if found.pending_token_c_digest:  # an earlier rotation that never completed
+                txn.delete(codec.digest_key("C", found.pending_token_c_digest), db=self.tokens)
+            found.pending_token_c_digest = codec.token_digest(token_c)
+            txn.put(codec.platform_key(found.id), orjson.dumps(found.to_json()), db=self.platforms)
+            txn.put(codec.token_key("C", token_c), platform_id.encode(), db=self.tokens)
+            self.store.bump_routing_generation(txn)
+        return True
+
+    def drop_token_c(self, platform_id: str, token_c: str) -> None:
+        """Forget a token C added by :meth:`add_token_c` (the party refused the rotation)."""
+        with self.env.begin(write=True) as txn:
+            found = self._platform(txn, platform_id)
+            digest = codec.token_digest(token_c)
+            if found is not None and found.pending_token_c_digest == digest:
+                found.pending_token_c_digest = ""
+                data = orjson.dumps(found.to_json())
+                txn.put(codec.platform_key(found.id), data, db=self.platforms)
+            if found is None or found.token_c_digest != digest:
+                txn.delete(codec.digest_key("C", digest), db=self.tokens)
             self.store.bump_routing_generation(txn)
 
     def touch(self, platform_id: str, status: str = CONNECTED) -> None:
@@ -224,6 +274,7 @@ class PlatformStore:
         txn.put(codec.platform_key(p.id), orjson.dumps(p.to_json()), db=self.platforms)
         auth = authorization_header(p.token_b, p.token_b_base64)
         txn.put(codec.platform_key(p.id), auth.encode(), db=self.auth)
+        txn.put(codec.platform_key(p.id), p.ocpi_version.encode(), db=self.versions)
         for role in p.roles:
             txn.put(codec.role_key(role.country_code, role.party_id), p.id.encode(), db=self.roles)
         for ep in p.endpoints:
@@ -244,9 +295,11 @@ class PlatformStore:
             while cursor.key().startswith(prefix):
                 if not cursor.delete():
                     break
-        if found.token_c_digest:
-            txn.delete(codec.digest_key("C", found.token_c_digest), db=self.tokens)
+        for digest in (found.token_c_digest, found.pending_token_c_digest):
+            if digest:
+                txn.delete(codec.digest_key("C", digest), db=self.tokens)
         txn.delete(codec.platform_key(platform_id), db=self.auth)
+        txn.delete(codec.platform_key(platform_id), db=self.versions)
         txn.delete(codec.platform_key(platform_id), db=self.platforms)
         if replacing is None:  # rules survive a credentials update, not an unregistration
             txn.delete(codec.platform_key(platform_id), db=self.rules)

@@ -40,6 +40,9 @@ class Platform:
     last_updated: float
     created: float
     token_c_digest: str = ""
+    hub_party_id: str = ""  # OCPI 2.3.0: the peer platform's own hub party (CCPID), if any
+    token_c_issued: float = 0.0  # when the current token C was issued (scheduled rotation)
+    pending_token_c_digest: str = ""  # token C offered in a rotation not completed yet
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

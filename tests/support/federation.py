@@ -68,15 +68,23 @@ def mirror(nodes: list[RunningNode], parties: list[tuple[RunningNode, PartyServe
 
 @contextlib.asynccontextmanager
 async def two_nodes(
-    tmp: Path, signed: bool = False, mode_b: str = "inprocess", **settings: Any
+    tmp: Path,
+    signed: bool = False,
+    mode_b: str = "inprocess",
+    versions: tuple[str, str] = ("2.2.1", "2.2.1"),
+    **settings: Any,
 ) -> AsyncIterator[Federation]:
     """Node A with an eMSP, node B with a CPO; ``signed``: the parties sign with their own keys;
-    ``mode_b="grpc"``: node B's gateway reaches its core over a real gRPC channel."""
+    ``mode_b="grpc"``: node B's gateway reaches its core over a real gRPC channel; ``versions``:
+    the OCPI versions of the eMSP and the CPO."""
     settings.setdefault("allow_loopback_urls", True)
     keys = (secrets.token_bytes(32), secrets.token_bytes(32)) if signed else (None, None)
-    msp = await PartyServer([("EMSP", *MSP)], key=keys[0]).start()
+    msp = await PartyServer([("EMSP", *MSP)], key=keys[0], version=versions[0]).start()
     cpo = await PartyServer(
-        key=keys[1], roles=[("CPO", *CPO)], custom=[("lite-locations", "RECEIVER")]
+        key=keys[1],
+        roles=[("CPO", *CPO)],
+        custom=[("lite-locations", "RECEIVER")],
+        version=versions[1],
     ).start()
     try:
         async with (

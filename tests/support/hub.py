@@ -38,9 +38,24 @@ class Hub:
         raw: bytes | None = None,
         extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        headers = party.routing_headers(to=to, frm=frm)
-        headers.update(extra or {})
-        return await send(self.node.url, method, path, headers, body, raw)
+        return await routed_call(self.node.url, party, method, path, to, frm, body, raw, extra)
+
+
+async def routed_call(
+    node_url: str,
+    party: PartyServer,
+    method: str,
+    path: str,
+    to: tuple[str, str],
+    frm: tuple[str, str] | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """``party`` calls the node with its token C and routing headers; (HTTP, envelope, headers)."""
+    headers = party.routing_headers(to=to, frm=frm)
+    headers.update(extra or {})
+    return await send(node_url, method, path, headers, body, raw)
 
 
 async def send(

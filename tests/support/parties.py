@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from ocn_core import signing
 from ocn_core.ocpi import envelope
 
 MODULES = ("cdrs", "chargingprofiles", "commands", "locations", "sessions", "tariffs", "tokens")
+MODULES_230 = ("payments", "Booking", "invoicereconciliation")  # OCPI 2.3.0 optional modules
 
 
 @dataclass
@@ -48,6 +50,12 @@ class PartyServer:
     key: bytes | None = None  # sign responses with this key (OCN Notary)
     delay: float = 0.0  # seconds to wait before answering module requests
     custom: list[tuple[str, str]] = field(default_factory=list)  # (identifier, role) extra modules
+    hub_party_id: str = ""  # OCPI 2.3.0: sent in the credentials when set
+    token_a: str = ""  # a token A this party issued to the node (the node registers with it)
+    node_credentials: list[dict[str, Any]] = field(default_factory=list)  # the node's, as sent
+    during_rotation: list[int] = field(default_factory=list)  # node's answers to new, old token
+    refuse_rotation: bool = False  # answer a credentials PUT with 2001
+    rotation_delay: float = 0.0  # seconds to hold a credentials PUT before answering
     _runner: web.AppRunner | None = None
 
     async def start(self) -> PartyServer:
@@ -85,13 +93,44 @@ class PartyServer:
         """What to answer for ``method path`` (path below the base URL)."""
         self.answers[(method, path)] = (data, status_code, http, headers or {}, raw)
 
-    def _authorised(self, request: web.Request) -> bool:
+    def _authorised(self, request: web.Request, token: str | None = None) -> bool:
+        token = self.token_b if token is None else token
         value = request.headers.get("Authorization", "")
-        expected = {
-            f"Token {self.token_b}",
-            "Token " + base64.b64encode(self.token_b.encode()).decode(),
-        }
+        expected = {f"Token {token}", "Token " + base64.b64encode(token.encode()).decode()}
         return value in expected
+
+    async def _credentials(self, request: web.Request, body: bytes) -> web.Response:
+        """The server side of the handshake: POST with token A, PUT with the current token.
+
+        Reads the node's versions with the token the node sent (as a real party does), then
+        answers with its own credentials, under a new token on PUT (the old one is refused).
+        """
+        if request.method == "POST" and not (
+            self.token_a and self._authorised(request, self.token_a)
+        ):
+            return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
+        if request.method == "PUT" and not self._authorised(request):
+            return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
+        if request.method == "PUT" and self.refuse_rotation:
+            return web.json_response(envelope(2001, None, "No rotation today"), status=400)
+        node = json.loads(body)
+        async with aiohttp.ClientSession() as http:
+            for token in (node["token"], self.token_c) if request.method == "PUT" else ():
+                async with http.get(node["url"], headers={"Authorization": self.auth(token)}) as r:
+                    self.during_rotation.append(r.status)  # both tokens while the PUT runs
+            headers = {"Authorization": self.auth(node["token"])}
+            async with http.get(node["url"], headers=headers) as resp:
+                if resp.status != 200:
+                    return web.json_response(envelope(3001, None, "node refused its token"))
+        self.token_c = node["token"]
+        self.node_credentials.append(node)
+        if request.method == "PUT" and self.rotation_delay:
+            await asyncio.sleep(self.rotation_delay)
+        if request.method == "POST":
+            self.token_a = ""  # used once
+        else:
+            self.token_b = secrets.token_hex(8)
+        return web.json_response(envelope(1000, self.credentials()))
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -100,7 +139,17 @@ class PartyServer:
                 request.method, request.path, request.query_string, dict(request.headers), body
             )
         )
-        if not self._authorised(request):
+        if request.path == f"/ocpi/{self.version}/credentials" and request.method in (
+            "POST",
+            "PUT",
+        ):
+            return await self._credentials(request, body)
+        versions_paths = ("/ocpi/versions", f"/ocpi/{self.version}")
+        if not self._authorised(request) and not (
+            self.token_a
+            and request.path in versions_paths
+            and self._authorised(request, self.token_a)
+        ):
             return web.json_response(envelope(2001, None, "Unauthorized"), status=401)
         if request.path == "/ocpi/versions":
             data = [{"version": self.version, "url": f"{self.base}/ocpi/{self.version}"}]
@@ -115,7 +164,7 @@ class PartyServer:
             ]
             endpoints += [
                 {"identifier": m, "role": r, "url": self.endpoint(m, r)}
-                for m in MODULES
+                for m in self.modules
                 for r in ("SENDER", "RECEIVER")
             ]
             endpoints += [
@@ -148,10 +197,17 @@ class PartyServer:
             answer["ocn_signature"] = notary.serialize()
         return web.json_response(answer, status=http, headers=response_headers)
 
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The functional modules this party implements (2.3.0: the optional ones too)."""
+        return MODULES + MODULES_230 if self.version == "2.3.0" else MODULES
+
     def credentials(self) -> dict[str, Any]:
+        extra = {"hub_party_id": self.hub_party_id} if self.hub_party_id else {}
         return {
             "token": self.token_b,
             "url": self.versions_url,
+            **extra,
             "roles": [
                 {
                     "role": role,

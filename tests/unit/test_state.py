@@ -188,6 +188,21 @@ def test_a_message_is_claimed_once_across_workers_or_replicas(
             guard.close()
 
 
+def test_a_rotation_token_c_works_on_every_replica_until_dropped(replica: OpenReplica) -> None:
+    one, two = replica().platforms, replica().platforms
+    one.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-old")
+    assert one.add_token_c("cpo", "c-new")
+    assert not one.add_token_c("nobody", "c-x")
+    assert two.platform_id_by_token("c-new") == "cpo"  # both valid during the exchange
+    assert two.platform_id_by_token("c-old") == "cpo"
+    two.drop_token_c("cpo", "c-new")  # the party refused the rotation
+    assert one.platform_id_by_token("c-new") is None
+    assert one.platform_id_by_token("c-old") == "cpo"
+    assert one.add_token_c("cpo", "c-next")
+    one.delete("cpo")
+    assert two.platform_id_by_token("c-next") is None  # gone with the platform
+
+
 def test_route_facts_follow_every_write_despite_the_memo(replica: OpenReplica) -> None:
     reader, writer = replica().platforms, replica().platforms  # two memos: workers / replicas
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
@@ -195,6 +210,8 @@ def test_route_facts_follow_every_write_despite_the_memo(replica: OpenReplica) -
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     first = reader.route_facts(*args)
     assert first[:5] == ("msp", "msp", "cpo", "http://x/locations", "Token Yi1jcG8=")
+    assert (first.sender_version, first.receiver_version) == ("2.2.1", "2.2.1")
+    assert reader.ocpi_versions("msp", "nobody") == ("2.2.1", "")
     assert reader.route_facts(*args) is first  # memoised while nothing was written
     assert reader.route_facts("Token other", *args[1:]).sender is None
 
