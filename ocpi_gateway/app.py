@@ -11,7 +11,7 @@ import orjson
 import structlog
 
 from ocn_core import ocpi, telemetry
-from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
+from ocn_core.errors import AdminError, OcnError
 from ocn_core.logconfig import request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -192,13 +192,20 @@ def to_route_request(request: Request, found: tuple[int, str, int, str, str, str
     )
 
 
-def too_large(request: Request) -> Response:
-    exc = PayloadTooLarge("Request body exceeds the node's size limit")
-    body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
-    ids = ("x-request-id", "x-correlation-id")
-    headers = [JSON, *((n, request.headers[n]) for n in ids if n in request.headers)]
-    telemetry.rejected(exc.http_status)
-    return Response(exc.http_status, headers, body)
+def refuse(status: int, message: str, headers: dict[str, str]) -> Response:
+    """The front door's refusal (413, 414, 431, 408, 503, malformed HTTP) as an OCPI
+    envelope, with the caller's X-Request-ID / X-Correlation-ID when they were parsed."""
+    body = ocpi.dumps(ocpi.envelope(2001 if status < 500 else 3000, None, message))
+    out = [JSON]
+    for name, canonical in _ID_HEADERS:
+        value = headers.get(name)
+        if value is not None and value.isascii() and value.isprintable():
+            out.append((canonical, value))
+    telemetry.rejected(status)
+    return Response(status, out, body)
+
+
+_ID_HEADERS = (("x-request-id", "X-Request-ID"), ("x-correlation-id", "X-Correlation-ID"))
 
 
 def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
