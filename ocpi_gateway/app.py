@@ -214,8 +214,11 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
         ttl = body.get("ttl_seconds") if isinstance(body, dict) else None
         return "create_registration_token", {"roles": roles, "ttl": ttl}
     if method == "POST" and parts == ["connect"] and isinstance(body, dict):
-        wanted = ("versions_url", "token_a", "version")
-        return "connect", {k: body[k] for k in wanted if k in body}
+        # strings, missing ones empty: the engine refuses them after the key check (both cores)
+        wanted = {k: body.get(k, "") for k in ("versions_url", "token_a", "version")}
+        if not all(isinstance(v, str) for v in wanted.values()):
+            raise AdminError("versions_url, token_a and version must be strings")
+        return "connect", wanted
     if method == "POST" and len(parts) == 3 and parts[::2] == ["platforms", "rotate-credentials"]:
         return "rotate_credentials", {"platform_id": parts[1]}
     if method == "GET" and len(parts) == 3 and parts[0] == "connection-status":

@@ -31,6 +31,14 @@ async def hub(tmp_path: Path) -> AsyncIterator[Mixed]:
         yield h
 
 
+@pytest.fixture
+async def hub_modes(tmp_path: Path, core_mode: str) -> AsyncIterator[Mixed]:
+    """The mixed hub once per core mode: the gateway reaches the engine in process or over gRPC
+    (ConnectParty / RotateCredentials), and answers alike."""
+    async with mixed_hub(tmp_path, core_mode) as h:
+        yield h
+
+
 async def _party(hub: Mixed, version: str) -> PartyServer:
     party = PartyServer(
         [("CPO", *NEWCPO)],
@@ -73,7 +81,8 @@ async def test_node_registers_with_a_party_and_routes_to_it(hub: Mixed, version:
         await party.stop()
 
 
-async def test_connect_refusals(hub: Mixed) -> None:
+async def test_connect_refusals(hub_modes: Mixed) -> None:
+    hub = hub_modes
     party = await _party(hub, "2.3.0")
     try:
         status, body = await hub.node.admin(
@@ -93,11 +102,14 @@ async def test_connect_refusals(hub: Mixed) -> None:
         await party.stop()
 
 
-async def test_node_initiated_rotation_on_demand_and_on_schedule(hub: Mixed) -> None:
+async def test_node_initiated_rotation_on_demand_and_on_schedule(hub_modes: Mixed) -> None:
+    hub = hub_modes
     party = await _party(hub, "2.3.0")
     try:
         request = {"versions_url": party.versions_url, "token_a": party.token_a}
-        _, platform = await hub.node.admin("POST", "/admin/connect", request)
+        status, platform = await hub.node.admin("POST", "/admin/connect", request)
+        assert status == 200, platform
+        assert platform["status"] == "CONNECTED"
         first, first_b = party.token_c, party.token_b
         status, rotated = await hub.node.admin(
             "POST", f"/admin/platforms/{platform['id']}/rotate-credentials"
