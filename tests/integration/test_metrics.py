@@ -187,8 +187,8 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
             on_gateway = await scrape(http, gateway.url)
             on_core = await scrape(http, core_metrics)
     finally:
-        core.send_signal(signal.SIGTERM)  # (the core has no SIGTERM handler of its own yet)
-        await asyncio.to_thread(core.wait, 15)
+        core.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(core.wait, 15) == 0
         await cpo.stop()
         await msp.stop()
 
