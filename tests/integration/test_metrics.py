@@ -16,13 +16,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from ocn_core.errors import AdminUnauthorized
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_grpc.client import OcnClient
+from tests.support.hub import send
 from tests.support.node import free_port
 from tests.support.node_process import NodeProcess, node_process, spawn, wait_http
+from tests.support.ocn_cluster import eventually
 from tests.support.parties import PartyServer
 
 CPO = ("CH", "CPO")
 MSP = ("DE", "MSP")
 LOCATIONS = "/ocpi/sender/2.2.1/locations"
+HUB = ("CH", "OCN")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -216,6 +219,54 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     assert value(on_core, "ocn_grpc_call_duration_seconds_count", method=route) == 9
     assert value(on_core, "ocn_inflight_calls", edge="grpc") == 0
     assert value(on_core, "ocn_registry_stale", source="local") == 0
+
+
+async def test_hub_counters_are_metrics_too(tmp_path: Path) -> None:
+    """Broadcast deliveries, duplicates dropped and partner limits: the figures /health/details
+    shows under ``hub`` are the node's ``ocn_hub_events_total`` series."""
+    cpo = await PartyServer([("CPO", *CPO)]).start()
+    msp = await PartyServer([("EMSP", *MSP)]).start()
+    env = {"OCN_PARTNER_LIMITS": "DEMSP:1/1/"}  # the eMSP: 1 request/s, burst 1
+    try:
+        async with node_process(tmp_path, env=env) as node, aiohttp.ClientSession() as http:
+            for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
+                await node.list_party(*ids, [role])
+                result = await party.register(node.url, await node.token_a(*ids))
+                assert result["status_code"] == 1000, result
+            cpo.answer("GET", "/ocpi/2.2.1/sender/locations", [])
+            limited = [await get(http, node.url, msp.routing_headers(CPO)) for _ in range(2)]
+            assert limited == [(200, 1000), (429, 2000)]
+            location = "/ocpi/receiver/2.2.1/locations/CH/CPO/L1"
+            evse = {"uid": "E1", "status": "AVAILABLE", "connectors": [{"id": "1"}]}
+            body = {"id": "L1", "evses": [evse], "last_updated": "2026-01-02T03:04:05Z"}
+            assert (await send(node.url, "PUT", location, cpo.routing_headers(HUB), body))[0] == 200
+            for stamp in ("2026-03-01T00:00:00Z", "2026-03-01T00:00:01Z"):  # the 2nd: a repeat
+                patch = {"status": "CHARGING", "last_updated": stamp}
+                headers = cpo.routing_headers(HUB)
+                assert (await send(node.url, "PATCH", location + "/E1", headers, patch))[0] == 200
+
+            async def agreed() -> dict[str, float] | None:
+                """The hub events once /metrics shows what /health/details shows (deliveries
+                run in the background; workers flush every second)."""
+                async with http.get(node.url + "/health/details") as resp:
+                    shown = (await resp.json())["hub"]
+                samples = await scrape(http, node.url)
+                events = {
+                    dict(labels)["event"]: v
+                    for (name, labels), v in samples.items()
+                    if name == "ocn_hub_events_total"
+                }
+                shown.pop("fanout_queued")
+                return events if events == {k: v for k, v in shown.items() if v} else None
+
+            events = await eventually(agreed, timeout=10)
+            assert events["rejected_rate"] == 1
+            assert events["broadcast_duplicates_dropped"] == 1
+            assert events["broadcast_delivered"] == 2  # the PUT and the first PATCH, to the eMSP
+            assert value(await scrape(http, node.url), "ocn_hub_fanout_queued") == 0
+    finally:
+        await cpo.stop()
+        await msp.stop()
 
 
 def route_request(headers: dict[str, str]) -> RouteRequest:
