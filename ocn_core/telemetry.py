@@ -152,8 +152,8 @@ class Recorder:
     def flush(self) -> None:
         """Write what was counted since the last flush into this process's metric files."""
         fam = self._families = self._families or _Families()
-        for family, read in self.totals.items():
-            for label, total in read().items():
+        for family, totals in self.totals.items():
+            for label, total in totals().items():
                 grown = total - self._seen.get((family, label), 0)
                 if grown > 0:
                     self.count(family, label, by=grown)
