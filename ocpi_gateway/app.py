@@ -11,7 +11,9 @@ import orjson
 import structlog
 
 from ocn_core import ocpi, telemetry
-from ocn_core.errors import AdminError, OcnError, PayloadTooLarge
+from ocn_core.engine import Engine
+from ocn_core.errors import AdminError, AdminUnauthorized, OcnError, PayloadTooLarge
+from ocn_core.hub.admin import key_matches
 from ocn_core.logconfig import request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -33,11 +35,13 @@ class Gateway:
         node_info: dict[str, str] | None = None,
         access_log: bool = True,
         metrics: telemetry.Recorder | None = None,
+        metrics_key: str = "",
     ) -> None:
         self.core = core
         self.node_info = node_info  # asked from the core on first use when not given
         self.access_log = access_log  # one canonical line per OCPI request (info level)
         self.metrics = metrics  # counts every OCPI request; serves GET /metrics when set
+        self.metrics_key = metrics_key  # the admin key GET /metrics asks for ("": none)
         # shared state read at scrape time (registry, proxies); a remote core reports its own
         self.state = core.engine if isinstance(core, InProcessCore) else None
 
@@ -62,8 +66,7 @@ class Gateway:
         if path == OPENAPI_PATH:
             return Response(200, [JSON], document_bytes())
         if path == "/metrics" and self.metrics is not None:
-            body = self.metrics.scrape(self.state)
-            return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
+            return scrape(request, self.metrics, self.metrics_key, self.state)
         if path == "/ocn/registry/node-info":
             if self.node_info is None:
                 try:
@@ -190,6 +193,18 @@ def to_route_request(request: Request, found: tuple[int, str, int, str, str, str
         has_from=fcc is not None and fpid is not None,
         has_to=tcc is not None and tpid is not None,
     )
+
+
+def scrape(
+    request: Request, recorder: telemetry.Recorder, key: str, engine: Engine | None = None
+) -> Response:
+    """GET /metrics: the scrape, or 401 unless the request carries ``key`` (when set) as
+    ``Token <key>`` or ``Bearer <key>`` (setting ``metrics_auth``)."""
+    if key and not key_matches(request.headers.get("authorization", ""), key, bearer=True):
+        exc = AdminUnauthorized("Unauthorized: /metrics needs the admin API key (metrics_auth)")
+        return _admin_error(exc, exc.http_status)
+    body = recorder.scrape(engine)
+    return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
 
 
 def too_large(request: Request) -> Response:

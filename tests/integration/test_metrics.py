@@ -18,7 +18,7 @@ from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_grpc.client import OcnClient
 from tests.support.hub import send
 from tests.support.node import free_port
-from tests.support.node_process import NodeProcess, node_process, spawn, wait_http
+from tests.support.node_process import API_KEY, NodeProcess, node_process, spawn
 from tests.support.ocn_cluster import eventually
 from tests.support.parties import PartyServer
 
@@ -63,7 +63,8 @@ async def get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) ->
 
 
 async def scrape(http: aiohttp.ClientSession, url: str) -> Samples:
-    async with http.get(url + "/metrics") as resp:
+    """Every sample of ``url``'s /metrics, read with the admin key (``metrics_auth``)."""
+    async with http.get(url + "/metrics", headers={"Authorization": f"Token {API_KEY}"}) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await resp.text()
@@ -151,6 +152,27 @@ async def test_metrics_can_be_switched_off(tmp_path: Path) -> None:
     assert not (node.data_dir / "metrics").exists()
 
 
+async def _metrics_status(http: aiohttp.ClientSession, url: str, auth: str | None) -> int:
+    headers = {"Authorization": auth} if auth is not None else {}
+    async with http.get(url + "/metrics", headers=headers) as resp:
+        await resp.read()
+        return resp.status
+
+
+async def test_metrics_need_the_admin_key_unless_switched_off(tmp_path: Path) -> None:
+    async with node_process(tmp_path) as node, aiohttp.ClientSession() as http:
+        assert await _metrics_status(http, node.url, None) == 401
+        assert await _metrics_status(http, node.url, "Token wrong") == 401
+        assert await _metrics_status(http, node.url, "Basic " + API_KEY) == 401
+        assert await _metrics_status(http, node.url, f"Token {API_KEY}") == 200
+        assert await _metrics_status(http, node.url, f"Bearer {API_KEY}") == 200
+        async with http.get(node.url + "/metrics") as resp:
+            assert (await resp.json())["error"] == "admin_unauthorized"
+    env = {"OCN_METRICS_AUTH": "0"}
+    async with node_process(tmp_path, env=env) as node, aiohttp.ClientSession() as http:
+        assert await _metrics_status(http, node.url, None) == 200
+
+
 async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     """``ocn-node core`` (interceptor, /metrics on OCN_METRICS_PORT) behind a gateway process."""
     cpo = await PartyServer([("CPO", *CPO)]).start()
@@ -163,7 +185,7 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     core = spawn(argv, log, {"OCN_METRICS_PORT": str(metrics_port), "OCN_LOG_LEVEL": "warning"})
     core_metrics = f"http://127.0.0.1:{metrics_port}"
     try:
-        await wait_http(core_metrics + "/metrics", core, log)
+        await wait_port(metrics_port)
         await wait_port(grpc_port)
         target = f"grpc://127.0.0.1:{grpc_port}"
         async with (
@@ -189,6 +211,7 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
             await asyncio.sleep(1.3)  # the gateway's flush interval
             on_gateway = await scrape(http, gateway.url)
             on_core = await scrape(http, core_metrics)
+            assert await _metrics_status(http, core_metrics, None) == 401  # metrics_auth
     finally:
         core.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(core.wait, 15) == 0

@@ -175,7 +175,11 @@ async def test_a_real_node_serves_the_document_and_metrics(tmp_path: Path) -> No
     async with node_process(tmp_path) as node, aiohttp.ClientSession() as http:
         async with http.get(node.url + "/openapi.json") as resp:
             checker = Checker(await resp.json())
-        async with http.get(node.url + "/metrics") as resp:
+        async with http.get(node.url + "/metrics") as resp:  # no admin key: metrics_auth
+            raw = await resp.read()
+            assert resp.status == 401
+            checker.answer("/metrics", "get", resp.status, resp.headers["Content-Type"], raw)
+        async with http.get(node.url + "/metrics", headers=node.admin_headers) as resp:
             raw = await resp.read()
             checker.answer("/metrics", "get", resp.status, resp.headers["Content-Type"], raw)
         assert b"# TYPE ocn_open_connections gauge" in raw
