@@ -38,13 +38,19 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[NodeProcess, PartyServer, P
     cpo.answer("GET", "/ocpi/2.2.1/sender/locations", [], headers={"Link": link})
     env = {"OCN_MAX_BODY_BYTES": "2000"}
     async with node_process(tmp_path, "--workers", "2", env=env) as node:
-        for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-            await node.list_party(*ids, [role])
-            result = await party.register(node.url, await node.token_a(*ids))
-            assert result["status_code"] == 1000, result
+        await register(node, cpo, msp)
         yield node, cpo, msp
     await cpo.stop()
     await msp.stop()
+
+
+async def register(node: NodeProcess, *parties: PartyServer) -> None:
+    """List each (single-role) party with the node process and run its handshake."""
+    for party in parties:
+        role, cc, pid = party.roles[0]
+        await node.list_party(cc, pid, [role])
+        result = await party.register(node.url, await node.token_a(cc, pid))
+        assert result["status_code"] == 1000, result
 
 
 def one_connection() -> aiohttp.ClientSession:
@@ -192,10 +198,7 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
             node_process(tmp_path, "--core", target, port=gateway_port) as gateway,
             aiohttp.ClientSession() as http,
         ):
-            for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-                await gateway.list_party(*ids, [role])
-                result = await party.register(gateway.url, await gateway.token_a(*ids))
-                assert result["status_code"] == 1000, result
+            await register(gateway, cpo, msp)
             for _ in range(3):  # HTTP gateway -> unary Route
                 assert await get(http, gateway.url, msp.routing_headers(CPO)) == (200, 1000)
             client = OcnClient(target)
@@ -252,10 +255,7 @@ async def test_hub_counters_are_metrics_too(tmp_path: Path) -> None:
     env = {"OCN_PARTNER_LIMITS": "DEMSP:1/1/"}  # the eMSP: 1 request/s, burst 1
     try:
         async with node_process(tmp_path, env=env) as node, aiohttp.ClientSession() as http:
-            for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-                await node.list_party(*ids, [role])
-                result = await party.register(node.url, await node.token_a(*ids))
-                assert result["status_code"] == 1000, result
+            await register(node, cpo, msp)
             cpo.answer("GET", "/ocpi/2.2.1/sender/locations", [])
             limited = [await get(http, node.url, msp.routing_headers(CPO)) for _ in range(2)]
             assert limited == [(200, 1000), (429, 2000)]

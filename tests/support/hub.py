@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.support.node import RunningNode, running_node
-from tests.support.parties import PartyServer
+from tests.support.parties import PartyServer, serving
 
 CPO = ("CH", "CPO")
 MSP = ("DE", "MSP")
@@ -80,20 +80,12 @@ async def send(
 async def three_platform_hub(
     tmp: Path, mode: str = "inprocess", **settings: Any
 ) -> AsyncIterator[Hub]:
-    cpo = await PartyServer([("CPO", *CPO)]).start()
-    msp = await PartyServer([("EMSP", *MSP)], version="2.2", base64_tokens=False).start()
-    duo = await PartyServer(
+    cpo = PartyServer([("CPO", *CPO)])
+    msp = PartyServer([("EMSP", *MSP)], version="2.2", base64_tokens=False)
+    duo = PartyServer(
         [("CPO", *DUO_CPO), ("EMSP", *DUO_MSP)], custom=[("lite-locations", "RECEIVER")]
-    ).start()
-    try:
-        async with running_node(tmp, mode, **settings) as node:
-            for party in (cpo, msp, duo):
-                for role, cc, pid in party.roles:
-                    await node.list_party(cc, pid, [role])
-                ids = [(cc, pid) for _, cc, pid in party.roles]
-                result = await party.register(node.url, await node.token_a(*ids))
-                assert result["status_code"] == 1000, result
-            yield Hub(node, cpo, msp, duo)
-    finally:
+    )
+    async with serving((cpo, msp, duo)), running_node(tmp, mode, **settings) as node:
         for party in (cpo, msp, duo):
-            await party.stop()
+            await node.register(party)
+        yield Hub(node, cpo, msp, duo)
