@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -51,6 +52,12 @@ async def _party(hub: Mixed, version: str) -> PartyServer:
     return party
 
 
+async def _connect(hub: Mixed, party: PartyServer) -> tuple[int, Any]:
+    """POST /admin/connect with the party's versions URL and token A: (HTTP, answer)."""
+    request = {"versions_url": party.versions_url, "token_a": party.token_a}
+    return await hub.node.admin("POST", "/admin/connect", request)
+
+
 async def _versions_status(hub: Mixed, party: PartyServer, token: str) -> int:
     status, _ = await hub.get(party, "/ocpi/versions", token)
     return status
@@ -60,9 +67,7 @@ async def _versions_status(hub: Mixed, party: PartyServer, token: str) -> int:
 async def test_node_registers_with_a_party_and_routes_to_it(hub: Mixed, version: str) -> None:
     party = await _party(hub, version)
     try:
-        status, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        status, platform = await _connect(hub, party)
         assert status == 200, platform
         assert platform["ocpi_version"] == version
         assert [r["country_code"] + r["party_id"] for r in platform["roles"]] == ["ITNEW"]
@@ -193,9 +198,7 @@ async def test_the_gateway_rotates_on_its_schedule(hub: Mixed) -> None:
 
     party = await _party(hub, "2.3.0")
     try:
-        status, _ = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        status, _ = await _connect(hub, party)
         assert status == 200
         first = party.token_c
         hub.node.engine.ctx.settings.credentials_rotation_interval = 0.2
@@ -217,9 +220,7 @@ async def test_the_gateway_rotates_on_its_schedule(hub: Mixed) -> None:
 async def test_a_refused_rotation_keeps_the_old_token_only(hub: Mixed) -> None:
     party = await _party(hub, "2.3.0")
     try:
-        _, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        _, platform = await _connect(hub, party)
         first = party.token_c
         party.refuse_rotation = True
         status, body = await hub.node.admin(
@@ -239,9 +240,7 @@ async def test_a_refused_rotation_keeps_the_old_token_only(hub: Mixed) -> None:
 async def test_an_interrupted_rotation_locks_nobody_out(hub: Mixed) -> None:
     party = await _party(hub, "2.3.0")
     try:
-        _, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        _, platform = await _connect(hub, party)
         first = party.token_c
         party.rotation_delay = 1.0
         ctx = hub.node.engine.ctx

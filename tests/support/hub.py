@@ -76,6 +76,20 @@ async def send(
             return r.status, json.loads(await r.read()), dict(r.headers)
 
 
+async def credentials_call(
+    node_url: str, method: str, party: PartyServer, body: Any = None
+) -> tuple[int, Any]:
+    """``party`` calls the node's 2.2.1 credentials endpoint with its token C: (HTTP, JSON)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.request(
+            method,
+            f"{node_url}/ocpi/2.2.1/credentials",
+            headers={"Authorization": party.auth(party.token_c)},
+            data=json.dumps(body).encode() if body is not None else None,
+        ) as r:
+            return r.status, await r.json()
+
+
 @contextlib.asynccontextmanager
 async def three_platform_hub(
     tmp: Path, mode: str = "inprocess", **settings: Any
