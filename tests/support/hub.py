@@ -21,11 +21,10 @@ DUO_MSP = ("NL", "MSX")
 
 
 @dataclass
-class Hub:
+class NodeHub:
+    """A node with registered parties; ``call``: a party's routed request to it."""
+
     node: RunningNode
-    cpo: PartyServer
-    msp: PartyServer
-    duo: PartyServer
 
     async def call(
         self,
@@ -33,12 +32,20 @@ class Hub:
         method: str,
         path: str,
         to: tuple[str, str],
-        frm: tuple[str, str] | None = None,
         body: Any = None,
         raw: bytes | None = None,
+        *,
+        frm: tuple[str, str] | None = None,
         extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         return await routed_call(self.node.url, party, method, path, to, frm, body, raw, extra)
+
+
+@dataclass
+class Hub(NodeHub):
+    cpo: PartyServer
+    msp: PartyServer
+    duo: PartyServer
 
 
 async def routed_call(

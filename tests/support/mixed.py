@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.hub import routed_call
-from tests.support.node import RunningNode, running_node
+from tests.support.hub import NodeHub
+from tests.support.node import running_node
 from tests.support.parties import PartyServer, serving
 
 CPO23, MSP23 = ("NL", "C23"), ("FR", "M23")
@@ -21,24 +21,12 @@ HUB = "CHOCN"  # the node's own country code + party id (settings defaults)
 
 
 @dataclass
-class Mixed:
-    node: RunningNode
+class Mixed(NodeHub):
     cpo23: PartyServer
     msp23: PartyServer
     cpo21: PartyServer
     msp21: PartyServer
     registered: dict[str, dict[str, Any]]
-
-    async def call(
-        self,
-        party: PartyServer,
-        method: str,
-        path: str,
-        to: tuple[str, str],
-        body: Any = None,
-        raw: bytes | None = None,
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        return await routed_call(self.node.url, party, method, path, to, body=body, raw=raw)
 
     async def get(self, party: PartyServer, path: str, token: str) -> tuple[int, Any]:
         async with (
