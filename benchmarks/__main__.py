@@ -1,5 +1,7 @@
 """``python -m benchmarks --mode quick|full [--out DIR] [--only NAME,...]`` (also ``ocn-bench``).
 
+``--mode soak [--soak-seconds 600] [--soak-workers 2]`` runs only the soak (benchmarks.soak).
+
 Quick mode runs every scenario at reduced size (< 1 minute, CI smoke test, no thresholds);
 full mode is the measurement. Scenarios that cannot run here (a missing tool, a module not
 written yet) are recorded as skipped with the reason. The exit status is 1 only when a scenario
@@ -81,7 +83,10 @@ def _meta(mode: str) -> dict[str, Any]:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="ocn-bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=("quick", "full"), default="quick")
+    ap.add_argument("--mode", choices=("quick", "full", "soak"), default="quick")
+    ap.add_argument("--soak-seconds", type=float, default=600.0, help="paced load (soak mode)")
+    ap.add_argument("--soak-workers", type=int, default=2, help="node workers (soak mode)")
+    ap.add_argument("--soak-window", type=float, default=10.0, help="seconds per p99 point")
     ap.add_argument("--out", type=Path, help="output directory (default results/bench-<time>)")
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     ap.add_argument("--render", type=Path, help="only re-render DIR/results.json to Markdown+PNG")
@@ -110,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("console", "warning")
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
+    if args.mode == "soak":
+        return soak(args, out)
     meta = _meta(args.mode)
     results: dict[str, dict[str, Any]] = {}
     for name in SCENARIOS:
@@ -125,6 +132,20 @@ def main(argv: list[str] | None = None) -> int:
     for n in failed:
         print(f"scenario {n} failed:\n{results[n]['error']}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def soak(args: argparse.Namespace, out: Path) -> int:
+    """The soak run alone: results.json, results.md and soak.png in ``out``."""
+    from benchmarks.soak import SoakPlan, markdown, run_soak
+
+    plan = SoakPlan(seconds=args.soak_seconds, window=args.soak_window, workers=args.soak_workers)
+    result = run_soak(plan, out)
+    meta = _meta("soak")
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": {"soak": result}},
+                                                 indent=1, default=str))  # fmt: skip
+    (out / "results.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import uvloop
 
 from ocn_core.adapters.http_client import HttpClient
 from ocpi_gateway.balancer import receive_connections
-from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
+from ocpi_gateway.http_server import HttpFront, Limits, Request, Response, serve
 from ocpi_gateway.supervisor import run_workers
 
 FORWARDED = ("authorization", "x-request-id", "x-correlation-id", "ocpi-from-country-code",
@@ -34,16 +34,15 @@ async def main(port: int, upstream_port: int, channel: socket.socket | None = No
         out = [(k, v) for k, v in result.headers if k.lower() == "content-type"]
         return Response(result.status, out, result.body)
 
-    def too_large(request: Request) -> Response:
-        return Response(413, [], b"")
-
+    front = HttpFront(
+        relay, Limits.from_settings()
+    )  # the node's default limits, plain-text refusals
     if channel is None:
-        server = await serve(relay, "127.0.0.1", port, 1 << 20, too_large)
+        server = await serve(front, "127.0.0.1", port)
         async with server:
             await server.serve_forever()
         return
-    make = functools.partial(HttpProtocol, relay, 1 << 20, too_large)
-    receive_connections(asyncio.get_running_loop(), channel, make)
+    receive_connections(asyncio.get_running_loop(), channel, front.protocol)
     await asyncio.Event().wait()
 
 

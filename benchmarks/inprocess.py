@@ -12,9 +12,9 @@ from benchmarks import handshake, procs
 from ocn_core import open_node
 from ocn_core.config import Settings
 from ocn_core.engine import Engine
-from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.core_client import InProcessCore
-from ocpi_gateway.http_server import serve
+from ocpi_gateway.http_server import Limits, serve
 
 
 @dataclass
@@ -35,7 +35,7 @@ async def connected_node(data_dir: Path, upstream: str) -> AsyncIterator[LocalNo
     engine = open_node(settings)
     core = InProcessCore(engine)
     gateway = Gateway(core, {"url": url, "address": engine.node_address})
-    server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
+    server = await serve(gateway.handle, "127.0.0.1", port, Limits.from_settings(settings), refuse)
     try:
         tokens = await asyncio.to_thread(handshake.connect_parties, url, settings.api_key, upstream)
         yield LocalNode(engine, url, tokens)

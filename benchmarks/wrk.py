@@ -42,9 +42,24 @@ def _lua_point(p: float) -> str:
     return f"{p:g}"
 
 
-def write_script(path: Path, method: str, headers: dict[str, str]) -> Path:
+_DELAY = """
+local pause = %(ms)f
+delay = function()
+  local whole = math.floor(pause)
+  if math.random() < pause - whole then return whole + 1 end
+  return whole
+end
+"""
+
+
+def write_script(
+    path: Path, method: str, headers: dict[str, str], delay_ms: float | None = None
+) -> Path:
+    """A wrk Lua script; ``delay_ms`` paces each connection (dithered to whole ms, wrk's unit)."""
     lines = [f'wrk.method = "{method}"']
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    if delay_ms is not None:
+        lines.append(_DELAY % {"ms": max(0.0, delay_ms)})
     points = ", ".join(_lua_point(p) for p in stats.CDF_POINTS)
     path.write_text("\n".join(lines) + _DONE % {"points": points})
     return path

@@ -88,6 +88,18 @@ class Settings:
     connect_timeout: float = setting(5.0, above=0)  # seconds to connect to a party (then 4003)
     forward_timeout: float = setting(30.0, above=0)  # seconds before a forward answers 4002
     max_body_bytes: int = setting(1 << 20, min=1)  # largest request body accepted (then 413)
+    # HTTP front door, per connection unless said otherwise (a timeout of 0 disables it)
+    max_url_bytes: int = setting(8 << 10, min=256)  # longest request target (then 414)
+    max_header_bytes: int = setting(64 << 10, min=1024)  # all header lines together (then 431)
+    max_header_count: int = setting(100, min=8)  # most header lines (then 431)
+    # seconds from a request's first byte to the end of its headers (then 408)
+    header_timeout: float = setting(10.0, min=0)
+    body_timeout: float = setting(30.0, min=0)  # seconds without a body byte (then 408)
+    keepalive_timeout: float = setting(75.0, min=0)  # seconds an idle connection is kept open
+    # open connections per worker, capped by the fd limit (then 503)
+    max_connections: int = setting(4096, min=1)
+    # requests queued on one connection before it stops reading (pipelining backpressure)
+    max_pipelined: int = setting(32, min=1)
     # default lifetime of a registration token A, in seconds
     registration_token_ttl: float = setting(30 * 86400.0, above=0, max=MAX_TOKEN_TTL)
     # lifetime of a proxied resource (response_url, Link, Location), in seconds

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ocn_core import validation
 from ocn_core._ext import implementation_report
 from ocn_core.config import Settings
-from ocn_core.errors import MethodNotAllowed, NotFound, OcnError
+from ocn_core.errors import MethodNotAllowed, NotFound, OcnError, RefusedInput
 from ocn_core.federation.inbound import Inbound
 from ocn_core.federation.services import ServiceCopies
 from ocn_core.hub import (
@@ -89,10 +90,13 @@ class Engine:
         ``/ocn/message`` (never set by an edge).
         """
         try:
+            validation.check_request(req)  # every edge's input, before anything reads it
             if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
                 return await forward.route_module(self.ctx, req, origin)
             return await self._dispatch(req, origin)
         except (OcnError, TransportError) as exc:
+            if isinstance(exc, RefusedInput) and isinstance(exc.request, RouteRequest):
+                req = exc.request  # answer without echoing the unsafe fields
             return self.refuse(
                 req, exc if isinstance(exc, OcnError) else forward.transport_error(exc)
             )

@@ -258,3 +258,14 @@ class AdminUnauthorized(AdminError):
 class AdminNotFound(AdminError):
     reason = "admin_not_found"
     http_status = 404
+
+
+class RefusedInput(InvalidRequest):
+    """A routed request no edge may pass on: control characters in a header-bound field, a
+    path that climbs or hides a separator, an unknown enum value, a malformed JSON body."""
+
+    reason = "refused_input"
+
+    def __init__(self, message: str, request: object = None) -> None:
+        super().__init__(message)
+        self.request = request  # the request with the unsafe fields blanked (for the answer)

@@ -12,7 +12,7 @@ import structlog
 
 from ocn_core import ocpi, telemetry
 from ocn_core.engine import Engine
-from ocn_core.errors import AdminError, AdminUnauthorized, OcnError, PayloadTooLarge
+from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
 from ocn_core.hub.admin import key_matches
 from ocn_core.logconfig import request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
@@ -207,13 +207,20 @@ def scrape(
     return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
 
 
-def too_large(request: Request) -> Response:
-    exc = PayloadTooLarge("Request body exceeds the node's size limit")
-    body = ocpi.dumps(ocpi.envelope(exc.ocpi_status, None, exc.message))
-    ids = ("x-request-id", "x-correlation-id")
-    headers = [JSON, *((n, request.headers[n]) for n in ids if n in request.headers)]
-    telemetry.rejected(exc.http_status)
-    return Response(exc.http_status, headers, body)
+def refuse(status: int, message: str, headers: dict[str, str]) -> Response:
+    """The front door's refusal (413, 414, 431, 408, 503, malformed HTTP) as an OCPI
+    envelope, with the caller's X-Request-ID / X-Correlation-ID when they were parsed."""
+    body = ocpi.dumps(ocpi.envelope(2001 if status < 500 else 3000, None, message))
+    out = [JSON]
+    for name, canonical in _ID_HEADERS:
+        value = headers.get(name)
+        if value is not None and value.isascii() and value.isprintable():
+            out.append((canonical, value))
+    telemetry.rejected(status)
+    return Response(status, out, body)
+
+
+_ID_HEADERS = (("x-request-id", "X-Request-ID"), ("x-correlation-id", "X-Correlation-ID"))
 
 
 def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import os
 import signal
@@ -29,10 +28,10 @@ from ocn_core.datadir_lock import lock_data_dir
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocn_core.views import to_json
-from ocpi_gateway.app import Gateway, scrape, too_large
+from ocpi_gateway.app import Gateway, refuse, scrape
 from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import HttpProtocol, Request, Response, serve
+from ocpi_gateway.http_server import HttpFront, HttpProtocol, Limits, Request, Response, serve
 from ocpi_gateway.supervisor import run_workers
 
 log = structlog.get_logger(__name__)
@@ -87,8 +86,8 @@ async def run_gateway(
     stop_receiving = None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()  # set by SIGTERM/SIGINT, or when the parent process is gone
-    make = functools.partial(HttpProtocol, gateway.handle, settings.max_body_bytes, too_large)
-    connections = Connections(make)
+    front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
+    connections = Connections(front.protocol)
     flusher: asyncio.Task[None] | None = None
     if metrics is not None:
         metrics.gauge("open_connections", lambda: len(connections.open), "http")
@@ -180,7 +179,7 @@ async def core_metrics(
                 return scrape(request, recorder, key, engine)
             return Response(404, [("Content-Type", "text/plain")], b"Not found")
 
-        server = await serve(metrics_only, settings.host, settings.metrics_port, 0, too_large)
+        server = await serve(metrics_only, settings.host, settings.metrics_port)
         log.info("metrics_listening", listen=f"{settings.host}:{settings.metrics_port}")
 
     async def stop() -> None:

@@ -122,7 +122,17 @@ class HttpClient:
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
-        payload = "".join(lines).encode("latin-1") + body
+        # a CR or LF in the target, Host or a header value would split the request (memchr)
+        probe = "".join([target, host, *[v for _, v in headers]])
+        if "\r" in probe or "\n" in probe:
+            raise TransportUnreachable("refusing a request target or header with CR or LF")
+        try:
+            head = "".join(lines).encode("latin-1")
+        except UnicodeEncodeError:
+            raise TransportUnreachable(
+                "refusing a request target or header out of Latin-1"
+            ) from None
+        payload = head + body
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             conn, reused = await self._acquire(origin)

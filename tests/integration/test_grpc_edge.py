@@ -31,7 +31,7 @@ from ocn_grpc.client import OcnClient
 from ocn_grpc.errors import CODES, grpc_code
 from ocn_grpc.pb import admin_pb2, admin_pb2_grpc, registry_pb2_grpc, routing_pb2
 from ocn_grpc.server import GrpcServer, start_server
-from ocpi_gateway.app import Gateway, to_route_request, too_large
+from ocpi_gateway.app import Gateway, refuse, to_route_request
 from ocpi_gateway.core_client import InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
 from ocpi_gateway.http_server import Request, serve
@@ -183,12 +183,14 @@ async def test_a_bad_stream_message_is_answered_alone(tmp_path: Path) -> None:
             )
 
             async def messages() -> AsyncIterator[bytes]:
-                good = routing_pb2.RouteRequest(kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=1)
+                good = routing_pb2.RouteRequest(
+                    kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=1, method="GET"
+                )
                 bad = routing_pb2.RouteRequest(kind=77, call_id=2, request_id="r2")  # type: ignore[arg-type]
                 for msg in (good, bad, good):
                     yield msg.SerializeToString()
                 yield routing_pb2.RouteRequest(
-                    kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=3
+                    kind=routing_pb2.ROUTE_KIND_VERSIONS, call_id=3, method="GET"
                 ).SerializeToString()
 
             replies: dict[int, list[routing_pb2.RouteResponse]] = {}
@@ -255,7 +257,7 @@ async def gateway_to(
     port = free_port()
     settings = Settings.from_env({}, data_dir=tmp / "gw", port=port, **overrides)
     core = GrpcCore(f"grpc://127.0.0.1:{core_port}", settings)
-    server = await serve(Gateway(core).handle, "127.0.0.1", port, 1 << 20, too_large)
+    server = await serve(Gateway(core).handle, "127.0.0.1", port, refuse=refuse)
     try:
         yield f"http://127.0.0.1:{port}", core
     finally:

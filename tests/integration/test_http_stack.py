@@ -10,7 +10,7 @@ import pytest
 
 from ocn_core.adapters.http_client import HttpClient
 from ocn_core.transport import TransportTimeout, TransportUnreachable
-from ocpi_gateway.http_server import Request, Response, serve
+from ocpi_gateway.http_server import Limits, Request, Response, serve
 from tests.support.node import free_port
 
 Script = Callable[[int, bytes], bytes | None]  # (request number on this connection, raw) -> reply
@@ -133,9 +133,7 @@ async def _gateway(
     handler: Callable[[Request], asyncio.Future[Response]], max_body: int = 100
 ) -> tuple[asyncio.Server, int]:
     port = free_port()
-    server = await serve(
-        handler, "127.0.0.1", port, max_body, lambda r: Response(413, [], b"too large")
-    )
+    server = await serve(handler, "127.0.0.1", port, Limits.from_settings(max_body=max_body))
     return server, port
 
 

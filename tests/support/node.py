@@ -15,10 +15,10 @@ import aiohttp
 
 from ocn_core import Engine, Settings, open_node
 from ocn_grpc.server import start_server, stop_server
-from ocpi_gateway.app import Gateway, too_large
+from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
-from ocpi_gateway.http_server import serve
+from ocpi_gateway.http_server import HttpFront, Limits, serve
 from tests.support.parties import PartyServer
 
 MODES = ("inprocess", "grpc")  # how the gateway reaches the engine: directly, or a real channel
@@ -37,6 +37,7 @@ class RunningNode:
     engine: Engine
     mode: str
     core: CoreClient  # what the gateway calls: the engine itself, or a gRPC client to it
+    front: HttpFront | None = None  # the HTTP server's shared state (open connections)
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -97,10 +98,11 @@ async def running_node(
         assert mode == "inprocess", mode
         core = InProcessCore(engine)
     gateway = Gateway(core)
-    server = await serve(gateway.handle, "127.0.0.1", port, settings.max_body_bytes, too_large)
+    front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
+    server = await serve(front, "127.0.0.1", port)
     jobs = asyncio.ensure_future(engine.run_jobs())
     try:
-        yield RunningNode(settings.public_url, settings, engine, mode, core)
+        yield RunningNode(settings.public_url, settings, engine, mode, core, front)
     finally:
         jobs.cancel()
         server.close()

@@ -34,6 +34,7 @@ class Received:
     query: str
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""  # path and query exactly as sent (no decoding or dot-segment removal)
 
 
 @dataclass
@@ -138,7 +139,12 @@ class PartyServer:
         body = await request.read()
         self.received.append(
             Received(
-                request.method, request.path, request.query_string, dict(request.headers), body
+                request.method,
+                request.path,
+                request.query_string,
+                dict(request.headers),
+                body,
+                request.raw_path,
             )
         )
         if request.path == f"/ocpi/{self.version}/credentials" and request.method in (
