@@ -13,7 +13,7 @@ import structlog
 from ocn_core import ocpi, telemetry
 from ocn_core.engine import Engine
 from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
-from ocn_core.hub.admin import key_matches
+from ocn_core.hub.admin import key_matches, role_grants
 from ocn_core.logconfig import request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -224,7 +224,12 @@ _ID_HEADERS = (("x-request-id", "X-Request-ID"), ("x-correlation-id", "X-Correla
 
 
 def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
-    """Map an admin URL to a named admin call and its arguments."""
+    """Map an admin URL to a named admin call and its arguments.
+
+    The body's shape (JSON, field types) is checked here, before either core sees it, and
+    missing fields become empty values: so both cores check the admin key first and then the
+    values, and answer alike (a gRPC message cannot carry a wrongly typed field).
+    """
     parts = request.path.strip("/").split("/")[1:]
     method = request.method
     try:
@@ -234,13 +239,11 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
     if method == "POST" and parts == ["generate-registration-token"]:
         roles = body.get("roles") if isinstance(body, dict) else body
         ttl = body.get("ttl_seconds") if isinstance(body, dict) else None
-        return "create_registration_token", {"roles": roles, "ttl": ttl}
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
+            raise AdminError(f"ttl must be a number of seconds, not {ttl!r}")
+        return "create_registration_token", {"roles": role_grants(roles), "ttl": ttl}
     if method == "POST" and parts == ["connect"] and isinstance(body, dict):
-        # strings, missing ones empty: the engine refuses them after the key check (both cores)
-        wanted = {k: body.get(k, "") for k in ("versions_url", "token_a", "version")}
-        if not all(isinstance(v, str) for v in wanted.values()):
-            raise AdminError("versions_url, token_a and version must be strings")
-        return "connect", wanted
+        return "connect", _fields(body, versions_url="", token_a="", version="")
     if method == "POST" and len(parts) == 3 and parts[::2] == ["platforms", "rotate-credentials"]:
         return "rotate_credentials", {"platform_id": parts[1]}
     if method == "GET" and len(parts) == 3 and parts[0] == "connection-status":
@@ -253,13 +256,25 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
             return name, {"platform_id": parts[1]}
     if parts[:2] == ["registry", "parties"]:
         if method == "POST" and len(parts) == 2 and isinstance(body, dict):
-            keys = ("country_code", "party_id", "roles", "address", "operator")
-            return "set_party", {k: body[k] for k in keys if k in body}
+            found = _fields(body, country_code="", party_id="", roles=[], address="", operator="")
+            if not all(isinstance(r, str) for r in found["roles"]):
+                raise AdminError("roles must be a list of role names")
+            return "set_party", found
         if method == "DELETE" and len(parts) == 4:
             return "delete_party", {"country_code": parts[2], "party_id": parts[3]}
     if parts == ["registry", "nodes"] and method == "POST" and isinstance(body, dict):
-        return "set_node", {"operator": body.get("operator", ""), "url": body.get("url", "")}
+        return "set_node", _fields(body, operator="", url="")
     return None, {}
+
+
+def _fields(body: dict[str, Any], **empty: Any) -> dict[str, Any]:
+    """``body``'s fields named in ``empty``, each of its empty value's type (missing: empty)."""
+    found = {name: body.get(name, value) for name, value in empty.items()}
+    for name, value in found.items():
+        if not isinstance(value, type(empty[name])):
+            kind = "a string" if isinstance(empty[name], str) else "a list"
+            raise AdminError(f"{name} must be {kind}")
+    return found
 
 
 def _admin_error(exc: OcnError, status: int) -> Response:

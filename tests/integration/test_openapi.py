@@ -119,11 +119,17 @@ async def test_every_operation_answers_as_documented(client: Client) -> None:
     await call("post", parties, 200, {"country_code": "DE", "party_id": "MSP", "roles": ["EMSP"]})
     await call("post", parties, 400, {"country_code": "C", "party_id": "CPO", "roles": ["CPO"]})
     await call("post", parties, 401, listing, auth=False)
+    # both cores: the body's shape first, then the key, then the values
+    await call("post", parties, 400, {"country_code": 1, "party_id": "CPO"}, auth=False)
+    await call("post", parties, 401, {"country_code": "CH"}, auth=False)
+    await call("post", parties, 400, {"country_code": "CH"})
     nodes = "/admin/registry/nodes"
     node = {"operator": "0x" + "ab" * 20, "url": "https://other-node.example.com"}
     assert (await call("post", nodes, 200, node))["url"] == node["url"]
     await call("post", nodes, 400, {"operator": "not-an-address", "url": "https://x.example"})
     await call("post", nodes, 401, node, auth=False)
+    await call("post", nodes, 401, {}, auth=False)
+    await call("post", nodes, 400, {"operator": ["x"]}, auth=False)
 
     grant = "/admin/generate-registration-token"
     token = await call("post", grant, 200, [{"country_code": "CH", "party_id": "CPO"}])
@@ -131,6 +137,9 @@ async def test_every_operation_answers_as_documented(client: Client) -> None:
     await call("post", grant, 200, {"roles": roles, "ttl_seconds": 60})
     await call("post", grant, 400, [{"country_code": "CH", "party_id": "TOOLONG"}])
     await call("post", grant, 401, [{"country_code": "CH", "party_id": "CPO"}], auth=False)
+    await call("post", grant, 401, [{"country_code": "CH", "party_id": "TOOLONG"}], auth=False)
+    await call("post", grant, 400, {"roles": "CH CPO"}, auth=False)
+    await call("post", grant, 400, {"roles": roles, "ttl_seconds": "60"}, auth=False)
 
     cpo = await PartyServer([("CPO", "CH", "CPO")]).start()
     try:
