@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import orjson
 
-from ocn_core.errors import NotListed
+from ocn_core.errors import AdminError, NotListed
 from ocn_core.hub.admin import role_grants
 from ocn_core.model import RouteRequest, RouteResponse
 from ocn_core.registry import Node, Party, RegistryStatus
@@ -105,9 +105,13 @@ class OcnClient:
         ttl: float | None = None,
         authorization: str | None = None,
     ) -> IssuedToken:
+        try:
+            grants = role_grants(roles)
+        except AdminError:  # no message can carry it: the core refuses (and audits) an empty
+            grants = []  # list after the key check, as in process
         pb_roles = [
             admin_pb2.Role(country_code=r["country_code"], party_id=r["party_id"], role=r["role"])
-            for r in role_grants(roles)
+            for r in grants
         ]
         req = admin_pb2.CreateRegistrationTokenRequest(roles=pb_roles, ttl=ttl or 0.0)
         msg = await self._unary(self.admin_stub.CreateRegistrationToken, req, authorization)

@@ -13,7 +13,7 @@ import structlog
 from ocn_core import ocpi, telemetry
 from ocn_core.engine import Engine
 from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
-from ocn_core.hub.admin import key_matches, role_grants
+from ocn_core.hub.admin import key_matches
 from ocn_core.logconfig import request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -226,9 +226,10 @@ _ID_HEADERS = (("x-request-id", "X-Request-ID"), ("x-correlation-id", "X-Correla
 def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
     """Map an admin URL to a named admin call and its arguments.
 
-    The body's shape (JSON, field types) is checked here, before either core sees it, and
-    missing fields become empty values: so both cores check the admin key first and then the
-    values, and answer alike (a gRPC message cannot carry a wrongly typed field).
+    The body's shape (JSON, field types, ttl a number) is checked here, before either core
+    sees it, and missing fields become empty values: so both cores check the admin key first
+    and then the values, and answer alike (a gRPC message cannot carry a wrongly typed field;
+    a token's role list is checked by the core, see ``OcnClient.create_registration_token``).
     """
     parts = request.path.strip("/").split("/")[1:]
     method = request.method
@@ -241,7 +242,7 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
         ttl = body.get("ttl_seconds") if isinstance(body, dict) else None
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
             raise AdminError(f"ttl must be a number of seconds, not {ttl!r}")
-        return "create_registration_token", {"roles": role_grants(roles), "ttl": ttl}
+        return "create_registration_token", {"roles": roles, "ttl": ttl}
     if method == "POST" and parts == ["connect"] and isinstance(body, dict):
         return "connect", _fields(body, versions_url="", token_a="", version="")
     if method == "POST" and len(parts) == 3 and parts[::2] == ["platforms", "rotate-credentials"]:
