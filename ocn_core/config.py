@@ -132,6 +132,9 @@ class Settings:
     confirmations: int = setting(0, max=1000)  # blocks a registry event waits before it counts
     # count Prometheus metrics in every worker and serve them at GET /metrics
     metrics: bool = True
+    # GET /metrics needs the admin API key ('Authorization: Token <key>' or 'Bearer <key>'):
+    # its per-party counters name the node's partners; off: anyone may scrape
+    metrics_auth: bool = True
     # `ocn-node core`: serve GET /metrics on host:metrics_port (0: off)
     metrics_port: int = setting(0, max=65535)
     # gRPC edge: `ocn-node run` also serves the ocn.v1 services on this port (0: off)

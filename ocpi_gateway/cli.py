@@ -20,11 +20,14 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from ocn_core import config
 from ocn_core.config import Settings, SettingsError
@@ -33,6 +36,7 @@ from ocn_core.errors import OcnError
 from ocn_core.logconfig import configure_logging
 from ocn_core.timefmt import human_times
 
+log = structlog.get_logger(__name__)
 _FLAG = "setting_"  # dest prefix of setting flags (admin's positional country_code must not clash)
 
 
@@ -272,14 +276,17 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
         chain_sync = engine.start_registry_sync()
         hub_jobs = asyncio.ensure_future(engine.run_jobs())  # still-alive, planned parties
         try:
-            await server.wait_for_termination()
+            await _until_stopped()
         finally:
+            # SIGTERM / SIGINT: no new calls, in-flight ones answered within shutdown_grace
+            await server.stop(settings.shutdown_grace)
             hub_jobs.cancel()
             housekeeping.cancel()
             if chain_sync is not None:
                 chain_sync.cancel()
             await stop_metrics()
             await engine.close()
+            log.info("core_stopped", pid=os.getpid())
 
     try:
         import uvloop
@@ -289,6 +296,20 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
         pass
     asyncio.run(serve())
     return 0
+
+
+async def _until_stopped() -> None:
+    """Until SIGTERM or SIGINT arrives (the gRPC server is stopped after, with its grace)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("core_stopping", pid=os.getpid())
 
 
 def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace) -> int:

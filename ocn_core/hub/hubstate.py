@@ -51,11 +51,18 @@ class HubState:
             self.counters[f"{name}_failed"] += 1
             log.exception("hub_task_failed", task=name)
 
-    def health(self) -> dict[str, int]:
-        """Counters of this process (broadcasts, fan-out drops, pushes, limits, queued now)."""
+    def totals(self) -> dict[str, int]:
+        """This process's event counts since start (broadcasts, fan-out drops, pushes, limits)."""
+        return {**self.counters, **self.limits.counters()}
+
+    def queued(self) -> int:
+        """Broadcast deliveries waiting in this process's fan-out queues now."""
         fanout = self.fanout
-        queued = sum(fanout.pending.values()) if fanout is not None else 0
-        return {**self.counters, **self.limits.counters(), "fanout_queued": queued}
+        return sum(fanout.pending.values()) if fanout is not None else 0
+
+    def health(self) -> dict[str, int]:
+        """Counters of this process (:meth:`totals`) and ``fanout_queued`` (:meth:`queued`)."""
+        return {**self.totals(), "fanout_queued": self.queued()}
 
     async def drain(self) -> None:
         """Wait for the background tasks started so far (tests, shutdown)."""
