@@ -35,6 +35,7 @@ SCENARIOS = {
     "http": "benchmarks.http_bench",
     "federation": "benchmarks.federation_bench",
     "registry": "benchmarks.registry_bench",
+    "replicas": "benchmarks.replicas_bench",
     "broadcast": "benchmarks.broadcast_bench",
 }
 

@@ -24,7 +24,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rules import enforce
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import IMPLEMENTATION, match, module_route
-from ocn_core.state import codec
+from ocn_core.state import PlatformStore, codec
 from ocn_core.state.rules import NO_RULES
 
 TARGET_P50_US = 10.0
@@ -57,7 +57,9 @@ def decide(ctx: NodeContext, req: RouteRequest) -> tuple[str, str]:
 
 
 def cases(ctx: NodeContext, req: RouteRequest) -> list[tuple[str, str, Callable[[], object]]]:
-    env, roles = ctx.store.env, ctx.platforms.roles
+    platforms = ctx.platforms
+    assert isinstance(platforms, PlatformStore)  # the LMDB store: its raw reads are measured
+    env, roles = ctx.store.env, platforms.roles
     role_key = codec.role_key(*payloads.CPO)
     table = {role_key: b"x"}
 

@@ -46,6 +46,16 @@ def _register(node: str, token_a: str, party: tuple[str, str], role: str, upstre
     return str(result["data"]["token"])
 
 
+def list_party(
+    node: str, api_key: str, role: str, party: tuple[str, str], address: str = ""
+) -> None:
+    """List ``party`` with the node in ``node``'s local registry (admin API)."""
+    listing = {"country_code": party[0], "party_id": party[1], "roles": [role]}
+    if address:
+        listing["address"] = address
+    _call("POST", f"{node}/admin/registry/parties", f"Token {api_key}", listing)
+
+
 def connect_parties(
     node: str, api_key: str, upstream: str, addresses: dict[str, str] | None = None
 ) -> dict[str, str]:
@@ -53,10 +63,7 @@ def connect_parties(
     admin = f"Token {api_key}"
     tokens: dict[str, str] = {}
     for role, party in (("CPO", payloads.CPO), ("EMSP", payloads.EMSP)):
-        listing = {"country_code": party[0], "party_id": party[1], "roles": [role]}
-        if addresses and role in addresses:
-            listing["address"] = addresses[role]
-        _call("POST", f"{node}/admin/registry/parties", admin, listing)
+        list_party(node, api_key, role, party, (addresses or {}).get(role, ""))
         grant = _call(
             "POST",
             f"{node}/admin/generate-registration-token",

@@ -62,6 +62,20 @@ def proxy_body(port: int, upstream_port: int) -> str:
     )
 
 
+def balancer_body(port: int, upstream_ports: list[int]) -> str:
+    """nginx as the load balancer of node replicas: round robin, keep-alive, Host passed on,
+    a replica that refuses connections skipped (idempotent requests retried on the next)."""
+    servers = " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in upstream_ports)
+    return (
+        f"upstream replicas {{ {servers} keepalive 64; keepalive_requests 10000000;"
+        " keepalive_timeout 300s; }\n"
+        f"  server {{ listen 127.0.0.1:{port} backlog=4096;\n"
+        "    location / { proxy_pass http://replicas; proxy_http_version 1.1;"
+        ' proxy_set_header Connection ""; proxy_set_header Host $http_host;'
+        " proxy_next_upstream error timeout; } }"
+    )
+
+
 def start(prefix: Path, workers: int, body: str, port: int) -> subprocess.Popen[bytes]:
     """Run nginx in the foreground under ``prefix`` and wait until ``port`` accepts."""
     prefix.mkdir(parents=True, exist_ok=True)

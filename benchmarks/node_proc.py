@@ -28,8 +28,10 @@ class NodeProc:
 def start_node(
     run_dir: Path, name: str, workers: int, signatures: bool, upstream: str,
     addresses: dict[str, str] | None = None, metrics: bool = False, log_level: str = "warning",
+    env: dict[str, str] | None = None, public_url: str = "", connect: bool = True,
 ) -> NodeProc:  # fmt: skip
-    """Start the node, then connect both parties to it with the credentials handshake.
+    """Start the node, then (``connect``) connect both parties to it with the credentials
+    handshake. ``env``: extra settings (e.g. ``OCN_STATE_URL``, ``OCN_API_KEY`` of replicas).
 
     Prometheus metrics are off unless ``metrics`` and the log level is ``warning`` unless told
     (the node-metrics and node-log rows measure the cost of the production defaults).
@@ -37,19 +39,20 @@ def start_node(
     port = procs.free_port()
     data_dir = run_dir / name / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    api_key = secrets.token_urlsafe(16)
-    env = dict(os.environ, OCN_API_KEY=api_key, OCN_LOG_LEVEL=log_level,
-               OCN_METRICS="1" if metrics else "0")  # fmt: skip
+    api_key = (env or {}).get("OCN_API_KEY") or secrets.token_urlsafe(16)
+    full_env = {**os.environ, "OCN_LOG_LEVEL": log_level, "OCN_METRICS": "1" if metrics else "0",
+                **(env or {}), "OCN_API_KEY": api_key}  # fmt: skip
     argv = [sys.executable, "-m", "ocpi_gateway.cli", "run", "--data-dir", str(data_dir),
-            "--public-url", f"http://127.0.0.1:{port}", "--port", str(port),
+            "--public-url", public_url or f"http://127.0.0.1:{port}", "--port", str(port),
             "--workers", str(workers), "--log-level", log_level]  # fmt: skip
     if signatures:
         argv.append("--signatures")
-    proc = procs.start(argv, run_dir / name / "node.log", env)
+    proc = procs.start(argv, run_dir / name / "node.log", full_env)
     node = NodeProc(port, proc)
     try:
         procs.wait_port(port, proc)
-        node.tokens = handshake.connect_parties(node.url, api_key, upstream, addresses)
+        if connect:
+            node.tokens = handshake.connect_parties(node.url, api_key, upstream, addresses)
     except BaseException:
         procs.stop([proc])
         raise

@@ -80,6 +80,22 @@ def grpc(res: dict[str, Any]) -> list[str]:
     return [note, "", *table(head, rows)]
 
 
+def replicas(res: dict[str, Any]) -> list[str]:
+    rows = [[r["name"], r["label"], str(r["conc"]), spread(r["rps"]), ratio(r.get("x_ref_rps")),
+             num(r["p50_us"]["median"]), num(r["p99_us"]["median"]),
+             num(r["sut_cpu_us_req"]["median"], 1), f"{r['foreign_cpu_pct_max']:.0f}%"]
+            for r in res["rows"] if "rps" in r]  # fmt: skip
+    head = ["hop", "what", "c", "req/s median [min-max]", "x ref", "p50 µs", "p99 µs",
+            "SUT CPU µs/req", "foreign CPU max"]  # fmt: skip
+    p = res["meta"]["plan"]
+    note = (f"wrk -t1, {p['runs']} interleaved runs x {p['seconds']} s; x ref: node-pg against "
+            "node-lmdb, lb-2-replicas against lb-1-replica (same c).")  # fmt: skip
+    writes = [[name, num(w["p50_us"], 1), num(w["p99_us"], 1)]
+              for name, w in res.get("writes", {}).items()]  # fmt: skip
+    return [note, "", *table(head, rows), "", *table(["state operation", "p50 µs", "p99 µs"],
+                                                      writes)]  # fmt: skip
+
+
 def bridge(res: dict[str, Any]) -> list[str]:
     rows = [[r["name"], r["label"], num(r["p50_us"], 2), spread(r["p50_spread"], 2),
              num(r["p99_us"], 2)] for r in res["rows"]]  # fmt: skip
@@ -114,4 +130,5 @@ def federation(res: dict[str, Any]) -> list[str]:
 
 
 RENDERERS["federation"] = federation
+RENDERERS["replicas"] = replicas
 RENDERERS["bridge"] = bridge

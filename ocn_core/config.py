@@ -108,6 +108,14 @@ class Settings:
     # the party); 0 = never (rotation on demand only: admin API / ``ocn-node admin rotate``)
     credentials_rotation_interval: float = setting(0.0, min=0)
     map_size: int = setting(4 << 30, min=1 << 20)  # LMDB map size in bytes (the file's maximum)
+    # where node state lives: empty = LMDB in data_dir; postgresql://user:password@host:port/db =
+    # PostgreSQL shared by the replicas of one node (masked by config show: it may carry a password)
+    state_url: str = setting(
+        "", secret=True, pattern=r"postgres(ql)?://\S+", shape="a postgresql:// URL"
+    )
+    state_timeout: float = setting(5.0, above=0)  # seconds a PostgreSQL state call may take (503)
+    # seconds a state change waits for every replica to apply it before it is acknowledged anyway
+    state_sync_timeout: float = setting(2.0, above=0)
     # log line format; auto = console on a terminal, JSON otherwise
     log_format: str = setting("auto", choices=("auto", "json", "console"))
     log_level: str = setting("info", choices=("debug", "info", "warning", "error"))  # log level
@@ -124,6 +132,9 @@ class Settings:
     confirmations: int = setting(0, max=1000)  # blocks a registry event waits before it counts
     # count Prometheus metrics in every worker and serve them at GET /metrics
     metrics: bool = True
+    # GET /metrics needs the admin API key ('Authorization: Token <key>' or 'Bearer <key>'):
+    # its per-party counters name the node's partners; off: anyone may scrape
+    metrics_auth: bool = True
     # `ocn-node core`: serve GET /metrics on host:metrics_port (0: off)
     metrics_port: int = setting(0, max=65535)
     # gRPC edge: `ocn-node run` also serves the ocn.v1 services on this port (0: off)
@@ -457,7 +468,8 @@ def reference_markdown() -> str:
         if f.name == "public_url":
             shown = "`http://<host>:<port>`"
         elif rule_of(f).secret and not default:
-            shown = "(none)" if f.name == "rpc_url" else "generated in data_dir"
+            generated = f.name in ("api_key", "private_key")
+            shown = "generated in data_dir" if generated else "(none)"
         else:
             shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"
         flag = (

@@ -40,7 +40,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.hub.registry_admin import RegistryAdmin
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.registry import Node, Party, RegistryStatus
-from ocn_core.state import PlatformStore, ProxyStore
+from ocn_core.state.backend import NodeState, lmdb_state
 from ocn_core.store import Store
 from ocn_core.transport import HttpTransport, TransportError
 from ocn_core.views import HealthDetails, IssuedToken, NodeInfo, PlatformInfo, SignatureCheck
@@ -62,23 +62,29 @@ class Engine:
         registry: RegistryCache,
         transport: HttpTransport,
         node_address: str,
+        state: NodeState | None = None,
     ) -> None:
         self.settings = settings
+        self.state = state or lmdb_state(store)  # LMDB in ``store`` unless given (PostgreSQL)
         self.ctx = NodeContext(
             settings,
             store,
-            PlatformStore(store),
+            self.state.platforms,
             registry,
             transport,
             node_address,
-            ProxyStore(store),
+            self.state.proxies,
+            leader=self.state.leader,
+            hub_stores=self.state.hub,
         )
         self.admin = Admin(self.ctx)
         self.registry_admin = RegistryAdmin(self.ctx)
         self._hub = (settings.country_code, settings.party_id)
         if settings.service_interface:
             self.ctx.copies = ServiceCopies(self.ctx)
-        self.inbound = Inbound(self.ctx, store.path.with_name(store.path.name + "-replay"))
+        self.inbound = Inbound(
+            self.ctx, store.path.with_name(store.path.name + "-replay"), self.state.replay_guard
+        )
         status.seed(self.ctx)
 
     # --- routing -------------------------------------------------------------------------------
@@ -260,6 +266,15 @@ class Engine:
 
         return dict(to_json(self.health_details()))
 
+    def leads_background_jobs(self) -> bool:
+        """Whether this process runs the node's background jobs now (first call campaigns).
+
+        LMDB: always. PostgreSQL: only the replica process holding the node's advisory lock;
+        another takes over within seconds when it dies.
+        """
+        self.ctx.leader.start()
+        return self.ctx.leader.held
+
     def maintenance(self) -> dict[str, int]:
         """Periodic housekeeping: drop expired proxied resources."""
         return {
@@ -281,6 +296,8 @@ class Engine:
         last_search = 0.0
         while True:
             await asyncio.sleep(every)
+            if not self.leads_background_jobs():  # one process per node (replicas: the lock)
+                continue
             try:
                 done = await status.still_alive(self.ctx, settings.still_alive_interval)
                 if time.monotonic() - last_search >= settings.planned_party_interval:
@@ -301,6 +318,7 @@ class Engine:
         self.inbound.close()
 
     async def shutdown(self) -> None:
-        """Close the transport and the LMDB environment."""
+        """Close the transport, the state store and the LMDB environment."""
         await self.close()
+        self.state.close()
         self.ctx.store.close()

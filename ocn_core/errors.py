@@ -186,6 +186,13 @@ class CoreUnavailable(ServerError):
     http_status = 503
 
 
+class StateUnavailable(ServerError):
+    """The shared state database (PostgreSQL) cannot be reached for a write: HTTP 503 / 3000."""
+
+    reason = "state_unavailable"
+    http_status = 503
+
+
 class CoreTimeout(ServerError):
     """The core did not answer the gateway within its deadline: HTTP 504 / OCPI 3000."""
 

@@ -84,6 +84,8 @@ class Recorder:
         self.counts: dict[tuple[str, tuple[str, ...]], int] = {}
         self.timings: dict[tuple[str, tuple[str, ...]], list[float]] = {}
         self.gauges: dict[tuple[str, tuple[str, ...]], Callable[[], float]] = {}
+        self.totals: dict[str, Callable[[], dict[str, int]]] = {}
+        self._seen: dict[tuple[str, str], int] = {}
         self._families: _Families | None = None
         self._partners: set[str] = set()
 
@@ -140,11 +142,22 @@ class Recorder:
         """A per-process gauge (see :data:`GAUGES`), read at every flush; summed over live ones."""
         self.gauges[(family, labels)] = read
 
+    def follow(self, family: str, read: Callable[[], dict[str, int]]) -> None:
+        """A counter family fed from running totals kept elsewhere (``{label: total}``, one
+        label): each flush adds what they grew by since the last one."""
+        self.totals[family] = read
+
     # -- writing to the shared files ---------------------------------------------------------------
 
     def flush(self) -> None:
         """Write what was counted since the last flush into this process's metric files."""
         fam = self._families = self._families or _Families()
+        for family, totals in self.totals.items():
+            for label, total in totals().items():
+                grown = total - self._seen.get((family, label), 0)
+                if grown > 0:
+                    self.count(family, label, by=grown)
+                    self._seen[(family, label)] = total
         routes, self.routes = self.routes, {}
         counts, self.counts = self.counts, {}
         for key, cell in routes.items():
@@ -278,6 +291,11 @@ COUNTERS = {
     "proxy_expiries": ("ocn_proxy_expired", "Proxied resources removed after their TTL", ()),
     "grpc_calls": ("ocn_grpc_calls", "gRPC calls answered, by method and status code",
                    ("method", "code")),
+    "hub_events": ("ocn_hub_events", "Hub events of the node (also under `hub` in "
+                   "/health/details, per process): broadcasts, broadcast_delivered / _refused / "
+                   "_failed / _skipped, broadcast_duplicates_dropped, fanout_dropped_queue_full, "
+                   "rejected_rate, rejected_body (partner limits), open routing, client info "
+                   "pushes and failed background tasks", ("event",)),
     "bridged": ("ocn_bridged_messages", "Messages translated between OCPI 2.2.x and 2.3.0 "
                 "parties, by module, leg (request/response), direction and outcome (translated, "
                 "lost: one per loss, refused)", ("module", "leg", "direction", "outcome")),
@@ -295,6 +313,8 @@ GAUGES = {
                          ("edge",)),
     "inflight": ("ocn_inflight_calls", "Calls in progress (the gRPC edge)",
                  ("edge",)),
+    "fanout_queued": ("ocn_hub_fanout_queued", "Broadcast deliveries waiting in the fan-out "
+                      "queues", ()),
 }  # fmt: skip
 
 
@@ -444,9 +464,12 @@ def rejected(status: int) -> None:
 
 
 def instrument(engine: Engine, recorder: Recorder) -> None:
-    """Time the engine's outbound hops (upstream latency)."""
+    """Time the engine's outbound hops (upstream latency); export the hub's event counts."""
     if not isinstance(engine.ctx.transport, TimedTransport):
         engine.ctx.transport = TimedTransport(engine.ctx.transport, recorder)
+    hub = engine.ctx.hub
+    recorder.follow("hub_events", hub.totals)
+    recorder.gauge("fanout_queued", hub.queued)
 
 
 async def flush_every(recorder: Recorder, interval: float = FLUSH_INTERVAL) -> None:

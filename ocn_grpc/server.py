@@ -191,6 +191,15 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
         return await _guard(context, run)
 
+    async def _admin_awaited(self, context: Any, call: Callable[[], Awaitable[T]]) -> T:
+        """:meth:`_admin` for the calls that talk to a party (awaited after the key check)."""
+
+        async def run() -> T:
+            self.engine.check_admin_key(_auth(context))
+            return await call()
+
+        return await _guard(context, run)
+
     async def GetNodeInfo(self, request: Any, context: Any) -> admin_pb2.NodeInfo:
         return convert.node_info_to_pb(self.engine.node_info())
 
@@ -232,6 +241,23 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         cc, pid = request.country_code, request.party_id
         status = await self._admin(context, lambda: self.engine.connection_status(cc, pid))
         return admin_pb2.ConnectionStatus(status=status)
+
+    async def ConnectParty(
+        self, request: admin_pb2.ConnectPartyRequest, context: Any
+    ) -> admin_pb2.Platform:
+        url, token_a, version = request.versions_url, request.token_a, request.version
+        found = await self._admin_awaited(
+            context, lambda: self.engine.connect_party(url, token_a, version)
+        )
+        return convert.platform_to_pb(found)
+
+    async def RotateCredentials(
+        self, request: admin_pb2.GetPlatformRequest, context: Any
+    ) -> admin_pb2.Platform:
+        found = await self._admin_awaited(
+            context, lambda: self.engine.rotate_credentials(request.id)
+        )
+        return convert.platform_to_pb(found)
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):

@@ -11,7 +11,9 @@ import orjson
 import structlog
 
 from ocn_core import ocpi, telemetry
-from ocn_core.errors import AdminError, OcnError
+from ocn_core.engine import Engine
+from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
+from ocn_core.hub.admin import key_matches
 from ocn_core.logconfig import request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
@@ -33,11 +35,13 @@ class Gateway:
         node_info: dict[str, str] | None = None,
         access_log: bool = True,
         metrics: telemetry.Recorder | None = None,
+        metrics_key: str = "",
     ) -> None:
         self.core = core
         self.node_info = node_info  # asked from the core on first use when not given
         self.access_log = access_log  # one canonical line per OCPI request (info level)
         self.metrics = metrics  # counts every OCPI request; serves GET /metrics when set
+        self.metrics_key = metrics_key  # the admin key GET /metrics asks for ("": none)
         # shared state read at scrape time (registry, proxies); a remote core reports its own
         self.state = core.engine if isinstance(core, InProcessCore) else None
 
@@ -62,8 +66,7 @@ class Gateway:
         if path == OPENAPI_PATH:
             return Response(200, [JSON], document_bytes())
         if path == "/metrics" and self.metrics is not None:
-            body = self.metrics.scrape(self.state)
-            return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
+            return scrape(request, self.metrics, self.metrics_key, self.state)
         if path == "/ocn/registry/node-info":
             if self.node_info is None:
                 try:
@@ -192,6 +195,18 @@ def to_route_request(request: Request, found: tuple[int, str, int, str, str, str
     )
 
 
+def scrape(
+    request: Request, recorder: telemetry.Recorder, key: str, engine: Engine | None = None
+) -> Response:
+    """GET /metrics: the scrape, or 401 unless the request carries ``key`` (when set) as
+    ``Token <key>`` or ``Bearer <key>`` (setting ``metrics_auth``)."""
+    if key and not key_matches(request.headers.get("authorization", ""), key, bearer=True):
+        exc = AdminUnauthorized("Unauthorized: /metrics needs the admin API key (metrics_auth)")
+        return _admin_error(exc, exc.http_status)
+    body = recorder.scrape(engine)
+    return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
+
+
 def refuse(status: int, message: str, headers: dict[str, str]) -> Response:
     """The front door's refusal (413, 414, 431, 408, 503, malformed HTTP) as an OCPI
     envelope, with the caller's X-Request-ID / X-Correlation-ID when they were parsed."""
@@ -209,7 +224,13 @@ _ID_HEADERS = (("x-request-id", "X-Request-ID"), ("x-correlation-id", "X-Correla
 
 
 def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
-    """Map an admin URL to a named admin call and its arguments."""
+    """Map an admin URL to a named admin call and its arguments.
+
+    The body's shape (JSON, field types, ttl a number) is checked here, before either core
+    sees it, and missing fields become empty values: so both cores check the admin key first
+    and then the values, and answer alike (a gRPC message cannot carry a wrongly typed field;
+    a token's role list is checked by the core, see ``OcnClient.create_registration_token``).
+    """
     parts = request.path.strip("/").split("/")[1:]
     method = request.method
     try:
@@ -219,10 +240,11 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
     if method == "POST" and parts == ["generate-registration-token"]:
         roles = body.get("roles") if isinstance(body, dict) else body
         ttl = body.get("ttl_seconds") if isinstance(body, dict) else None
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
+            raise AdminError(f"ttl must be a number of seconds, not {ttl!r}")
         return "create_registration_token", {"roles": roles, "ttl": ttl}
     if method == "POST" and parts == ["connect"] and isinstance(body, dict):
-        wanted = ("versions_url", "token_a", "version")
-        return "connect", {k: body[k] for k in wanted if k in body}
+        return "connect", _fields(body, versions_url="", token_a="", version="")
     if method == "POST" and len(parts) == 3 and parts[::2] == ["platforms", "rotate-credentials"]:
         return "rotate_credentials", {"platform_id": parts[1]}
     if method == "GET" and len(parts) == 3 and parts[0] == "connection-status":
@@ -235,13 +257,25 @@ def admin_call(request: Request) -> tuple[str | None, dict[str, Any]]:
             return name, {"platform_id": parts[1]}
     if parts[:2] == ["registry", "parties"]:
         if method == "POST" and len(parts) == 2 and isinstance(body, dict):
-            keys = ("country_code", "party_id", "roles", "address", "operator")
-            return "set_party", {k: body[k] for k in keys if k in body}
+            found = _fields(body, country_code="", party_id="", roles=[], address="", operator="")
+            if not all(isinstance(r, str) for r in found["roles"]):
+                raise AdminError("roles must be a list of role names")
+            return "set_party", found
         if method == "DELETE" and len(parts) == 4:
             return "delete_party", {"country_code": parts[2], "party_id": parts[3]}
     if parts == ["registry", "nodes"] and method == "POST" and isinstance(body, dict):
-        return "set_node", {"operator": body.get("operator", ""), "url": body.get("url", "")}
+        return "set_node", _fields(body, operator="", url="")
     return None, {}
+
+
+def _fields(body: dict[str, Any], **empty: Any) -> dict[str, Any]:
+    """``body``'s fields named in ``empty``, each of its empty value's type (missing: empty)."""
+    found = {name: body.get(name, value) for name, value in empty.items()}
+    for name, value in found.items():
+        if not isinstance(value, type(empty[name])):
+            kind = "a string" if isinstance(empty[name], str) else "a list"
+            raise AdminError(f"{name} must be {kind}")
+    return found
 
 
 def _admin_error(exc: OcnError, status: int) -> Response:

@@ -7,6 +7,7 @@ ocn-node admin status CC PID | party CC PID ROLE...
 ocn-node admin connect VERSIONS_URL TOKEN_A [--ocpi-version V] | rotate ID
 ocn-node registry ...   (show/list/set/delete parties and nodes, sync status)
 ocn-node config show [setting flags] | check FILE | reference
+ocn-node db upgrade | status   (the PostgreSQL state schema named by --state-url / OCN_STATE_URL)
 
 Every setting of :class:`~ocn_core.config.Settings` is a flag of ``run``, ``core`` and
 ``config show``; ``--config``, ``--data-dir`` and ``--version`` are accepted by every command,
@@ -19,11 +20,14 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from ocn_core import config
 from ocn_core.config import Settings, SettingsError
@@ -32,6 +36,7 @@ from ocn_core.errors import OcnError
 from ocn_core.logconfig import configure_logging
 from ocn_core.timefmt import human_times
 
+log = structlog.get_logger(__name__)
 _FLAG = "setting_"  # dest prefix of setting flags (admin's positional country_code must not clash)
 
 
@@ -142,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_sub.add_parser("check", help="validate a TOML settings file").add_argument("file")
     cfg_sub.add_parser("reference", help="the settings reference (docs/configuration.md)")
 
+    db = sub.add_parser("db", help="the PostgreSQL state database (state_url): schema migrations")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "apply pending migrations"), ("status", "schema versions")):
+        _setting_flags(db_sub.add_parser(name, help=text), only=("state_url", "state_timeout"))
+
     _common_options(parser)
     return parser
 
@@ -176,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_core(settings, args)
         if args.command == "admin":
             return _admin(settings, origins, args)
+        if args.command == "db":
+            return _db(settings, args.db_command)
         from ocpi_gateway.registry_cli import run_registry_command
 
         return int(run_registry_command(args, settings))
@@ -219,6 +231,32 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db(settings: Settings, command: str) -> int:
+    """``db upgrade`` applies pending migrations (idempotent); ``db status`` only reports."""
+    from ocn_core.state.pg_schema import LATEST, MIGRATIONS, SchemaTooNew, upgrade_database
+
+    if not settings.state_url:
+        _fail("no state database: set --state-url or OCN_STATE_URL (postgresql://...)")
+        return 2
+    try:
+        found, applied = upgrade_database(
+            settings.state_url, settings.state_timeout, apply=command == "upgrade"
+        )
+    except SchemaTooNew as exc:
+        _fail(str(exc))
+        return 1
+    except (OSError, TimeoutError) as exc:
+        _fail(f"cannot reach the state database: {exc}")
+        return 1
+    descriptions = dict((v, d) for v, d, _ in MIGRATIONS)
+    for version in applied:
+        print(f"applied migration {version}: {descriptions[version]}")
+    now = applied[-1] if applied else found
+    pending = [v for v, _, _ in MIGRATIONS if v > now]
+    print(f"schema version {now} (this node: {LATEST}); pending: {pending or 'none'}")
+    return 0 if command == "upgrade" or not pending else 3
+
+
 def _run_core(settings: Settings, args: argparse.Namespace) -> int:
     from ocn_core import open_node
     from ocn_core.datadir_lock import lock_data_dir
@@ -238,14 +276,17 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
         chain_sync = engine.start_registry_sync()
         hub_jobs = asyncio.ensure_future(engine.run_jobs())  # still-alive, planned parties
         try:
-            await server.wait_for_termination()
+            await _until_stopped()
         finally:
+            # SIGTERM / SIGINT: no new calls, in-flight ones answered within shutdown_grace
+            await server.stop(settings.shutdown_grace)
             hub_jobs.cancel()
             housekeeping.cancel()
             if chain_sync is not None:
                 chain_sync.cancel()
             await stop_metrics()
             await engine.close()
+            log.info("core_stopped", pid=os.getpid())
 
     try:
         import uvloop
@@ -255,6 +296,20 @@ def _run_core(settings: Settings, args: argparse.Namespace) -> int:
         pass
     asyncio.run(serve())
     return 0
+
+
+async def _until_stopped() -> None:
+    """Until SIGTERM or SIGINT arrives (the gRPC server is stopped after, with its grace)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("core_stopping", pid=os.getpid())
 
 
 def _admin(settings: Settings, origins: dict[str, str], args: argparse.Namespace) -> int:

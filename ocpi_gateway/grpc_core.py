@@ -35,6 +35,9 @@ class GrpcCore:
             target,
             timeout=settings.core_timeout,
             route_timeout=settings.forward_timeout + settings.core_timeout,
+            # connect / rotate: a few sequential calls to the party (versions, details,
+            # credentials, the party's own versions), each bounded by forward_timeout
+            party_timeout=6 * settings.forward_timeout + settings.core_timeout,
         )
         self._hub = (settings.country_code, settings.party_id)
 
@@ -47,9 +50,7 @@ class GrpcCore:
     async def admin(self, authorization: str, call: str, **kwargs: Any) -> Any:
         if call not in CALLS:
             raise AdminError(f"Unknown admin call {call!r}")
-        method = getattr(self.client, call, None)
-        if method is None:  # connect / rotate_credentials: no AdminService RPC yet
-            raise AdminError(f"Admin call {call!r} is served in process only, not over gRPC")
+        method = getattr(self.client, call)
         try:
             result = await method(**kwargs, authorization=authorization)
         except grpc.aio.AioRpcError as err:

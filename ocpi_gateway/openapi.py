@@ -337,8 +337,12 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "metrics",
             "summary": "Prometheus metrics of every worker (absent when OCN_METRICS=0)",
+            "description": "Needs the admin API key as 'Token <key>' or 'Bearer <key>' unless "
+            "OCN_METRICS_AUTH=0 (the per-party counters name the node's partners).",
+            "security": [{"AdminToken": []}, {"AdminBearer": []}, {}],
             "responses": {
                 "200": _text(_STR, "Prometheus text exposition format 0.0.4"),
+                **_errors(401),
                 "404": {"description": "Metrics are switched off"},
             },
         }
@@ -373,7 +377,12 @@ def document(version: str = "") -> dict[str, Any]:
                     "name": "Authorization",
                     "description": "'Token <admin api key>' (the data dir's admin-api-key file "
                     "or OCN_API_KEY)",
-                }
+                },
+                "AdminBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The admin api key as a bearer token (GET /metrics only)",
+                },
             },
         },
     }

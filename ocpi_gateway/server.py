@@ -28,7 +28,7 @@ from ocn_core.datadir_lock import lock_data_dir
 from ocn_core.engine import Engine
 from ocn_core.logconfig import configure_logging
 from ocn_core.views import to_json
-from ocpi_gateway.app import Gateway, refuse
+from ocpi_gateway.app import Gateway, refuse, scrape
 from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import HttpFront, HttpProtocol, Limits, Request, Response, serve
@@ -77,10 +77,13 @@ async def run_gateway(
 
             address = f"{settings.host}:{settings.grpc_port}"
             grpc_server = await start_server(engine, address, interceptors=interceptors(metrics))
-        if worker == 0:  # still-alive checks and planned-party search: once per node
+        # still-alive checks and planned-party search: once per node (worker 0; with replicas
+        # sharing state, every process campaigns and the holder of the node's lock runs them)
+        if worker == 0 or engine.state.shared:
             hub_jobs = asyncio.ensure_future(engine.run_jobs())
     access_log = settings.log_level.lower() in ("debug", "info")
-    gateway = Gateway(core, node_info, access_log=access_log, metrics=metrics)
+    metrics_key = settings.api_key if settings.metrics_auth else ""
+    gateway = Gateway(core, node_info, access_log, metrics, metrics_key)
     server: asyncio.Server | None = None
     stop_receiving = None
     loop = asyncio.get_running_loop()
@@ -171,14 +174,14 @@ async def core_metrics(
     flusher = asyncio.ensure_future(telemetry.flush_every(recorder))
     server: asyncio.Server | None = None
     if settings.metrics_port:
+        key = settings.api_key if settings.metrics_auth else ""
 
-        async def scrape(request: Request) -> Response:
+        async def metrics_only(request: Request) -> Response:
             if request.method == "GET" and request.path == "/metrics":
-                body = recorder.scrape(engine)
-                return Response(200, [("Content-Type", telemetry.CONTENT_TYPE)], body)
+                return scrape(request, recorder, key, engine)
             return Response(404, [("Content-Type", "text/plain")], b"Not found")
 
-        server = await serve(scrape, settings.host, settings.metrics_port)
+        server = await serve(metrics_only, settings.host, settings.metrics_port)
         log.info("metrics_listening", listen=f"{settings.host}:{settings.metrics_port}")
 
     async def stop() -> None:
@@ -239,8 +242,12 @@ class Connections:
 
 
 async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
+    """Background jobs, run by one process per node (:meth:`Engine.leads_background_jobs`)."""
+    engine.leads_background_jobs()  # campaign from the start
     while True:
         await asyncio.sleep(every)
+        if not engine.leads_background_jobs():
+            continue
         try:
             done = engine.maintenance()
         except Exception:

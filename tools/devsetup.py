@@ -4,10 +4,12 @@
     python tools/devsetup.py --check    # only check and report (exit 1 when something is missing)
 
 Needs: the project's Python dependencies with the ``test`` and ``bench`` extras, its compiled
-extensions, the pinned npm test peers (``tests/peers``, which need node + npm) and nginx + wrk
-for the benchmark baselines. Python packages and npm peers install without root when the Python
-environment is writable (a venv, or root). Debian packages are installed only when running as
-root with apt-get available; otherwise the exact command is printed and the exit status is 1.
+extensions, the pinned npm test peers (``tests/peers``, which need node + npm), nginx + wrk
+for the benchmark baselines and the replica tests' load balancer, and PostgreSQL's server
+binaries (Debian's ``postgresql``) for the shared-state tests, which start their own server.
+Python packages and npm peers install without root when the Python environment is writable
+(a venv, or root). Debian packages are installed only when running as root with apt-get
+available; otherwise the exact command is printed and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -25,9 +27,18 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support import pg  # noqa: E402 - stdlib only: where PostgreSQL's binaries are
+
 PEERS = ROOT / "tests" / "peers"
 EXTRAS = ("test", "bench")
-DEBIAN = {"nginx": "nginx-light", "wrk": "wrk", "node": "nodejs", "npm": "npm"}
+DEBIAN = {
+    "nginx": "nginx-light",
+    "wrk": "wrk",
+    "node": "nodejs",
+    "npm": "npm",
+    "postgresql": pg.DEBIAN_PACKAGE,
+}
 
 
 def _name(requirement: str) -> str:
@@ -80,7 +91,10 @@ def missing_peers() -> list[str]:
 
 
 def missing_tools() -> list[str]:
-    return [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    if pg.bin_dir() is None:  # Debian keeps initdb/pg_ctl off PATH, in a versioned dir
+        missing.append("postgresql")
+    return missing
 
 
 def _python_writable() -> bool:
@@ -136,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         names = tools + node
         problems.append(
             f"programs missing: {', '.join(names)} (nginx/wrk: benchmark baselines; "
-            "node/npm: the npm test peers)\n"
+            "node/npm: the npm test peers; postgresql: the shared-state tests)\n"
             f"    install (Debian): sudo apt-get install {' '.join(DEBIAN[t] for t in names)}"
         )
 

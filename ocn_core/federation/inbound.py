@@ -29,6 +29,7 @@ from ocn_core.hub.rewrite import next_link
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import ModuleRoute
 from ocn_core.signing._crypto import personal_digest, recover, split_rsv
+from ocn_core.state.interface import ReplayClaims
 from ocn_core.state.rules import Rules
 
 Deliver = Callable[[RouteRequest, str], Awaitable[RouteResponse]]
@@ -37,15 +38,22 @@ Deliver = Callable[[RouteRequest, str], Awaitable[RouteResponse]]
 class Inbound:
     """Receives messages for one node; owns the replay guard (opened on first use)."""
 
-    def __init__(self, ctx: NodeContext, replay_dir: Path) -> None:
+    def __init__(
+        self,
+        ctx: NodeContext,
+        replay_dir: Path,
+        open_guard: Callable[[Path, float], ReplayClaims] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.replay_dir = replay_dir
-        self._guard: ReplayGuard | None = None
+        self._open_guard = open_guard or ReplayGuard  # PostgreSQL's when replicas share state
+        self._guard: ReplayClaims | None = None
 
     @property
-    def guard(self) -> ReplayGuard:
+    def guard(self) -> ReplayClaims:
         if self._guard is None:
-            self._guard = ReplayGuard(self.replay_dir, self.ctx.settings.message_replay_window)
+            window = self.ctx.settings.message_replay_window
+            self._guard = self._open_guard(self.replay_dir, window)
         return self._guard
 
     async def receive(self, req: RouteRequest, deliver: Deliver) -> RouteResponse:

@@ -43,13 +43,21 @@ def role_grants(roles: object) -> list[dict[str, str]]:
     return found
 
 
+def key_matches(authorization: str, key: str, bearer: bool = False) -> bool:
+    """Whether ``authorization`` is ``Token <key>`` (or ``Bearer <key>`` when ``bearer``)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if bearer and scheme.lower() == "bearer":
+        authorization = "Token " + value
+    given = ocpi.token_from_header(authorization)
+    return bool(given and key) and hmac.compare_digest(given.encode(), key.encode())
+
+
 class Admin:
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
 
     def check_key(self, authorization: str) -> None:
-        given = ocpi.token_from_header(authorization)
-        if not given or not hmac.compare_digest(given, self.ctx.settings.api_key):
+        if not key_matches(authorization, self.ctx.settings.api_key):
             audit.warning("admin_denied", reason="missing or wrong admin API key")
             raise AdminUnauthorized("Unauthorized: admin API key required as 'Token <key>'")
 

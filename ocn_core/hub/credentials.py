@@ -26,6 +26,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteRequest
 from ocn_core.routing.table import VERSIONS
 from ocn_core.state import Platform, RegistrationGrant, RoleConflict, RoleRecord, new_role
+from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, EndpointRecord
 from ocn_core.transport import TransportError
 
@@ -118,6 +119,8 @@ async def _register_checked(ctx: NodeContext, req: RouteRequest) -> tuple[str, d
         ctx.platforms.register(token_a, platform, token_c)
     except RoleConflict as exc:
         raise RegistrationRejected(str(exc)) from None
+    except TokenAlreadyUsed:  # another registration (on any replica) consumed it first
+        raise UnknownToken("Invalid CREDENTIALS_TOKEN_A") from None
     status.platform_connected(ctx, platform)
     return platform.id, node_credentials(ctx, token_c, platform.ocpi_version, platform.id)
 

@@ -13,6 +13,7 @@ from ocn_core.config import Settings
 from ocn_core.hub.limits import PartnerLimits
 from ocn_core.state.clientinfo import ClientInfoStore
 from ocn_core.state.hubdata import HubDataStore
+from ocn_core.state.interface import ClientInfoState, HubDataState, HubStores, RulesState
 from ocn_core.state.rules import RulesStore
 from ocn_core.store import Store
 
@@ -25,10 +26,10 @@ log = structlog.get_logger(__name__)
 class HubState:
     """Stores of rules, client info and hub data; per-process counters; fire-and-forget tasks."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.rules = RulesStore(store)
-        self.clientinfo = ClientInfoStore(store)
-        self.data = HubDataStore(store)
+    def __init__(self, store: Store, settings: Settings, stores: HubStores | None = None) -> None:
+        self.rules: RulesState = stores.rules if stores else RulesStore(store)
+        self.clientinfo: ClientInfoState = stores.clientinfo if stores else ClientInfoStore(store)
+        self.data: HubDataState = stores.data if stores else HubDataStore(store)
         self.limits = PartnerLimits(settings)
         self.counters: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -50,11 +51,18 @@ class HubState:
             self.counters[f"{name}_failed"] += 1
             log.exception("hub_task_failed", task=name)
 
-    def health(self) -> dict[str, int]:
-        """Counters of this process (broadcasts, fan-out drops, pushes, limits, queued now)."""
+    def totals(self) -> dict[str, int]:
+        """This process's event counts since start (broadcasts, fan-out drops, pushes, limits)."""
+        return {**self.counters, **self.limits.counters()}
+
+    def queued(self) -> int:
+        """Broadcast deliveries waiting in this process's fan-out queues now."""
         fanout = self.fanout
-        queued = sum(fanout.pending.values()) if fanout is not None else 0
-        return {**self.counters, **self.limits.counters(), "fanout_queued": queued}
+        return sum(fanout.pending.values()) if fanout is not None else 0
+
+    def health(self) -> dict[str, int]:
+        """Counters of this process (:meth:`totals`) and ``fanout_queued`` (:meth:`queued`)."""
+        return {**self.totals(), "fanout_queued": self.queued()}
 
     async def drain(self) -> None:
         """Wait for the background tasks started so far (tests, shutdown)."""

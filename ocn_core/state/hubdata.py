@@ -60,7 +60,7 @@ class HubDataStore:
                 return True
             raw = txn.get(key, db=self.db)
             stored = orjson.loads(raw) if raw is not None else None
-            updated = _merged(stored, path[1:], method, body)
+            updated = merged(stored, path[1:], method, body)
             if updated is None:
                 return False
             updated.setdefault("country_code", owner[0].upper())
@@ -90,7 +90,7 @@ class HubDataStore:
         return raw.decode() if raw is not None else None
 
 
-def _merged(
+def merged(
     stored: dict[str, Any] | None, sub: list[str], method: str, body: Any, level: int = 0
 ) -> Any:
     """``stored`` with ``body`` applied at the sub-object ``sub`` (None: nothing to apply)."""
@@ -105,7 +105,7 @@ def _merged(
     field, id_name = _NESTED[level]
     children = [c for c in stored.get(field) or [] if isinstance(c, dict)]
     at = next((i for i, c in enumerate(children) if str(c.get(id_name)) == sub[0]), None)
-    new = _merged(children[at] if at is not None else None, sub[1:], method, body, level + 1)
+    new = merged(children[at] if at is not None else None, sub[1:], method, body, level + 1)
     if new is None:
         return None
     if at is None:

@@ -15,6 +15,7 @@ import orjson
 
 from ocn_core.ocpi import authorization_header, token_candidates, token_from_header
 from ocn_core.state import codec
+from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
 from ocn_core.state.rules import NO_RULES, RULES_DB, Rules
 from ocn_core.state.rules import decode as decode_rules
@@ -62,7 +63,7 @@ class PlatformStore:
         now = time.time()
         grant = RegistrationGrant(roles=roles, expires_at=now + ttl, created=now)
         with self.env.begin(write=True) as txn:
-            txn.put(codec.token_key("A", token), orjson.dumps(_grant_json(grant)), db=self.tokens)
+            txn.put(codec.token_key("A", token), orjson.dumps(grant_json(grant)), db=self.tokens)
         return token, grant.expires_at
 
     def grant(self, token_a: str) -> RegistrationGrant | None:
@@ -194,7 +195,9 @@ class PlatformStore:
         """Store ``platform`` with its roles, endpoints and token C in one transaction.
 
         ``token_a`` (when given) is consumed; ``replace_id`` names the platform being updated
-        (credentials PUT): its old token C, roles and endpoints are replaced.
+        (credentials PUT): its old token C, roles and endpoints are replaced. Raises
+        :class:`RoleConflict`, or :class:`TokenAlreadyUsed` when another registration consumed
+        ``token_a`` first (nothing is written then).
         """
         with self.env.begin(write=True) as txn:
             for role in platform.roles:
@@ -206,8 +209,9 @@ class PlatformStore:
                     )
             if replace_id is not None:
                 self._delete(txn, replace_id, replacing=platform.id)
-            if token_a is not None:
-                txn.delete(codec.token_key("A", token_a), db=self.tokens)
+            consumed = token_a is None or txn.delete(codec.token_key("A", token_a), db=self.tokens)
+            if not consumed:
+                raise TokenAlreadyUsed("Invalid CREDENTIALS_TOKEN_A")
             platform.token_c_digest = codec.token_digest(token_c)
             platform.token_c_issued = time.time()
             self._put(txn, platform)
@@ -302,7 +306,7 @@ class PlatformStore:
         return True
 
 
-def _grant_json(grant: RegistrationGrant) -> dict[str, Any]:
+def grant_json(grant: RegistrationGrant) -> dict[str, Any]:
     return {"roles": grant.roles, "expires_at": grant.expires_at, "created": grant.created}
 
 

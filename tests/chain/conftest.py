@@ -19,6 +19,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
+from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, node_env
+
 ANVIL = Path("@foundry-rs") / "anvil-linux-amd64" / "bin" / "anvil"
 DEFS = Path("@shareandcharge") / "ocn-registry" / "contract.defs.local.json"
 ROLE = {"CPO": 0, "EMSP": 1, "HUB": 2, "NAP": 3, "NSP": 4, "OTHER": 5, "SCSP": 6}
@@ -226,3 +228,24 @@ def module_anvil(anvil_binary: Path, tmp_path_factory: pytest.TempPathFactory) -
     node.start()
     yield node
     node.stop()
+
+
+def chain_with_nodes(
+    anvil: Anvil,
+    contract_defs: dict[str, Any],
+    peers: Path,
+    tmp: Path,
+    names: Sequence[str],
+    **env: str,
+) -> tuple[Chain, RegistryCli, dict[str, NodeProcess]]:
+    """The Registry contracts on ``anvil``, the registry CLI, and one node process per name
+    (keys ANVIL_KEYS[0], [1], ...; settings :func:`node_env` + ``env``), each listed on chain
+    as a node; the nodes are not started yet."""
+    chain = Chain(anvil, contract_defs)
+    registry, permissions = chain.registry.address, chain.permissions.address
+    cli = RegistryCli(peers, anvil.port, registry, permissions, tmp)
+    settings = node_env(anvil.url, registry, permissions, **env)
+    nodes = {name: NodeProcess(ANVIL_KEYS[i], tmp / name, settings) for i, name in enumerate(names)}
+    for node in nodes.values():
+        cli.set_node(node.url, node.key)
+    return chain, cli, nodes

@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 from eth_account import Account
 
-from tests.chain.conftest import Anvil, Chain
-from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, eventually, node_env
+from tests.chain.conftest import Anvil, chain_with_nodes
+from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, eventually
 from tests.support.parties import PartyServer
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]
@@ -58,16 +58,10 @@ async def cluster(
     peers: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Cluster]:
-    chain = Chain(module_anvil, contract_defs)
     tmp = tmp_path_factory.mktemp("cluster")
-    cli = RegistryCli(
-        peers, module_anvil.port, chain.registry.address, chain.permissions.address, tmp
+    chain, cli, nodes = chain_with_nodes(
+        module_anvil, contract_defs, peers, tmp, "abc", OCN_FORWARD_TIMEOUT="5"
     )
-    addresses = (chain.registry.address, chain.permissions.address)
-    env = node_env(module_anvil.url, *addresses, OCN_FORWARD_TIMEOUT="5")
-    nodes = {
-        name: NodeProcess(ANVIL_KEYS[i], tmp / name, env) for i, name in enumerate(("a", "b", "c"))
-    }
     assert [n.address for n in nodes.values()] == chain.accounts[1:4]
     keys = {
         "msp": ANVIL_KEYS[3],
@@ -83,8 +77,6 @@ async def cluster(
         "nsp": ("c", NSP, "NSP"),
         "nsa": ("a", NSA, "NSP"),
     }
-    for node in nodes.values():
-        cli.set_node(node.url, node.key)
     for name, (home, (cc, pid), role) in homes.items():
         cli.set_party(cc, pid, [role], nodes[home].address, keys[name])
     # two services: NSP (node C) copies of locations sender requests, NSA (node A) everything

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.chain.conftest import Anvil, Chain
-from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, eventually, node_env
+from tests.chain.conftest import Anvil, chain_with_nodes
+from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, eventually
 from tests.support.parties import PartyServer
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio(loop_scope="module")]
@@ -32,16 +32,10 @@ async def hubs(
     peers: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[dict[str, NodeProcess], dict[str, PartyServer]]]:
-    chain = Chain(module_anvil, contract_defs)
     tmp = tmp_path_factory.mktemp("hubs")
-    cli = RegistryCli(
-        peers, module_anvil.port, chain.registry.address, chain.permissions.address, tmp
+    _, cli, nodes = chain_with_nodes(
+        module_anvil, contract_defs, peers, tmp, "ab", OCN_PLANNED_PARTY_INTERVAL="0.5"
     )
-    addresses = (chain.registry.address, chain.permissions.address)
-    env = node_env(module_anvil.url, *addresses, OCN_PLANNED_PARTY_INTERVAL="0.5")
-    nodes = {name: NodeProcess(ANVIL_KEYS[i], tmp / name, env) for i, name in enumerate("ab")}
-    for node in nodes.values():
-        cli.set_node(node.url, node.key)
     cli.set_party(*CPA, ["CPO"], nodes["a"].address, ANVIL_KEYS[3])
     cli.set_party(*MSB, ["EMSP"], nodes["b"].address, ANVIL_KEYS[4])
     cli.set_party(*NEW, ["CPO"], nodes["a"].address, ANVIL_KEYS[5])  # never registers

@@ -68,9 +68,8 @@ async def test_registration_and_routing_follow_the_chain(
             )
             assert status == 400
             chain.set_party(chain.accounts[3], "DE", "MSP", ["EMSP"], operator)
-            for party, ids in ((cpo, ("CH", "CPO")), (msp, ("DE", "MSP"))):
-                result = await party.register(node.url, await node.token_a(ids))
-                assert result["status_code"] == 1000, result
+            for party in (cpo, msp):
+                await node.register(party, listed=True)  # listed on chain
             cpo.answer("GET", "/ocpi/2.2.1/sender/locations/L1", {"id": "L1"})
 
             async def route() -> int:

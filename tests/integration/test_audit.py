@@ -9,19 +9,12 @@ from typing import Any
 import aiohttp
 from structlog.testing import capture_logs
 
-from tests.support.hub import three_platform_hub
+from tests.support.hub import credentials_call, three_platform_hub
 from tests.support.parties import PartyServer
 
 
 async def _creds(url: str, method: str, party: PartyServer, body: Any = None) -> int:
-    async with aiohttp.ClientSession() as http:
-        async with http.request(
-            method,
-            f"{url}/ocpi/2.2.1/credentials",
-            headers={"Authorization": party.auth(party.token_c)},
-            data=json.dumps(body).encode() if body is not None else None,
-        ) as r:
-            return r.status
+    return (await credentials_call(url, method, party, body))[0]
 
 
 async def test_rotations_deletions_and_refused_admin_calls_are_audited(tmp_path: Path) -> None:

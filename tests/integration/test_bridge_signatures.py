@@ -41,8 +41,7 @@ async def signed(
                 party_json["address"] = signing.address_of(key)
                 status, body = await node.admin("POST", "/admin/registry/parties", party_json)
                 assert status == 200, body
-                registered = await party.register(node.url, await node.token_a((cc, pid)))
-                assert registered["status_code"] == 1000
+                await node.register(party, listed=True)
             yield node, cpo, msp, cpo_key
     finally:
         await cpo.stop()

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import devsetup  # noqa: E402
 
+from tests.support import pg  # noqa: E402
+
 
 def _bare_path(tmp_path: Path) -> str:
     """A PATH holding only this Python and make (no nginx, wrk, node, npm)."""
@@ -62,9 +64,35 @@ def test_without_root_nothing_is_installed_with_apt(
 
 
 def test_make_check_starts_with_the_setup_check() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # run under make too
     out = subprocess.run(
-        ["make", "-n", "check"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     first = out.stdout.splitlines()[0]
     assert first.endswith("tools/devsetup.py")
     assert "apt-get" not in out.stdout
+
+
+def test_as_root_a_missing_postgresql_is_installed_from_debian(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[list[str]] = []
+
+    def record(argv: list[str], **_kw: Any) -> subprocess.CompletedProcess[str]:
+        ran.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+    for name in ("missing_python", "missing_extensions", "missing_peers"):
+        monkeypatch.setattr(devsetup, name, lambda: [])
+    monkeypatch.setattr(shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    monkeypatch.setattr(pg, "bin_dir", lambda: None)  # initdb/pg_ctl nowhere
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(subprocess, "run", record)
+    assert devsetup.main([]) == 1  # still missing: the recorder installed nothing
+    assert ["apt-get", "install", "-y", "-qq", "postgresql"] in ran, ran
+    assert "sudo apt-get install postgresql" in capsys.readouterr().err

@@ -25,9 +25,8 @@ async def hub(
     cpo = await PartyServer([("CPO", *CPO)]).start()
     msp = await PartyServer([("EMSP", *MSP)]).start()
     async with running_node(tmp_path, core_mode) as node:
-        for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-            await node.list_party(*ids, [role])
-            assert (await party.register(node.url, await node.token_a(ids)))["status_code"] == 1000
+        for party in (cpo, msp):
+            await node.register(party)
         yield node, cpo, msp
     await cpo.stop()
     await msp.stop()

@@ -39,11 +39,8 @@ async def hub(
     cpo = await PartyServer([("CPO", *CPO)]).start()
     msp = await PartyServer([("EMSP", *MSP)]).start()
     async with running_node(tmp_path, core_mode) as node:
-        await node.list_party(*CPO, ["CPO"])
-        await node.list_party(*MSP, ["EMSP"])
-        for party, ids in ((cpo, CPO), (msp, MSP)):
-            result = await party.register(node.url, await node.token_a(ids))
-            assert result["status_code"] == 1000, result
+        for party in (cpo, msp):
+            await node.register(party)
         yield node, cpo, msp
     await cpo.stop()
     await msp.stop()

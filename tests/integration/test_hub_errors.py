@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.hub import CPO, MSP, Hub, three_platform_hub
+from tests.support.hub import CPO, MSP, Hub, credentials_call, three_platform_hub
 
 
 @pytest.fixture
@@ -121,14 +120,7 @@ async def test_wrong_types_in_routing_headers(hub: Hub) -> None:
 
 
 async def _creds(hub: Hub, method: str, party: Any, body: Any = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as http:
-        async with http.request(
-            method,
-            f"{hub.node.url}/ocpi/2.2.1/credentials",
-            headers={"Authorization": party.auth(party.token_c)},
-            data=json.dumps(body).encode() if body is not None else None,
-        ) as r:
-            return r.status, await r.json()
+    return await credentials_call(hub.node.url, method, party, body)
 
 
 async def test_credentials_put_rotates_tokens_and_rechecks_the_registry(hub: Hub) -> None:

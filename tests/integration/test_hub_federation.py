@@ -67,9 +67,7 @@ async def two_hubs(tmp: Path) -> AsyncIterator[Pair]:
             homes = [(a, cpo), (a, msa), (b, msb), (b, msc)]
             mirror([a, b], homes)
             for node, party in homes:
-                ids = [(cc, pid) for _, cc, pid in party.roles]
-                result = await party.register(node.url, await node.token_a(*ids))
-                assert result["status_code"] == 1000, result
+                await node.register(party, listed=True)
             yield Pair(a, b, cpo, msa, msb, msc)
     finally:
         for party in parties:

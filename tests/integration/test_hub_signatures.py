@@ -47,7 +47,7 @@ async def hub(tmp_path: Path, core_mode: str) -> AsyncIterator[SignedHub]:
                 },
             )
             assert status == 200, body
-            assert (await party.register(node.url, await node.token_a(ids)))["status_code"] == 1000
+            await node.register(party, listed=True)
         yield SignedHub(node, cpo, msp, msp_key)
     await cpo.stop()
     await msp.stop()

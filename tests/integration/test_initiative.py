@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -31,6 +32,14 @@ async def hub(tmp_path: Path) -> AsyncIterator[Mixed]:
         yield h
 
 
+@pytest.fixture
+async def hub_modes(tmp_path: Path, core_mode: str) -> AsyncIterator[Mixed]:
+    """The mixed hub once per core mode: the gateway reaches the engine in process or over gRPC
+    (ConnectParty / RotateCredentials), and answers alike."""
+    async with mixed_hub(tmp_path, core_mode) as h:
+        yield h
+
+
 async def _party(hub: Mixed, version: str) -> PartyServer:
     party = PartyServer(
         [("CPO", *NEWCPO)],
@@ -43,6 +52,12 @@ async def _party(hub: Mixed, version: str) -> PartyServer:
     return party
 
 
+async def _connect(hub: Mixed, party: PartyServer) -> tuple[int, Any]:
+    """POST /admin/connect with the party's versions URL and token A: (HTTP, answer)."""
+    request = {"versions_url": party.versions_url, "token_a": party.token_a}
+    return await hub.node.admin("POST", "/admin/connect", request)
+
+
 async def _versions_status(hub: Mixed, party: PartyServer, token: str) -> int:
     status, _ = await hub.get(party, "/ocpi/versions", token)
     return status
@@ -52,9 +67,7 @@ async def _versions_status(hub: Mixed, party: PartyServer, token: str) -> int:
 async def test_node_registers_with_a_party_and_routes_to_it(hub: Mixed, version: str) -> None:
     party = await _party(hub, version)
     try:
-        status, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        status, platform = await _connect(hub, party)
         assert status == 200, platform
         assert platform["ocpi_version"] == version
         assert [r["country_code"] + r["party_id"] for r in platform["roles"]] == ["ITNEW"]
@@ -73,7 +86,8 @@ async def test_node_registers_with_a_party_and_routes_to_it(hub: Mixed, version:
         await party.stop()
 
 
-async def test_connect_refusals(hub: Mixed) -> None:
+async def test_connect_refusals(hub_modes: Mixed) -> None:
+    hub = hub_modes
     party = await _party(hub, "2.3.0")
     try:
         status, body = await hub.node.admin(
@@ -93,11 +107,14 @@ async def test_connect_refusals(hub: Mixed) -> None:
         await party.stop()
 
 
-async def test_node_initiated_rotation_on_demand_and_on_schedule(hub: Mixed) -> None:
+async def test_node_initiated_rotation_on_demand_and_on_schedule(hub_modes: Mixed) -> None:
+    hub = hub_modes
     party = await _party(hub, "2.3.0")
     try:
         request = {"versions_url": party.versions_url, "token_a": party.token_a}
-        _, platform = await hub.node.admin("POST", "/admin/connect", request)
+        status, platform = await hub.node.admin("POST", "/admin/connect", request)
+        assert status == 200, platform
+        assert platform["status"] == "CONNECTED"
         first, first_b = party.token_c, party.token_b
         status, rotated = await hub.node.admin(
             "POST", f"/admin/platforms/{platform['id']}/rotate-credentials"
@@ -181,9 +198,7 @@ async def test_the_gateway_rotates_on_its_schedule(hub: Mixed) -> None:
 
     party = await _party(hub, "2.3.0")
     try:
-        status, _ = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        status, _ = await _connect(hub, party)
         assert status == 200
         first = party.token_c
         hub.node.engine.ctx.settings.credentials_rotation_interval = 0.2
@@ -205,9 +220,7 @@ async def test_the_gateway_rotates_on_its_schedule(hub: Mixed) -> None:
 async def test_a_refused_rotation_keeps_the_old_token_only(hub: Mixed) -> None:
     party = await _party(hub, "2.3.0")
     try:
-        _, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        _, platform = await _connect(hub, party)
         first = party.token_c
         party.refuse_rotation = True
         status, body = await hub.node.admin(
@@ -227,9 +240,7 @@ async def test_a_refused_rotation_keeps_the_old_token_only(hub: Mixed) -> None:
 async def test_an_interrupted_rotation_locks_nobody_out(hub: Mixed) -> None:
     party = await _party(hub, "2.3.0")
     try:
-        _, platform = await hub.node.admin(
-            "POST", "/admin/connect", {"versions_url": party.versions_url, "token_a": party.token_a}
-        )
+        _, platform = await _connect(hub, party)
         first = party.token_c
         party.rotation_delay = 1.0
         ctx = hub.node.engine.ctx

@@ -16,13 +16,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from ocn_core.errors import AdminUnauthorized
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_grpc.client import OcnClient
+from tests.support.hub import send
 from tests.support.node import free_port
-from tests.support.node_process import NodeProcess, node_process, spawn, wait_http
+from tests.support.node_process import API_KEY, NodeProcess, node_process, spawn
+from tests.support.ocn_cluster import eventually
 from tests.support.parties import PartyServer
 
 CPO = ("CH", "CPO")
 MSP = ("DE", "MSP")
 LOCATIONS = "/ocpi/sender/2.2.1/locations"
+HUB = ("CH", "OCN")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -35,13 +38,19 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[NodeProcess, PartyServer, P
     cpo.answer("GET", "/ocpi/2.2.1/sender/locations", [], headers={"Link": link})
     env = {"OCN_MAX_BODY_BYTES": "2000"}
     async with node_process(tmp_path, "--workers", "2", env=env) as node:
-        for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-            await node.list_party(*ids, [role])
-            result = await party.register(node.url, await node.token_a(*ids))
-            assert result["status_code"] == 1000, result
+        await register(node, cpo, msp)
         yield node, cpo, msp
     await cpo.stop()
     await msp.stop()
+
+
+async def register(node: NodeProcess, *parties: PartyServer) -> None:
+    """List each (single-role) party with the node process and run its handshake."""
+    for party in parties:
+        role, cc, pid = party.roles[0]
+        await node.list_party(cc, pid, [role])
+        result = await party.register(node.url, await node.token_a(cc, pid))
+        assert result["status_code"] == 1000, result
 
 
 def one_connection() -> aiohttp.ClientSession:
@@ -60,7 +69,8 @@ async def get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) ->
 
 
 async def scrape(http: aiohttp.ClientSession, url: str) -> Samples:
-    async with http.get(url + "/metrics") as resp:
+    """Every sample of ``url``'s /metrics, read with the admin key (``metrics_auth``)."""
+    async with http.get(url + "/metrics", headers={"Authorization": f"Token {API_KEY}"}) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = await resp.text()
@@ -148,6 +158,27 @@ async def test_metrics_can_be_switched_off(tmp_path: Path) -> None:
     assert not (node.data_dir / "metrics").exists()
 
 
+async def _metrics_status(http: aiohttp.ClientSession, url: str, auth: str | None) -> int:
+    headers = {"Authorization": auth} if auth is not None else {}
+    async with http.get(url + "/metrics", headers=headers) as resp:
+        await resp.read()
+        return resp.status
+
+
+async def test_metrics_need_the_admin_key_unless_switched_off(tmp_path: Path) -> None:
+    async with node_process(tmp_path) as node, aiohttp.ClientSession() as http:
+        assert await _metrics_status(http, node.url, None) == 401
+        assert await _metrics_status(http, node.url, "Token wrong") == 401
+        assert await _metrics_status(http, node.url, "Basic " + API_KEY) == 401
+        assert await _metrics_status(http, node.url, f"Token {API_KEY}") == 200
+        assert await _metrics_status(http, node.url, f"Bearer {API_KEY}") == 200
+        async with http.get(node.url + "/metrics") as resp:
+            assert (await resp.json())["error"] == "admin_unauthorized"
+    env = {"OCN_METRICS_AUTH": "0"}
+    async with node_process(tmp_path, env=env) as node, aiohttp.ClientSession() as http:
+        assert await _metrics_status(http, node.url, None) == 200
+
+
 async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     """``ocn-node core`` (interceptor, /metrics on OCN_METRICS_PORT) behind a gateway process."""
     cpo = await PartyServer([("CPO", *CPO)]).start()
@@ -160,17 +191,14 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     core = spawn(argv, log, {"OCN_METRICS_PORT": str(metrics_port), "OCN_LOG_LEVEL": "warning"})
     core_metrics = f"http://127.0.0.1:{metrics_port}"
     try:
-        await wait_http(core_metrics + "/metrics", core, log)
+        await wait_port(metrics_port)
         await wait_port(grpc_port)
         target = f"grpc://127.0.0.1:{grpc_port}"
         async with (
             node_process(tmp_path, "--core", target, port=gateway_port) as gateway,
             aiohttp.ClientSession() as http,
         ):
-            for party, ids, role in ((cpo, CPO, "CPO"), (msp, MSP, "EMSP")):
-                await gateway.list_party(*ids, [role])
-                result = await party.register(gateway.url, await gateway.token_a(*ids))
-                assert result["status_code"] == 1000, result
+            await register(gateway, cpo, msp)
             for _ in range(3):  # HTTP gateway -> unary Route
                 assert await get(http, gateway.url, msp.routing_headers(CPO)) == (200, 1000)
             client = OcnClient(target)
@@ -186,9 +214,10 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
             await asyncio.sleep(1.3)  # the gateway's flush interval
             on_gateway = await scrape(http, gateway.url)
             on_core = await scrape(http, core_metrics)
+            assert await _metrics_status(http, core_metrics, None) == 401  # metrics_auth
     finally:
-        core.send_signal(signal.SIGTERM)  # (the core has no SIGTERM handler of its own yet)
-        await asyncio.to_thread(core.wait, 15)
+        core.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(core.wait, 15) == 0
         await cpo.stop()
         await msp.stop()
 
@@ -216,6 +245,51 @@ async def test_grpc_core_counts_the_same_figures(tmp_path: Path) -> None:
     assert value(on_core, "ocn_grpc_call_duration_seconds_count", method=route) == 9
     assert value(on_core, "ocn_inflight_calls", edge="grpc") == 0
     assert value(on_core, "ocn_registry_stale", source="local") == 0
+
+
+async def test_hub_counters_are_metrics_too(tmp_path: Path) -> None:
+    """Broadcast deliveries, duplicates dropped and partner limits: the figures /health/details
+    shows under ``hub`` are the node's ``ocn_hub_events_total`` series."""
+    cpo = await PartyServer([("CPO", *CPO)]).start()
+    msp = await PartyServer([("EMSP", *MSP)]).start()
+    env = {"OCN_PARTNER_LIMITS": "DEMSP:1/1/"}  # the eMSP: 1 request/s, burst 1
+    try:
+        async with node_process(tmp_path, env=env) as node, aiohttp.ClientSession() as http:
+            await register(node, cpo, msp)
+            cpo.answer("GET", "/ocpi/2.2.1/sender/locations", [])
+            limited = [await get(http, node.url, msp.routing_headers(CPO)) for _ in range(2)]
+            assert limited == [(200, 1000), (429, 2000)]
+            location = "/ocpi/receiver/2.2.1/locations/CH/CPO/L1"
+            evse = {"uid": "E1", "status": "AVAILABLE", "connectors": [{"id": "1"}]}
+            body = {"id": "L1", "evses": [evse], "last_updated": "2026-01-02T03:04:05Z"}
+            assert (await send(node.url, "PUT", location, cpo.routing_headers(HUB), body))[0] == 200
+            for stamp in ("2026-03-01T00:00:00Z", "2026-03-01T00:00:01Z"):  # the 2nd: a repeat
+                patch = {"status": "CHARGING", "last_updated": stamp}
+                headers = cpo.routing_headers(HUB)
+                assert (await send(node.url, "PATCH", location + "/E1", headers, patch))[0] == 200
+
+            async def agreed() -> dict[str, float] | None:
+                """The hub events once /metrics shows what /health/details shows (deliveries
+                run in the background; workers flush every second)."""
+                async with http.get(node.url + "/health/details") as resp:
+                    shown = (await resp.json())["hub"]
+                samples = await scrape(http, node.url)
+                events = {
+                    dict(labels)["event"]: v
+                    for (name, labels), v in samples.items()
+                    if name == "ocn_hub_events_total"
+                }
+                shown.pop("fanout_queued")
+                return events if events == {k: v for k, v in shown.items() if v} else None
+
+            events = await eventually(agreed, timeout=10)
+            assert events["rejected_rate"] == 1
+            assert events["broadcast_duplicates_dropped"] == 1
+            assert events["broadcast_delivered"] == 2  # the PUT and the first PATCH, to the eMSP
+            assert value(await scrape(http, node.url), "ocn_hub_fanout_queued") == 0
+    finally:
+        await cpo.stop()
+        await msp.stop()
 
 
 def route_request(headers: dict[str, str]) -> RouteRequest:

@@ -119,11 +119,17 @@ async def test_every_operation_answers_as_documented(client: Client) -> None:
     await call("post", parties, 200, {"country_code": "DE", "party_id": "MSP", "roles": ["EMSP"]})
     await call("post", parties, 400, {"country_code": "C", "party_id": "CPO", "roles": ["CPO"]})
     await call("post", parties, 401, listing, auth=False)
+    # both cores: the body's shape first, then the key, then the values
+    await call("post", parties, 400, {"country_code": 1, "party_id": "CPO"}, auth=False)
+    await call("post", parties, 401, {"country_code": "CH"}, auth=False)
+    await call("post", parties, 400, {"country_code": "CH"})
     nodes = "/admin/registry/nodes"
     node = {"operator": "0x" + "ab" * 20, "url": "https://other-node.example.com"}
     assert (await call("post", nodes, 200, node))["url"] == node["url"]
     await call("post", nodes, 400, {"operator": "not-an-address", "url": "https://x.example"})
     await call("post", nodes, 401, node, auth=False)
+    await call("post", nodes, 401, {}, auth=False)
+    await call("post", nodes, 400, {"operator": ["x"]}, auth=False)
 
     grant = "/admin/generate-registration-token"
     token = await call("post", grant, 200, [{"country_code": "CH", "party_id": "CPO"}])
@@ -131,6 +137,10 @@ async def test_every_operation_answers_as_documented(client: Client) -> None:
     await call("post", grant, 200, {"roles": roles, "ttl_seconds": 60})
     await call("post", grant, 400, [{"country_code": "CH", "party_id": "TOOLONG"}])
     await call("post", grant, 401, [{"country_code": "CH", "party_id": "CPO"}], auth=False)
+    await call("post", grant, 401, [{"country_code": "CH", "party_id": "TOOLONG"}], auth=False)
+    await call("post", grant, 401, {"roles": "CH CPO"}, auth=False)
+    await call("post", grant, 400, {"roles": "CH CPO"})
+    await call("post", grant, 400, {"roles": roles, "ttl_seconds": "60"}, auth=False)
 
     cpo = await PartyServer([("CPO", "CH", "CPO")]).start()
     try:
@@ -149,14 +159,16 @@ async def test_every_operation_answers_as_documented(client: Client) -> None:
     assert await call("get", status, 200, country_code="CH", party_id="CPO") == "CONNECTED"
     await call("get", status, 404, country_code="CH", party_id="XXX")
     await call("get", status, 401, auth=False, country_code="CH", party_id="CPO")
-    # the node takes the initiative (in-process core only; the 200s: test_initiative.py)
-    inprocess = client.node.mode == "inprocess"
+    # the node takes the initiative (the 200s: test_initiative.py, in both core modes)
     connect = {"versions_url": "ftp://nowhere", "token_a": "A"}
     await call("post", "/admin/connect", 400, connect)
-    await call("post", "/admin/connect", 401 if inprocess else 400, connect, auth=False)
+    await call("post", "/admin/connect", 400, {"token_a": "A"})
+    await call("post", "/admin/connect", 400, {"versions_url": 1, "token_a": "A"})
+    await call("post", "/admin/connect", 401, connect, auth=False)
+    await call("post", "/admin/connect", 401, {"token_a": "A"}, auth=False)
     rotate = "/admin/platforms/{platform_id}/rotate-credentials"
-    await call("post", rotate, 404 if inprocess else 400, platform_id="unknown")
-    await call("post", rotate, 401 if inprocess else 400, auth=False, platform_id=pid)
+    await call("post", rotate, 404, platform_id="unknown")
+    await call("post", rotate, 401, auth=False, platform_id=pid)
     await call("delete", one, 401, auth=False, platform_id=pid)
     await call("delete", one, 200, platform_id=pid)
     await call("delete", one, 404, platform_id=pid)
@@ -173,7 +185,11 @@ async def test_a_real_node_serves_the_document_and_metrics(tmp_path: Path) -> No
     async with node_process(tmp_path) as node, aiohttp.ClientSession() as http:
         async with http.get(node.url + "/openapi.json") as resp:
             checker = Checker(await resp.json())
-        async with http.get(node.url + "/metrics") as resp:
+        async with http.get(node.url + "/metrics") as resp:  # no admin key: metrics_auth
+            raw = await resp.read()
+            assert resp.status == 401
+            checker.answer("/metrics", "get", resp.status, resp.headers["Content-Type"], raw)
+        async with http.get(node.url + "/metrics", headers=node.admin_headers) as resp:
             raw = await resp.read()
             checker.answer("/metrics", "get", resp.status, resp.headers["Content-Type"], raw)
         assert b"# TYPE ocn_open_connections gauge" in raw

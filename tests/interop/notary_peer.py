@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 PEER_JS = Path(__file__).parent / "js" / "notary_peer.js"
 
@@ -38,3 +40,18 @@ class NotaryPeer:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+P = TypeVar("P", bound=NotaryPeer)
+
+
+def running(kind: type[P], node_modules: Path) -> Iterator[P]:
+    """A fixture body: the peer for the tests that use it (skipped without ``node``), closed
+    after them."""
+    if shutil.which("node") is None:
+        import pytest
+
+        pytest.skip("node is not installed")
+    peer = kind(node_modules)
+    yield peer
+    peer.close()

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from ocn_core import signing
-from tests.interop.notary_peer import NotaryPeer
+from tests.interop.notary_peer import NotaryPeer, running
 from tests.support.federation import CPO, MSP, Federation, two_nodes
 
 pytestmark = [pytest.mark.notary, pytest.mark.asyncio(loop_scope="module")]
@@ -23,11 +22,7 @@ pytestmark = [pytest.mark.notary, pytest.mark.asyncio(loop_scope="module")]
 
 @pytest.fixture(scope="module")
 def js(peers: Path) -> Iterator[NotaryPeer]:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
-    peer = NotaryPeer(peers)
-    yield peer
-    peer.close()
+    yield from running(NotaryPeer, peers)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +21,7 @@ from hypothesis import strategies as st
 from ocn_core import signing
 from ocn_core.signing import _jsvalue, _notary_ref
 from ocn_core.signing import errors as serr
-from tests.interop.notary_peer import NotaryPeer
+from tests.interop.notary_peer import NotaryPeer, running
 from tests.support.twins import twins
 
 TWINS = twins(_notary_ref, "ocn_core.signing._notary_cy")
@@ -57,11 +56,7 @@ class Peer(NotaryPeer):
 
 @pytest.fixture(scope="module")
 def js(peers: Path) -> Iterator[Peer]:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
-    peer = Peer(peers)
-    yield peer
-    peer.close()
+    yield from running(Peer, peers)
 
 
 @pytest.fixture(params=TWINS)

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from tests.support.node import RunningNode, running_node
-from tests.support.parties import PartyServer
+from tests.support.parties import PartyServer, serving
 
 CPO = ("CH", "CPO")
 MSP = ("DE", "MSP")
@@ -21,11 +21,10 @@ DUO_MSP = ("NL", "MSX")
 
 
 @dataclass
-class Hub:
+class NodeHub:
+    """A node with registered parties; ``call``: a party's routed request to it."""
+
     node: RunningNode
-    cpo: PartyServer
-    msp: PartyServer
-    duo: PartyServer
 
     async def call(
         self,
@@ -33,12 +32,20 @@ class Hub:
         method: str,
         path: str,
         to: tuple[str, str],
-        frm: tuple[str, str] | None = None,
         body: Any = None,
         raw: bytes | None = None,
+        *,
+        frm: tuple[str, str] | None = None,
         extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         return await routed_call(self.node.url, party, method, path, to, frm, body, raw, extra)
+
+
+@dataclass
+class Hub(NodeHub):
+    cpo: PartyServer
+    msp: PartyServer
+    duo: PartyServer
 
 
 async def routed_call(
@@ -76,24 +83,30 @@ async def send(
             return r.status, json.loads(await r.read()), dict(r.headers)
 
 
+async def credentials_call(
+    node_url: str, method: str, party: PartyServer, body: Any = None
+) -> tuple[int, Any]:
+    """``party`` calls the node's 2.2.1 credentials endpoint with its token C: (HTTP, JSON)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.request(
+            method,
+            f"{node_url}/ocpi/2.2.1/credentials",
+            headers={"Authorization": party.auth(party.token_c)},
+            data=json.dumps(body).encode() if body is not None else None,
+        ) as r:
+            return r.status, await r.json()
+
+
 @contextlib.asynccontextmanager
 async def three_platform_hub(
     tmp: Path, mode: str = "inprocess", **settings: Any
 ) -> AsyncIterator[Hub]:
-    cpo = await PartyServer([("CPO", *CPO)]).start()
-    msp = await PartyServer([("EMSP", *MSP)], version="2.2", base64_tokens=False).start()
-    duo = await PartyServer(
+    cpo = PartyServer([("CPO", *CPO)])
+    msp = PartyServer([("EMSP", *MSP)], version="2.2", base64_tokens=False)
+    duo = PartyServer(
         [("CPO", *DUO_CPO), ("EMSP", *DUO_MSP)], custom=[("lite-locations", "RECEIVER")]
-    ).start()
-    try:
-        async with running_node(tmp, mode, **settings) as node:
-            for party in (cpo, msp, duo):
-                for role, cc, pid in party.roles:
-                    await node.list_party(cc, pid, [role])
-                ids = [(cc, pid) for _, cc, pid in party.roles]
-                result = await party.register(node.url, await node.token_a(*ids))
-                assert result["status_code"] == 1000, result
-            yield Hub(node, cpo, msp, duo)
-    finally:
+    )
+    async with serving((cpo, msp, duo)), running_node(tmp, mode, **settings) as node:
         for party in (cpo, msp, duo):
-            await party.stop()
+            await node.register(party)
+        yield Hub(node, cpo, msp, duo)

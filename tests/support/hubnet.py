@@ -14,7 +14,7 @@ import aiohttp
 
 from tests.support.hub import send
 from tests.support.node import RunningNode, running_node
-from tests.support.parties import PartyServer, Received
+from tests.support.parties import PartyServer, Received, serving
 
 CPO1, CPO2 = ("CH", "CP1"), ("DE", "CP2")
 MSP1, MSP2, MSP3 = ("DE", "MS1"), ("NL", "MS2"), ("FR", "MS3")
@@ -74,20 +74,10 @@ def _parties() -> dict[str, PartyServer]:
 async def hub_network(tmp: Path, mode: str = "inprocess", **settings: Any) -> AsyncIterator[HubNet]:
     """Every party listed with the node and registered through the real handshake."""
     parties = _parties()
-    for party in parties.values():
-        await party.start()
-    try:
-        async with running_node(tmp, mode, **settings) as node:
-            for party in parties.values():
-                for role, cc, pid in party.roles:
-                    await node.list_party(cc, pid, [role])
-                ids = [(cc, pid) for _, cc, pid in party.roles]
-                result = await party.register(node.url, await node.token_a(*ids))
-                assert result["status_code"] == 1000, result
-            yield HubNet(node, parties)
-    finally:
+    async with serving(parties.values()), running_node(tmp, mode, **settings) as node:
         for party in parties.values():
-            await party.stop()
+            await node.register(party)
+        yield HubNet(node, parties)
 
 
 def received(party: PartyServer, method: str, suffix: str) -> list[Received]:

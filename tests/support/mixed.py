@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.hub import routed_call
-from tests.support.node import RunningNode, running_node
-from tests.support.parties import PartyServer
+from tests.support.hub import NodeHub
+from tests.support.node import running_node
+from tests.support.parties import PartyServer, serving
 
 CPO23, MSP23 = ("NL", "C23"), ("FR", "M23")
 CPO21, MSP21 = ("BE", "C21"), ("DE", "M21")
@@ -21,24 +21,12 @@ HUB = "CHOCN"  # the node's own country code + party id (settings defaults)
 
 
 @dataclass
-class Mixed:
-    node: RunningNode
+class Mixed(NodeHub):
     cpo23: PartyServer
     msp23: PartyServer
     cpo21: PartyServer
     msp21: PartyServer
     registered: dict[str, dict[str, Any]]
-
-    async def call(
-        self,
-        party: PartyServer,
-        method: str,
-        path: str,
-        to: tuple[str, str],
-        body: Any = None,
-        raw: bytes | None = None,
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        return await routed_call(self.node.url, party, method, path, to, body=body, raw=raw)
 
     async def get(self, party: PartyServer, path: str, token: str) -> tuple[int, Any]:
         async with (
@@ -56,17 +44,6 @@ async def mixed_hub(tmp: Path, mode: str = "inprocess") -> AsyncIterator[Mixed]:
         "cpo21": PartyServer([("CPO", *CPO21)], version="2.2.1"),
         "msp21": PartyServer([("EMSP", *MSP21)], version="2.2.1"),
     }
-    for party in parties.values():
-        await party.start()
-    registered = {}
-    try:
-        async with running_node(tmp, mode) as node:
-            for name, party in parties.items():
-                _, cc, pid = party.roles[0]
-                await node.list_party(cc, pid, [party.roles[0][0]])
-                registered[name] = await party.register(node.url, await node.token_a((cc, pid)))
-                assert registered[name]["status_code"] == 1000, registered[name]
-            yield Mixed(node, **parties, registered=registered)
-    finally:
-        for party in parties.values():
-            await party.stop()
+    async with serving(parties.values()), running_node(tmp, mode) as node:
+        registered = {name: await node.register(party) for name, party in parties.items()}
+        yield Mixed(node, **parties, registered=registered)

@@ -19,6 +19,7 @@ from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
 from ocpi_gateway.http_server import HttpFront, Limits, serve
+from tests.support.parties import PartyServer
 
 MODES = ("inprocess", "grpc")  # how the gateway reaches the engine: directly, or a real channel
 
@@ -51,6 +52,17 @@ class RunningNode:
             if r.content_type == "application/json":
                 return r.status, json.loads(raw)
             return r.status, raw.decode()
+
+    async def register(self, party: PartyServer, listed: bool = False) -> dict[str, Any]:
+        """Register ``party`` (every role) through the real credentials handshake, token A from
+        the admin API, after listing its roles in the local registry unless ``listed``
+        already; the party's answer, asserted OCPI 1000."""
+        for role, cc, pid in () if listed else party.roles:
+            await self.list_party(cc, pid, [role])
+        ids = [(cc, pid) for _, cc, pid in party.roles]
+        result = await party.register(self.url, await self.token_a(*ids))
+        assert result["status_code"] == 1000, result
+        return result
 
     async def list_party(self, country_code: str, party_id: str, roles: list[str]) -> None:
         status, body = await self.admin(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,3 +264,17 @@ class PartyServer:
             "OCPI-to-country-code": to[0],
             "OCPI-to-party-id": to[1],
         }
+
+
+@contextlib.asynccontextmanager
+async def serving(parties: Iterable[PartyServer]) -> AsyncIterator[None]:
+    """Every party server started for the block, stopped after it."""
+    started: list[PartyServer] = []
+    try:
+        for party in parties:
+            await party.start()
+            started.append(party)  # stopped even when a later one fails to start
+        yield
+    finally:
+        for party in started:
+            await party.stop()

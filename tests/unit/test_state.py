@@ -1,20 +1,32 @@
-"""Node state in LMDB: durable across reopen, atomic registration, scoped and expiring proxies."""
+"""Node state, one suite for both stores (LMDB and PostgreSQL): durable across reopen, atomic
+registration, single-use tokens A, scoped and expiring proxies, route facts following every
+write of another worker or replica; LMDB's memo across processes; PostgreSQL's listener and
+background-jobs lock."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ocn_core.config import Settings
 from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord, codec
+from ocn_core.state.backend import NodeState, lmdb_state, open_state
+from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
 from ocn_core.state.records import EndpointRecord
-from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules, RulesStore
+from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules
 from ocn_core.store import Store
+
+OpenReplica = Callable[[], NodeState]  # a new worker (LMDB) or replica (PostgreSQL) of one node
 
 
 def _platform(pid: str, *roles: tuple[str, str, str]) -> Platform:
@@ -32,15 +44,37 @@ def _platform(pid: str, *roles: tuple[str, str, str]) -> Platform:
     )
 
 
-def test_registration_survives_a_reopen(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db", map_size=32 << 20)
-    platforms = PlatformStore(store)
+@pytest.fixture(params=["lmdb", "postgresql"])
+def replica(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenReplica]:
+    """Opens another view of one node's state: a worker over the LMDB file, or a replica
+    process's PostgreSQL connections (its own bridge, listener and mirror)."""
+    opened: list[NodeState] = []
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    if request.param == "lmdb":
+
+        def open_one() -> NodeState:
+            return lmdb_state(store)
+    else:
+        url = request.getfixturevalue("pg_url")
+        settings = Settings.from_env({}, data_dir=tmp_path, state_url=url, state_sync_timeout=3)
+
+        def open_one() -> NodeState:
+            opened.append(open_state(settings, store))
+            return opened[-1]
+
+    yield open_one
+    for state in opened:
+        state.close()
+    store.close()
+
+
+def test_registration_survives_a_reopen(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     token_a, _ = platforms.issue_token_a(
         [{"country_code": "CH", "party_id": "CPO", "role": ""}], 60
     )
     platforms.register(token_a, _platform("p1", ("CPO", "CH", "CPO")), "token-c")
-    store.close()
-    reopened = PlatformStore(Store(tmp_path / "db", map_size=32 << 20))
+    reopened = replica().platforms
     assert reopened.platform_id_by_token("token-c") == "p1"
     assert reopened.platform_id_by_role("ch", "cpo") == "p1"
     assert reopened.grant(token_a) is None  # consumed
@@ -48,10 +82,11 @@ def test_registration_survives_a_reopen(tmp_path: Path) -> None:
     found = reopened.platform("p1")
     assert found is not None
     assert found.endpoints == [EndpointRecord("locations", "SENDER", "http://x/locations")]
+    assert [p.id for p in reopened.all()] == ["p1"]
 
 
-def test_conflicting_registration_changes_nothing(store: Store) -> None:
-    platforms = PlatformStore(store)
+def test_conflicting_registration_changes_nothing(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
     with pytest.raises(RoleConflict):
         platforms.register(None, _platform("p2", ("EMSP", "DE", "MSP"), ("CPO", "CH", "CPO")), "c2")
@@ -60,9 +95,13 @@ def test_conflicting_registration_changes_nothing(store: Store) -> None:
     assert platforms.platform_id_by_token("c2") is None
 
 
-def test_delete_removes_tokens_roles_and_endpoints(store: Store) -> None:
-    platforms = PlatformStore(store)
+def test_delete_removes_tokens_roles_and_endpoints(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     platforms.register(None, _platform("p1", ("CPO", "CH", "CPO")), "c1")
+    platforms.touch("p1", "OFFLINE")
+    found = platforms.platform("p1")
+    assert found is not None
+    assert found.status == "OFFLINE"
     assert platforms.delete("p1")
     assert platforms.platform_id_by_token("c1") is None
     assert platforms.platform_id_by_role("CH", "CPO") is None
@@ -70,8 +109,8 @@ def test_delete_removes_tokens_roles_and_endpoints(store: Store) -> None:
     assert not platforms.delete("p1")
 
 
-def test_expired_token_a_is_invisible(store: Store) -> None:
-    platforms = PlatformStore(store)
+def test_expired_token_a_is_invisible(replica: OpenReplica) -> None:
+    platforms = replica().platforms
     token, _ = platforms.issue_token_a(
         [{"country_code": "CH", "party_id": "CPO", "role": ""}], 0.01
     )
@@ -79,24 +118,95 @@ def test_expired_token_a_is_invisible(store: Store) -> None:
     assert platforms.grant(token) is None
 
 
-def test_proxies_are_scoped_and_expire(store: Store) -> None:
-    proxies = ProxyStore(store)
+def test_token_a_is_single_use_when_two_replicas_race(replica: OpenReplica) -> None:
+    first, second = replica().platforms, replica().platforms
+    token, _ = first.issue_token_a([{"country_code": "CH", "party_id": "CPO", "role": ""}], 60)
+    assert second.grant(token) is not None
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def register(platforms: object, pid: str) -> None:
+        start.wait()
+        try:
+            platforms.register(token, _platform(pid, ("CPO", "CH", pid.upper())), "c-" + pid)  # type: ignore[attr-defined]
+            outcomes.append("won")
+        except TokenAlreadyUsed:
+            outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=register, args=(p, pid))
+        for p, pid in ((first, "one"), (second, "two"))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["refused", "won"]
+    assert len(list(first.all())) == 1
+    assert len(list(second.all())) == 1
+
+
+def test_proxies_are_scoped_and_expire(replica: OpenReplica) -> None:
+    proxies, elsewhere = replica().proxies, replica().proxies
     long = proxies.put("http://msp/cb/1", "CHCPO", "DEMSP", 60)
     short = proxies.put("http://msp/cb/2", "CHCPO", "DEMSP", 0.01)
+    assert elsewhere.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"  # any worker / replica
+    assert elsewhere.exists(long)
+    assert not elsewhere.exists("never-issued")
     assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
     assert proxies.get(long, "DEMSP", "CHCPO") is None
     assert proxies.get(long, "NLCPX", "DEMSP") is None
     time.sleep(0.02)
     assert proxies.get(short, "CHCPO", "DEMSP") is None
+    assert elsewhere.size() == 2  # the expired one stays until the cleanup
     assert proxies.cleanup() == 1
+    assert elsewhere.size() == 1
     assert proxies.get(long, "CHCPO", "DEMSP") == "http://msp/cb/1"
     assert proxies.cleanup(now=time.time() + 120) == 1
-    assert proxies.get(long, "CHCPO", "DEMSP") is None
+    assert elsewhere.get(long, "CHCPO", "DEMSP") is None
     assert proxies.cleanup() == 0
 
 
-def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
-    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+def test_a_message_is_claimed_once_across_workers_or_replicas(
+    replica: OpenReplica, tmp_path: Path
+) -> None:
+    from ocn_core.federation.replay import ReplayGuard
+
+    opened = [replica().replay_guard for _ in range(2)]
+    guards: list[ReplayClaims]
+    if opened[0] is None:  # LMDB: one environment per process (workers share its file)
+        guards = [ReplayGuard(tmp_path / "replay", 60.0)] * 2
+    else:
+        guards = [open_guard(tmp_path / "replay", 60.0) for open_guard in opened if open_guard]
+    try:
+        now = time.time()
+        assert guards[0].claim("0xAbC", "req-1", now)
+        assert not guards[1].claim("0xabc", "req-1", now + 1)  # replayed, to another replica
+        assert guards[1].claim("0xabc", "req-2", now + 1)
+        assert guards[1].claim("0xabc", "req-1", now + 61)  # the window has passed
+        assert guards[0].cleanup(now + 62) >= 1
+    finally:
+        for guard in {id(g): g for g in guards}.values():
+            guard.close()
+
+
+def test_a_rotation_token_c_works_on_every_replica_until_dropped(replica: OpenReplica) -> None:
+    one, two = replica().platforms, replica().platforms
+    one.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-old")
+    assert one.add_token_c("cpo", "c-new")
+    assert not one.add_token_c("nobody", "c-x")
+    assert two.platform_id_by_token("c-new") == "cpo"  # both valid during the exchange
+    assert two.platform_id_by_token("c-old") == "cpo"
+    two.drop_token_c("cpo", "c-new")  # the party refused the rotation
+    assert one.platform_id_by_token("c-new") is None
+    assert one.platform_id_by_token("c-old") == "cpo"
+    assert one.add_token_c("cpo", "c-next")
+    one.delete("cpo")
+    assert two.platform_id_by_token("c-next") is None  # gone with the platform
+
+
+def test_route_facts_follow_every_write_despite_the_memo(replica: OpenReplica) -> None:
+    reader, writer = replica().platforms, replica().platforms  # two memos: workers / replicas
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
     writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
@@ -107,11 +217,118 @@ def test_route_facts_follow_every_write_despite_the_memo(store: Store) -> None:
     assert reader.route_facts(*args) is first  # memoised while nothing was written
     assert reader.route_facts("Token other", *args[1:]).sender is None
 
-    writer.delete("cpo")
+    writer.delete("cpo")  # acknowledged: no view of the node may route to it any more
     gone = reader.route_facts(*args)
     assert (gone.sender, gone.receiver, gone.url, gone.auth) == ("msp", None, None, None)
     writer.register(None, _platform("cpo2", ("CPO", "CH", "CPO")), "c-cpo2")
     assert reader.route_facts(*args).receiver == "cpo2"
+    writer.delete("msp")
+    assert reader.route_facts(*args).sender is None  # the revoked token C routes nowhere
+
+
+# --- PostgreSQL only: the listener's reload after a lost connection, the jobs lock ----------
+
+
+def _terminate(url: str, application_name: str) -> int:
+    async def run() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1",
+                application_name,
+            )
+            return len(rows)
+        finally:
+            await conn.close()
+
+    import asyncio
+
+    return asyncio.run(run())
+
+
+def _wait(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def test_lost_listener_reloads_in_full_and_serves_its_mirror_meanwhile(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    settings = Settings.from_env({}, data_dir=tmp_path, state_url=pg_url, state_sync_timeout=0.5)
+    one, two = open_state(settings, store), open_state(settings, store)
+    try:
+        one.platforms.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+        assert two.platforms.platform_id_by_token("c-cpo") == "cpo"
+        assert _terminate(pg_url, "ocn-listener") == 2  # both listeners' sessions end
+        assert two.platforms.platform_id_by_token("c-cpo") == "cpo"  # the mirror still serves
+        one.platforms.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+        assert _wait(lambda: two.platforms.platform_id_by_token("c-msp") == "msp")
+    finally:
+        one.close()
+        two.close()
+        store.close()
+
+
+def test_incremental_mirror_reloads_equal_a_full_load(pg_url: str, tmp_path: Path) -> None:
+    from ocn_core.state.pg_store import PgPlatformStore, load_mirror
+
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    settings = Settings.from_env({}, data_dir=tmp_path, state_url=pg_url)
+    writer, reader = open_state(settings, store), open_state(settings, store)
+    try:
+        w = writer.platforms
+        for i in range(6):
+            w.register(
+                None, _platform(f"p{i}", ("CPO", "CH", f"C{i}"), ("EMSP", "DE", f"M{i}")), f"c{i}"
+            )
+        w.delete("p1")
+        w.register(None, _platform("p2", ("CPO", "CH", "C2")), "c2-new", replace_id="p2")  # PUT
+        w.touch("p3", "OFFLINE")
+        w.register(None, _platform("p7", ("EMSP", "DE", "M1")), "c7")  # a freed role reused
+        assert isinstance(reader.platforms, PgPlatformStore)
+        bridge = reader.platforms.bridge
+        full = bridge.call(bridge._with_conn(load_mirror))
+        assert reader.platforms.mirror == full
+        assert reader.platforms.platform_id_by_token("c2") is None
+        assert reader.platforms.platform_id_by_role("DE", "M2") is None  # dropped by the PUT
+        assert reader.platforms.platform_id_by_role("DE", "M1") == "p7"
+    finally:
+        writer.close()
+        reader.close()
+        store.close()
+
+
+def test_background_jobs_run_on_one_replica_and_move_when_it_dies(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    settings = Settings.from_env({}, data_dir=tmp_path, state_url=pg_url)
+    replicas = [open_state(settings, store) for _ in range(2)]
+    try:
+        for r in replicas:
+            r.leader.start()
+        assert _wait(lambda: sum(r.leader.held for r in replicas) == 1)
+        time.sleep(1.5)  # another round of attempts: still exactly one
+        assert sum(r.leader.held for r in replicas) == 1
+        leader = next(r for r in replicas if r.leader.held)
+        other = next(r for r in replicas if not r.leader.held)
+        started = time.monotonic()
+        leader.close()  # its sessions end, as when the process dies
+        assert _wait(lambda: other.leader.held, timeout=5)
+        assert time.monotonic() - started < 3
+    finally:
+        for r in replicas:
+            r.close()
+        store.close()
+
+
+# --- LMDB only: the memo across processes --------------------------------------------------
 
 
 def _other_worker(path: str, action: str) -> None:
@@ -172,18 +389,136 @@ def test_token_key_is_the_digest_key_of_the_token_digest(kind: str, token: str) 
     assert codec.token_key(kind, token) == codec.digest_key(kind, codec.token_digest(token))
 
 
-def test_route_facts_carry_the_receivers_rules_and_follow_their_changes(store: Store) -> None:
-    reader, writer = PlatformStore(store), PlatformStore(store)  # two memos, as in two workers
+# --- `ocn-node db upgrade | status` -------------------------------------------------------
+
+
+def test_db_commands_create_and_migrate_the_schema_once(pg_url: str) -> None:
+    from ocn_core.state.pg_schema import LATEST
+    from tests.support.process import ocn_node
+
+    env = {"OCN_STATE_URL": pg_url}
+    fresh = ocn_node("db", "status", env=env)
+    assert fresh.returncode == 3, fresh.stderr  # pending migrations
+    assert f"schema version 0 (this node: {LATEST}); pending: [1" in fresh.stdout
+    first = ocn_node("db", "upgrade", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied migration 1: platforms, roles" in first.stdout
+    again = ocn_node("db", "upgrade", "--state-url", pg_url)
+    assert again.returncode == 0, again.stderr
+    assert "applied" not in again.stdout
+    assert f"schema version {LATEST} (this node: {LATEST}); pending: none" in again.stdout
+
+    async def newer() -> None:
+        conn = await asyncpg.connect(pg_url)
+        await conn.execute("INSERT INTO ocn_schema VALUES (999, 'from the future')")
+        await conn.close()
+
+    import asyncio
+
+    asyncio.run(newer())
+    refused = ocn_node("db", "upgrade", env=env)
+    assert refused.returncode == 1
+    assert "schema version 999; this node knows up to" in refused.stderr
+    missing = ocn_node("db", "status", env={"OCN_STATE_URL": ""})
+    assert missing.returncode == 2
+    assert "set --state-url or OCN_STATE_URL" in missing.stderr
+
+
+def test_admin_commands_work_on_the_shared_state(pg_url: str, tmp_path: Path) -> None:
+    from tests.support.process import ocn_node
+
+    env = {"OCN_STATE_URL": pg_url}
+    issued = ocn_node("admin", "--data-dir", str(tmp_path / "a"), "token", "CH:CPO", env=env)
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)["token"]
+    store = Store(tmp_path / "lmdb", map_size=64 << 20)
+    state = open_state(Settings.from_env({}, data_dir=tmp_path, state_url=pg_url), store)
+    try:  # another replica (its own data dir) sees the token the CLI issued
+        found = state.platforms.grant(token)
+        assert found is not None
+        assert found.allows("CPO", "CH", "CPO")
+    finally:
+        state.close()
+        store.close()
+    listed = ocn_node("admin", "--data-dir", str(tmp_path / "b"), "platforms", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "[]"
+
+
+def test_route_facts_carry_the_receivers_rules_and_follow_their_changes(
+    replica: OpenReplica,
+) -> None:
+    one, two = replica(), replica()
+    reader, writer = one.platforms, two.platforms  # two memos: workers / replicas
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
     writer.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     assert reader.route_facts(*args).rules is NO_RULES
-    rules = RulesStore(store)
+    assert two.hub is not None
+    assert one.hub is not None
+    rules = two.hub.rules
     rules.update("cpo", lambda r: Rules.build(True, BLACKLIST, (RuleEntry("DE", "MSP"),)))
     found = reader.route_facts(*args).rules
     assert found.signatures
     assert found.admits("DEMSP", "locations") is not None
+    assert one.hub.rules.get("cpo") == found
     writer.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo2", replace_id="cpo")
     assert reader.route_facts(*args).rules == found  # kept across a credentials update
     writer.delete("cpo")
     assert rules.get("cpo") is NO_RULES  # gone with the platform
+    assert one.hub.rules.get("cpo") is NO_RULES
+
+
+def test_a_refused_rules_change_writes_nothing(replica: OpenReplica) -> None:
+    state = replica()
+    assert state.hub is not None
+    state.platforms.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+
+    def refuse(_rules: Rules) -> Rules:
+        raise ValueError("duplicate entry")
+
+    with pytest.raises(ValueError, match="duplicate entry"):
+        state.hub.rules.update("cpo", refuse)
+    assert state.hub.rules.get("cpo") is NO_RULES
+
+
+def test_client_info_statuses_are_shared(replica: OpenReplica) -> None:
+    one, two = replica().hub, replica().hub
+    assert one is not None
+    assert two is not None
+    parties = [("CPO", "ch", "cpo"), ("EMSP", "DE", "MSP")]
+    changed = one.clientinfo.set_status(parties, "CONNECTED", when=10.0)
+    assert [(c.country_code, c.party_id, c.status) for c in changed] == [
+        ("CH", "CPO", "CONNECTED"),
+        ("DE", "MSP", "CONNECTED"),
+    ]
+    assert two.clientinfo.set_status(parties[:1], "CONNECTED") == []  # nothing changed
+    assert two.clientinfo.set_status(parties, "PLANNED", only_new=True) == []
+    offline = two.clientinfo.set_status(parties[:1], "OFFLINE", when=20.0)
+    assert [(c.status, c.last_updated) for c in offline] == [("OFFLINE", 20.0)]
+    found = one.clientinfo.get("CH", "CPO", "CPO")
+    assert found is not None
+    assert (found.status, found.last_updated) == ("OFFLINE", 20.0)
+    assert [(i.party_key, i.status) for i in one.clientinfo.all()] == [
+        ("CHCPO", "OFFLINE"),
+        ("DEMSP", "CONNECTED"),
+    ]
+
+
+def test_hub_data_pushed_through_one_is_read_through_another(replica: OpenReplica) -> None:
+    one, two = replica().hub, replica().hub
+    assert one is not None
+    assert two is not None
+    loc = {"id": "L1", "evses": [{"uid": "E1", "connectors": [{"id": "1", "power": 11}]}]}
+    assert one.data.apply("locations", ("ch", "cpo"), ["L1"], "PUT", loc)
+    assert one.data.apply("locations", ("NL", "ABC"), ["L0"], "PUT", {"id": "L0"})
+    patch = {"power": 22}
+    assert two.data.apply("locations", ("CH", "CPO"), ["L1", "E1", "1"], "PATCH", patch)
+    assert not two.data.apply("locations", ("CH", "CPO"), ["L9"], "PATCH", patch)  # unknown
+    objects = one.data.objects("locations")
+    assert [o["id"] for o in objects] == ["L1", "L0"]  # by owner: CHCPO before NLABC
+    assert objects[0]["evses"][0]["connectors"][0]["power"] == 22
+    assert objects[0]["country_code"] == "CH"
+    assert two.data.owner("locations", "L1") == "CHCPO"
+    assert two.data.apply("locations", ("CH", "CPO"), ["L1"], "DELETE", None)
+    assert [o["id"] for o in one.data.objects("locations")] == ["L0"]

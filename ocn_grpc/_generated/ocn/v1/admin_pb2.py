@@ -26,7 +26,7 @@ from ocn_grpc._generated.ocn.v1 import registry_pb2 as ocn_dot_v1_dot_registry__
 from ocn_grpc._generated.ocn.v1 import routing_pb2 as ocn_dot_v1_dot_routing__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ocn/v1/admin.proto\x12\x06ocn.v1\x1a\x15ocn/v1/registry.proto\x1a\x14ocn/v1/routing.proto\"m\n\x04Role\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x02 \x01(\t\x12\x10\n\x08party_id\x18\x03 \x01(\t\x12\x15\n\rbusiness_name\x18\x04 \x01(\t\x12\x18\n\x10\x62usiness_details\x18\x05 \x01(\x0c\"_\n\x1e\x43reateRegistrationTokenRequest\x12\x1b\n\x05roles\x18\x01 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\x12\x0b\n\x03ttl\x18\x03 \x01(\x01\"L\n\x11RegistrationToken\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cversions_url\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"\xd3\x01\n\x08Platform\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0cocpi_version\x18\x03 \x01(\t\x12\x14\n\x0cversions_url\x18\x04 \x01(\t\x12\x1b\n\x05roles\x18\x05 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x14\n\x0clast_updated\x18\x06 \x01(\x01\x12#\n\tendpoints\x18\x07 \x03(\x0b\x32\x10.ocn.v1.Endpoint\x12\x16\n\x0etoken_b_base64\x18\x08 \x01(\x08\x12\x0f\n\x07\x63reated\x18\t \x01(\x01\"9\n\x08\x45ndpoint\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"\x16\n\x14ListPlatformsRequest\"<\n\x15ListPlatformsResponse\x12#\n\tplatforms\x18\x01 \x03(\x0b\x32\x10.ocn.v1.Platform\" \n\x12GetPlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\")\n\x16\x44\x65letePlatformResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\"\n\x10\x43onnectionStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\"\x11\n\x0fNodeInfoRequest\"(\n\x08NodeInfo\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x16\n\x14HealthDetailsRequest\",\n\x0eImplementation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04impl\x18\x02 \x01(\t\"\xc8\x01\n\rHealthDetails\x12\x0e\n\x06status\x18\x01 \x01(\t\x12(\n\x08registry\x18\x02 \x01(\x0b\x32\x16.ocn.v1.RegistryStatus\x12$\n\x04impl\x18\x03 \x03(\x0b\x32\x16.ocn.v1.Implementation\x12+\n\x03hub\x18\x04 \x03(\x0b\x32\x1e.ocn.v1.HealthDetails.HubEntry\x1a*\n\x08HubEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x8b\x04\n\x0c\x41\x64minService\x12\x38\n\x0bGetNodeInfo\x12\x17.ocn.v1.NodeInfoRequest\x1a\x10.ocn.v1.NodeInfo\x12\\\n\x17\x43reateRegistrationToken\x12&.ocn.v1.CreateRegistrationTokenRequest\x1a\x19.ocn.v1.RegistrationToken\x12L\n\rListPlatforms\x12\x1c.ocn.v1.ListPlatformsRequest\x1a\x1d.ocn.v1.ListPlatformsResponse\x12;\n\x0bGetPlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x10.ocn.v1.Platform\x12L\n\x0e\x44\x65letePlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x1e.ocn.v1.DeletePlatformResponse\x12\x41\n\x13GetConnectionStatus\x12\x10.ocn.v1.PartyRef\x1a\x18.ocn.v1.ConnectionStatus\x12G\n\x10GetHealthDetails\x12\x1c.ocn.v1.HealthDetailsRequest\x1a\x15.ocn.v1.HealthDetailsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ocn/v1/admin.proto\x12\x06ocn.v1\x1a\x15ocn/v1/registry.proto\x1a\x14ocn/v1/routing.proto\"m\n\x04Role\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x02 \x01(\t\x12\x10\n\x08party_id\x18\x03 \x01(\t\x12\x15\n\rbusiness_name\x18\x04 \x01(\t\x12\x18\n\x10\x62usiness_details\x18\x05 \x01(\x0c\"_\n\x1e\x43reateRegistrationTokenRequest\x12\x1b\n\x05roles\x18\x01 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\x12\x0b\n\x03ttl\x18\x03 \x01(\x01\"L\n\x11RegistrationToken\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cversions_url\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"\xd3\x01\n\x08Platform\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x14\n\x0cocpi_version\x18\x03 \x01(\t\x12\x14\n\x0cversions_url\x18\x04 \x01(\t\x12\x1b\n\x05roles\x18\x05 \x03(\x0b\x32\x0c.ocn.v1.Role\x12\x14\n\x0clast_updated\x18\x06 \x01(\x01\x12#\n\tendpoints\x18\x07 \x03(\x0b\x32\x10.ocn.v1.Endpoint\x12\x16\n\x0etoken_b_base64\x18\x08 \x01(\x08\x12\x0f\n\x07\x63reated\x18\t \x01(\x01\"9\n\x08\x45ndpoint\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\"\x16\n\x14ListPlatformsRequest\"<\n\x15ListPlatformsResponse\x12#\n\tplatforms\x18\x01 \x03(\x0b\x32\x10.ocn.v1.Platform\" \n\x12GetPlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\")\n\x16\x44\x65letePlatformResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08\"\"\n\x10\x43onnectionStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\"M\n\x13\x43onnectPartyRequest\x12\x14\n\x0cversions_url\x18\x01 \x01(\t\x12\x0f\n\x07token_a\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\x11\n\x0fNodeInfoRequest\"(\n\x08NodeInfo\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x16\n\x14HealthDetailsRequest\",\n\x0eImplementation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04impl\x18\x02 \x01(\t\"\xc8\x01\n\rHealthDetails\x12\x0e\n\x06status\x18\x01 \x01(\t\x12(\n\x08registry\x18\x02 \x01(\x0b\x32\x16.ocn.v1.RegistryStatus\x12$\n\x04impl\x18\x03 \x03(\x0b\x32\x16.ocn.v1.Implementation\x12+\n\x03hub\x18\x04 \x03(\x0b\x32\x1e.ocn.v1.HealthDetails.HubEntry\x1a*\n\x08HubEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\x8d\x05\n\x0c\x41\x64minService\x12\x38\n\x0bGetNodeInfo\x12\x17.ocn.v1.NodeInfoRequest\x1a\x10.ocn.v1.NodeInfo\x12\\\n\x17\x43reateRegistrationToken\x12&.ocn.v1.CreateRegistrationTokenRequest\x1a\x19.ocn.v1.RegistrationToken\x12L\n\rListPlatforms\x12\x1c.ocn.v1.ListPlatformsRequest\x1a\x1d.ocn.v1.ListPlatformsResponse\x12;\n\x0bGetPlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x10.ocn.v1.Platform\x12L\n\x0e\x44\x65letePlatform\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x1e.ocn.v1.DeletePlatformResponse\x12\x41\n\x13GetConnectionStatus\x12\x10.ocn.v1.PartyRef\x1a\x18.ocn.v1.ConnectionStatus\x12=\n\x0c\x43onnectParty\x12\x1b.ocn.v1.ConnectPartyRequest\x1a\x10.ocn.v1.Platform\x12\x41\n\x11RotateCredentials\x12\x1a.ocn.v1.GetPlatformRequest\x1a\x10.ocn.v1.Platform\x12G\n\x10GetHealthDetails\x12\x1c.ocn.v1.HealthDetailsRequest\x1a\x15.ocn.v1.HealthDetailsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,18 +55,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETEPLATFORMRESPONSE']._serialized_end=795
   _globals['_CONNECTIONSTATUS']._serialized_start=797
   _globals['_CONNECTIONSTATUS']._serialized_end=831
-  _globals['_NODEINFOREQUEST']._serialized_start=833
-  _globals['_NODEINFOREQUEST']._serialized_end=850
-  _globals['_NODEINFO']._serialized_start=852
-  _globals['_NODEINFO']._serialized_end=892
-  _globals['_HEALTHDETAILSREQUEST']._serialized_start=894
-  _globals['_HEALTHDETAILSREQUEST']._serialized_end=916
-  _globals['_IMPLEMENTATION']._serialized_start=918
-  _globals['_IMPLEMENTATION']._serialized_end=962
-  _globals['_HEALTHDETAILS']._serialized_start=965
-  _globals['_HEALTHDETAILS']._serialized_end=1165
-  _globals['_HEALTHDETAILS_HUBENTRY']._serialized_start=1123
-  _globals['_HEALTHDETAILS_HUBENTRY']._serialized_end=1165
-  _globals['_ADMINSERVICE']._serialized_start=1168
-  _globals['_ADMINSERVICE']._serialized_end=1691
+  _globals['_CONNECTPARTYREQUEST']._serialized_start=833
+  _globals['_CONNECTPARTYREQUEST']._serialized_end=910
+  _globals['_NODEINFOREQUEST']._serialized_start=912
+  _globals['_NODEINFOREQUEST']._serialized_end=929
+  _globals['_NODEINFO']._serialized_start=931
+  _globals['_NODEINFO']._serialized_end=971
+  _globals['_HEALTHDETAILSREQUEST']._serialized_start=973
+  _globals['_HEALTHDETAILSREQUEST']._serialized_end=995
+  _globals['_IMPLEMENTATION']._serialized_start=997
+  _globals['_IMPLEMENTATION']._serialized_end=1041
+  _globals['_HEALTHDETAILS']._serialized_start=1044
+  _globals['_HEALTHDETAILS']._serialized_end=1244
+  _globals['_HEALTHDETAILS_HUBENTRY']._serialized_start=1202
+  _globals['_HEALTHDETAILS_HUBENTRY']._serialized_end=1244
+  _globals['_ADMINSERVICE']._serialized_start=1247
+  _globals['_ADMINSERVICE']._serialized_end=1900
 # @@protoc_insertion_point(module_scope)

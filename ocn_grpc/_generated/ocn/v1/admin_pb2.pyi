@@ -279,6 +279,36 @@ class ConnectionStatus(_message.Message):
 Global___ConnectionStatus: _TypeAlias = ConnectionStatus  # noqa: Y015
 
 @_typing.final
+class ConnectPartyRequest(_message.Message):
+    """The node registers with a party (client side of the OCPI credentials handshake)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_URL_FIELD_NUMBER: _builtins.int
+    TOKEN_A_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    versions_url: _builtins.str
+    """the party's versions endpoint"""
+    token_a: _builtins.str
+    """the token A the party issued to the node"""
+    version: _builtins.str
+    """OCPI version to use; empty: the newest both serve"""
+    def __init__(
+        self,
+        *,
+        versions_url: _builtins.str = ...,
+        token_a: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["token_a", b"token_a", "version", b"version", "versions_url", b"versions_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectPartyRequest: _TypeAlias = ConnectPartyRequest  # noqa: Y015
+
+@_typing.final
 class NodeInfoRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -65,6 +65,16 @@ class AdminServiceStub:
                 request_serializer=ocn_dot_v1_dot_routing__pb2.PartyRef.SerializeToString,
                 response_deserializer=ocn_dot_v1_dot_admin__pb2.ConnectionStatus.FromString,
                 _registered_method=True)
+        self.ConnectParty = channel.unary_unary(
+                '/ocn.v1.AdminService/ConnectParty',
+                request_serializer=ocn_dot_v1_dot_admin__pb2.ConnectPartyRequest.SerializeToString,
+                response_deserializer=ocn_dot_v1_dot_admin__pb2.Platform.FromString,
+                _registered_method=True)
+        self.RotateCredentials = channel.unary_unary(
+                '/ocn.v1.AdminService/RotateCredentials',
+                request_serializer=ocn_dot_v1_dot_admin__pb2.GetPlatformRequest.SerializeToString,
+                response_deserializer=ocn_dot_v1_dot_admin__pb2.Platform.FromString,
+                _registered_method=True)
         self.GetHealthDetails = channel.unary_unary(
                 '/ocn.v1.AdminService/GetHealthDetails',
                 request_serializer=ocn_dot_v1_dot_admin__pb2.HealthDetailsRequest.SerializeToString,
@@ -112,6 +122,20 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConnectParty(self, request, context):
+        """The node registers with a party given its versions URL and token A; the new platform.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateCredentials(self, request, context):
+        """Credentials PUT with a new token C to the platform's party; the updated platform.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHealthDetails(self, request, context):
         """Registry freshness and loaded implementations (what GET /health/details shows); no api key.
         """
@@ -151,6 +175,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetConnectionStatus,
                     request_deserializer=ocn_dot_v1_dot_routing__pb2.PartyRef.FromString,
                     response_serializer=ocn_dot_v1_dot_admin__pb2.ConnectionStatus.SerializeToString,
+            ),
+            'ConnectParty': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConnectParty,
+                    request_deserializer=ocn_dot_v1_dot_admin__pb2.ConnectPartyRequest.FromString,
+                    response_serializer=ocn_dot_v1_dot_admin__pb2.Platform.SerializeToString,
+            ),
+            'RotateCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateCredentials,
+                    request_deserializer=ocn_dot_v1_dot_admin__pb2.GetPlatformRequest.FromString,
+                    response_serializer=ocn_dot_v1_dot_admin__pb2.Platform.SerializeToString,
             ),
             'GetHealthDetails': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHealthDetails,
@@ -320,6 +354,60 @@ class AdminService:
             '/ocn.v1.AdminService/GetConnectionStatus',
             ocn_dot_v1_dot_routing__pb2.PartyRef.SerializeToString,
             ocn_dot_v1_dot_admin__pb2.ConnectionStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConnectParty(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ocn.v1.AdminService/ConnectParty',
+            ocn_dot_v1_dot_admin__pb2.ConnectPartyRequest.SerializeToString,
+            ocn_dot_v1_dot_admin__pb2.Platform.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ocn.v1.AdminService/RotateCredentials',
+            ocn_dot_v1_dot_admin__pb2.GetPlatformRequest.SerializeToString,
+            ocn_dot_v1_dot_admin__pb2.Platform.FromString,
             options,
             channel_credentials,
             insecure,

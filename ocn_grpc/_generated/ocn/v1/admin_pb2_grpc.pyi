@@ -41,6 +41,10 @@ class AdminServiceStub:
     GetPlatform: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]
     DeletePlatform: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.DeletePlatformResponse]
     GetConnectionStatus: _grpc.UnaryUnaryMultiCallable[_routing_pb2.PartyRef, _admin_pb2.ConnectionStatus]
+    ConnectParty: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ConnectPartyRequest, _admin_pb2.Platform]
+    """The node registers with a party given its versions URL and token A; the new platform."""
+    RotateCredentials: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]
+    """Credentials PUT with a new token C to the platform's party; the updated platform."""
     GetHealthDetails: _grpc.UnaryUnaryMultiCallable[_admin_pb2.HealthDetailsRequest, _admin_pb2.HealthDetails]
     """Registry freshness and loaded implementations (what GET /health/details shows); no api key."""
 
@@ -54,6 +58,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     GetPlatform: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]  # type: ignore[assignment]
     DeletePlatform: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.DeletePlatformResponse]  # type: ignore[assignment]
     GetConnectionStatus: _aio.UnaryUnaryMultiCallable[_routing_pb2.PartyRef, _admin_pb2.ConnectionStatus]  # type: ignore[assignment]
+    ConnectParty: _aio.UnaryUnaryMultiCallable[_admin_pb2.ConnectPartyRequest, _admin_pb2.Platform]  # type: ignore[assignment]
+    """The node registers with a party given its versions URL and token A; the new platform."""
+    RotateCredentials: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetPlatformRequest, _admin_pb2.Platform]  # type: ignore[assignment]
+    """Credentials PUT with a new token C to the platform's party; the updated platform."""
     GetHealthDetails: _aio.UnaryUnaryMultiCallable[_admin_pb2.HealthDetailsRequest, _admin_pb2.HealthDetails]  # type: ignore[assignment]
     """Registry freshness and loaded implementations (what GET /health/details shows); no api key."""
 
@@ -100,6 +108,22 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _routing_pb2.PartyRef,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ConnectionStatus, _abc.Awaitable[_admin_pb2.ConnectionStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def ConnectParty(
+        self,
+        request: _admin_pb2.ConnectPartyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.Platform, _abc.Awaitable[_admin_pb2.Platform]]:
+        """The node registers with a party given its versions URL and token A; the new platform."""
+
+    @_abc_1.abstractmethod
+    def RotateCredentials(
+        self,
+        request: _admin_pb2.GetPlatformRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.Platform, _abc.Awaitable[_admin_pb2.Platform]]:
+        """Credentials PUT with a new token C to the platform's party; the updated platform."""
 
     @_abc_1.abstractmethod
     def GetHealthDetails(
