@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from ocn_core.store import Store
 from tests.support import pg
 from tests.support.pg import PgServer
+from tests.support.require import missing
 
 PEERS = Path(__file__).parent / "peers" / "node_modules"
 
@@ -28,7 +28,7 @@ def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server on 127.0.0.1 shared by the tests of one module (Debian's package)."""
     reason = pg.available()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     server = PgServer().init().start()
     yield server
     server.close()
@@ -44,7 +44,5 @@ def pg_url(pg_server: PgServer) -> str:
 def peers() -> Path:
     """node_modules with the pinned reference packages; installed by `make test-deps`."""
     if not (PEERS / "@shareandcharge" / "ocn-notary").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail("npm test peers missing: run `make test-deps`")
-        pytest.skip("npm test peers missing: run `make test-deps`")
+        missing("npm test peers missing: run `make test-deps`")
     return PEERS

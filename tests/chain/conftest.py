@@ -20,6 +20,7 @@ from eth_account.messages import encode_defunct
 from web3 import Web3
 
 from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, node_env
+from tests.support.require import missing
 
 ANVIL = Path("@foundry-rs") / "anvil-linux-amd64" / "bin" / "anvil"
 DEFS = Path("@shareandcharge") / "ocn-registry" / "contract.defs.local.json"
@@ -195,7 +196,7 @@ class Chain:
 def anvil_binary(peers: Path) -> Path:
     binary = peers / ANVIL
     if not binary.is_file():
-        pytest.skip("anvil binary missing: run `make peers`")
+        missing("anvil binary missing: run `make peers`")
     return binary
 
 
@@ -203,7 +204,7 @@ def anvil_binary(peers: Path) -> Path:
 def contract_defs(peers: Path) -> dict[str, Any]:
     path = peers / DEFS
     if not path.is_file():
-        pytest.skip("@shareandcharge/ocn-registry missing: run `make peers`")
+        missing("@shareandcharge/ocn-registry missing: run `make peers`")
     defs: dict[str, Any] = json.loads(path.read_text())
     return defs
 

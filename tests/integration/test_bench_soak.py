@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from benchmarks import wrk
 from benchmarks.soak import SoakPlan, _paced, markdown, run_soak
+from tests.support.require import missing
 
 
 def test_pace_moves_each_connection_cycle_to_the_target() -> None:
@@ -22,9 +22,7 @@ def test_pace_moves_each_connection_cycle_to_the_target() -> None:
 
 def test_a_short_soak_reports_windows_errors_and_rss(tmp_path: Path) -> None:
     if wrk.available():
-        if os.environ.get("CI"):
-            pytest.fail("wrk missing: run `make test-deps`")
-        pytest.skip("wrk missing: run `make bench-tools`")
+        missing("wrk missing: run `make bench-tools`")
     res = run_soak(SoakPlan(seconds=3, window=1, probe=1, workers=1), tmp_path)
     assert res["max_rps"] > 0
     assert len(res["windows"]) >= 2

@@ -27,6 +27,7 @@ from tests.support.node import free_port
 from tests.support.parties import PartyServer
 from tests.support.pg import PgServer
 from tests.support.process import API_KEY, NodeProcess, start_node, wait_ready
+from tests.support.require import missing
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -127,8 +128,8 @@ async def call(
 
 @pytest.fixture(scope="module")
 def cluster(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if nginx.available():
-        pytest.skip(nginx.available() or "")
+    if reason := nginx.available():
+        missing(reason)
     root = tmp_path_factory.mktemp("replicas")
     lb_port, ports = free_port(), [free_port() for _ in range(3)]
     env = {

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support.require import missing
+
 PEER_JS = Path(__file__).parent / "js" / "notary_peer.js"
 
 
@@ -49,9 +51,7 @@ def running(kind: type[P], node_modules: Path) -> Iterator[P]:
     """A fixture body: the peer for the tests that use it (skipped without ``node``), closed
     after them."""
     if shutil.which("node") is None:
-        import pytest
-
-        pytest.skip("node is not installed")
+        missing("node is not installed")
     peer = kind(node_modules)
     yield peer
     peer.close()
