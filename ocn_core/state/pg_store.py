@@ -23,6 +23,7 @@ from ocn_core.state.codec import token_digest
 from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.pg_bridge import PgBridge
 from ocn_core.state.platforms import FACTS_CACHE_SIZE, RoleConflict, RouteFacts, grant_json
+from ocn_core.state.proxy import ProxyStore
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant
 from ocn_core.state.rules import NO_RULES, Rules
 from ocn_core.state.rules import decode as decode_rules
@@ -308,7 +309,7 @@ class PgProxyStore:
 
     @staticmethod
     def new_id() -> str:
-        return secrets.token_urlsafe(12)
+        return ProxyStore.new_id()  # one id scheme for both stores
 
     def put(
         self, url: str, sender: str, receiver: str, ttl: float, proxy_id: str | None = None

@@ -13,8 +13,6 @@ import secrets
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +24,7 @@ from benchmarks import nginx
 from tests.support.node import free_port
 from tests.support.parties import PartyServer
 from tests.support.pg import PgServer
-from tests.support.process import API_KEY, NodeProcess, start_node, wait_ready
+from tests.support.process import NodeProcess, admin_call, start_node, wait_ready
 from tests.support.require import missing
 
 pytestmark = pytest.mark.timeout(240)
@@ -39,20 +37,8 @@ class Cluster:
     replicas: list[NodeProcess]
 
     def admin(self, method: str, path: str, body: Any = None, via: str = "") -> tuple[int, Any]:
-        """An admin call through nginx (or the replica URL ``via``)."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            (via or self.url) + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Token {API_KEY}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            raw = err.read()  # nginx answers 502 in HTML when a replica dies mid-request
-            return err.code, json.loads(raw) if raw.startswith(b"{") else raw.decode()
+        """An admin call through nginx (or the replica URL ``via``); nginx's 502 page as text."""
+        return admin_call(via or self.url, method, path, body)
 
     def list_party(self, role: str, cc: str, pid: str) -> None:
         """List a party with the node in every replica's own registry cache (local registry)."""
