@@ -1,13 +1,18 @@
 """Instructions per request above the sockets, counted by callgrind: noise-free on a shared box.
 
-    python -m benchmarks.instructions [--calls 2000] [--access-log] [--case handle|decision-cold]
+    python -m benchmarks.instructions [--calls 2000] [--access-log]
+        [--case handle|decision-cold|hop|bare-hop]
 
 Runs ``Gateway.handle`` (URL match + engine + response; the outbound hop stubbed as in
 :mod:`benchmarks.engine_bench`), or the cold route decision of :mod:`benchmarks.decision_bench`
 (memo dropped, URL match + decision), in a child under ``valgrind --tool=callgrind`` twice, with
 ``calls`` and ``3 * calls`` requests, and reports the difference per request: setup and import
 costs cancel out. With ``--access-log`` the access log line (info, JSON) is written too, to a
-file. Wall-clock rows say how fast; this row says whether a change did less work.
+file. ``hop`` is the whole node worker on real sockets (HTTP server, engine, HTTP client,
+event loop) and ``bare-hop`` the same without the engine (:mod:`benchmarks.bare_hop`): a client
+process and an nginx upstream outside valgrind send sequential keep-alive requests, so only the
+worker's own user-space instructions are counted. Wall-clock rows say how fast; this row says
+whether a change did less work.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from ocpi_gateway.http_server import Request
 
 async def _drive(calls: int, access_log: bool, case: str) -> None:
     """Set up a connected node, then ``calls`` stubbed gateway requests (or cold decisions)."""
+    if case in ("hop", "bare-hop"):
+        await _drive_sockets(calls, case)
+        return
     with tempfile.TemporaryDirectory(prefix="ocn-instr-") as tmp:
         port = procs.free_port()
         base = f"http://127.0.0.1:{port}"
@@ -58,6 +66,60 @@ async def _drive(calls: int, access_log: bool, case: str) -> None:
                     await gateway.handle(request)
         finally:
             upstream.close()
+
+
+async def _drive_sockets(calls: int, case: str) -> None:
+    """``calls`` requests over loopback through a node (or the bare hop) served in this process."""
+    from benchmarks import bare_hop, upstream
+
+    with tempfile.TemporaryDirectory(prefix="ocn-instr-") as tmp:
+        up = upstream.start_upstream(Path(tmp) / "up")
+        try:
+            if case == "bare-hop":
+                port = procs.free_port()
+                task = asyncio.ensure_future(bare_hop.main(port, up.port))
+                await asyncio.to_thread(procs.wait_port, port, None)
+                headers = payloads.routing_headers("not-checked")
+                await _load(port, headers, calls)
+                task.cancel()
+                return
+            async with connected_node(Path(tmp) / "node", up.base) as node:
+                port = int(node.url.rsplit(":", 1)[1])
+                await _load(port, payloads.routing_headers(node.tokens["EMSP"]), calls)
+        finally:
+            procs.stop([up.proc])
+
+
+async def _load(port: int, headers: dict[str, str], calls: int) -> None:
+    """Run the sequential client (a process outside valgrind) and wait for it."""
+    argv = [sys.executable, "-c", _CLIENT, str(port), str(calls), json.dumps(headers),
+            payloads.NODE_PATH]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(*argv)
+    if await proc.wait() != 0:
+        raise RuntimeError("the load client failed")
+
+
+_CLIENT = r"""
+import json, socket, sys
+port, calls, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[4]
+headers = json.loads(sys.argv[3])
+head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n".encode()
+s = socket.create_connection(("127.0.0.1", port))
+buf = b""
+for _ in range(calls):
+    s.sendall(req)
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            top = buf[:end].lower()
+            assert top.startswith(b"http/1.1 200"), buf[:200]
+            size = int(top.split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(buf) >= end + 4 + size:
+                buf = buf[end + 4 + size:]
+                break
+        buf += s.recv(65536)
+"""
 
 
 def _child(calls: int, access_log: bool, case: str) -> None:
@@ -101,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--access-log", action="store_true")
-    ap.add_argument("--case", choices=("handle", "decision-cold"), default="handle")
+    cases = ("handle", "decision-cold", "hop", "bare-hop")
+    ap.add_argument("--case", choices=cases, default="handle")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child is not None:

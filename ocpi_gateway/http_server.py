@@ -26,6 +26,7 @@ import httptools
 import structlog
 
 from ocn_core.config import Settings
+from ocn_core.http11 import parse_request
 
 log = structlog.get_logger(__name__)
 
@@ -237,6 +238,15 @@ class HttpProtocol(asyncio.Protocol):
         if self.pending or self.read_paused:
             self.pending += data
             return
+        if self.phase == _IDLE:  # plain whole messages first, then the rest to httptools
+            start = self._read_plain(data)
+            if start:
+                if start >= len(data):
+                    return
+                if self._halted():
+                    self.pending = data[start:]
+                    return
+                data = data[start:]
         try:
             # a big read is parsed in slices: parsing stops where the queue is full and the
             # rest is kept raw; a small read (the common case) is one pass of this loop
@@ -269,6 +279,22 @@ class HttpProtocol(asyncio.Protocol):
             self._refuse(400, "Upgrade not supported")
         except httptools.HttpParserError:
             self._refuse(400, "Malformed HTTP request")
+
+    def _read_plain(self, data: bytes) -> int:
+        """Queue the plain, complete messages at the start of ``data`` (see
+        :mod:`ocn_core.http11`); the offset where the rest begins."""
+        limits, start = self.front.limits, 0
+        while True:
+            found = parse_request(data, start, limits.max_url, limits.max_header_bytes,
+                                  limits.max_headers, limits.max_body)  # fmt: skip
+            if found is None:
+                return start
+            method, path, query, headers, body, keep_alive, start = found
+            self.seq += 1
+            self.headers = headers
+            self._queue(Request(method, path, query, headers, body), keep_alive)
+            if start >= len(data) or self._halted():
+                return start
 
     def _halted(self) -> bool:
         return self.read_paused or self.closing
@@ -322,7 +348,10 @@ class HttpProtocol(asyncio.Protocol):
             self.headers,
             b"".join(self.body),
         )
-        self.queue.append((request, self.parser.should_keep_alive()))
+        self._queue(request, self.parser.should_keep_alive())
+
+    def _queue(self, request: Request, keep_alive: bool) -> None:
+        self.queue.append((request, keep_alive))
         if not self.busy:
             self.busy = True
             self.task = asyncio.ensure_future(self._drain())

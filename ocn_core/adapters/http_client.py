@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from ocn_core.http11 import parse_response
 from ocn_core.transport import HttpResult, TransportTimeout, TransportUnreachable
 from ocn_core.wire import request_bytes
 
@@ -29,6 +30,7 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.headers_done = False
+        self.in_message = False  # httptools is inside a message
         self.closed = False
         self.reusable = True
 
@@ -37,6 +39,13 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if not self.in_message and self.future is not None:
+            found = parse_response(data)  # a plain, whole answer in one read (the common case)
+            if found is not None:
+                status, self.headers, body, self.reusable, _ = found
+                self.headers_done = True
+                self._complete_with(HttpResult(status, self.headers, body))
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -52,6 +61,9 @@ class _Connection(asyncio.Protocol):
                 self._fail(TransportUnreachable("connection closed by peer"))
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.in_message = True
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
@@ -62,6 +74,7 @@ class _Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         self.reusable = self.parser.should_keep_alive()
         self._complete()
 
@@ -78,10 +91,13 @@ class _Connection(asyncio.Protocol):
         self._fail(TransportTimeout(f"no answer from {host} within timeout"))
 
     def _complete(self) -> None:
+        status = self.parser.get_status_code()
+        self._complete_with(HttpResult(status, self.headers, b"".join(self.body)))
+
+    def _complete_with(self, result: HttpResult) -> None:
         fut, self.future = self.future, None
         if fut is not None and not fut.done():
-            status = self.parser.get_status_code()
-            fut.set_result(HttpResult(status, self.headers, b"".join(self.body)))
+            fut.set_result(result)
 
     def _fail(self, exc: Exception) -> None:
         fut, self.future = self.future, None
@@ -159,7 +175,10 @@ class HttpClient:
     def _split(self, url: str) -> tuple[_Origin, str, str]:
         """(origin, Host header, request target) of ``url``; origins are parsed once."""
         scheme, _, rest = url.partition("://")
-        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        cut = len(rest)
+        for stop in (rest.find("/"), rest.find("?")):
+            if 0 <= stop < cut:
+                cut = stop
         netloc, target = rest[:cut], rest[cut:].partition("#")[0]
         if not target.startswith("/"):
             target = "/" + target

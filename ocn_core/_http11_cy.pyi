@@ -1,0 +1,6 @@
+from ocn_core._http11_ref import RequestMessage, ResponseMessage
+
+def parse_request(
+    data: bytes, start: int, max_url: int, max_header_bytes: int, max_headers: int, max_body: int
+) -> RequestMessage | None: ...
+def parse_response(data: bytes) -> ResponseMessage | None: ...
