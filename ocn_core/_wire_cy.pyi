@@ -9,3 +9,6 @@ def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tu
 def request_bytes(
     method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
 ) -> bytes: ...
+def response_bytes(
+    head: str, headers: list[tuple[str, str]], body: bytes, keep_alive: bool
+) -> bytes: ...

@@ -224,3 +224,18 @@ cpdef bytes request_bytes(str method, str target, str host, list headers, bytes 
         parts.append("\r\n")
     parts.append("\r\n")
     return "".join(parts).encode("latin-1") + body
+
+
+cpdef bytes response_bytes(str head, list headers, bytes body, bint keep_alive):
+    cdef list parts = [head]
+    cdef tuple item
+    for item in headers:
+        parts.append(<str> item[0])
+        parts.append(": ")
+        parts.append(<str> item[1])
+        parts.append("\r\n")
+    parts.append("Content-Length: ")
+    parts.append(str(len(body)))
+    parts.append("\r\n" if keep_alive else "\r\nConnection: close\r\n")
+    parts.append("\r\n")
+    return "".join(parts).encode("latin-1") + body

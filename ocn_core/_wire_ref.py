@@ -115,6 +115,19 @@ def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tu
     return out
 
 
+def response_bytes(
+    head: str, headers: list[tuple[str, str]], body: bytes, keep_alive: bool
+) -> bytes:
+    """An HTTP/1.1 response: ``head`` (the status line), ``headers``, Content-Length, body."""
+    lines = [head]
+    lines += [f"{k}: {v}\r\n" for k, v in headers]
+    lines.append(f"Content-Length: {len(body)}\r\n")
+    if not keep_alive:
+        lines.append("Connection: close\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1") + body
+
+
 def request_bytes(
     method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
 ) -> bytes:

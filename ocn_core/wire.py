@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks
         relay_headers,
         request_bytes,
         request_id_of,
+        response_bytes,
     )
 else:
     _impl = _ext.load("wire", "ocn_core._wire_cy", _wire_ref)
@@ -23,6 +24,7 @@ else:
     relay_headers = _impl.relay_headers
     request_bytes = _impl.request_bytes
     request_id_of = _impl.request_id_of
+    response_bytes = _impl.response_bytes
 
 PASSED_HEADERS = _wire_ref.PASSED_HEADERS
 _POOL_BYTES = 4096  # random bytes read from the OS at once: 256 request ids per getrandom call
@@ -61,5 +63,6 @@ __all__ = [
     "relay_headers",
     "request_bytes",
     "request_id",
+    "response_bytes",
     "request_id_of",
 ]

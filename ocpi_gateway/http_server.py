@@ -27,6 +27,7 @@ import structlog
 
 from ocn_core.config import Settings
 from ocn_core.http11 import parse_request
+from ocn_core.wire import response_bytes
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,7 @@ REASONS = {
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
     503: "Service Unavailable", 504: "Gateway Timeout",
 }  # fmt: skip
+STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in REASONS.items()}
 
 # what a connection is doing, for the sweep
 _IDLE, _HEAD, _BODY, _LINGER = 0, 1, 2, 3
@@ -388,13 +390,9 @@ class HttpProtocol(asyncio.Protocol):
     def _write(self, response: Response, keep_alive: bool = True) -> None:
         if self.transport is None:
             return
-        head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}\r\n"]
-        head += [f"{k}: {v}\r\n" for k, v in response.headers]
-        head.append(f"Content-Length: {len(response.body)}\r\n")
-        if not keep_alive:
-            head.append("Connection: close\r\n")
-        head.append("\r\n")
-        self.transport.write("".join(head).encode("latin-1") + response.body)
+        status = response.status
+        line = STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n"
+        self.transport.write(response_bytes(line, response.headers, response.body, keep_alive))
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` after the answers already owed, read nothing more, close."""

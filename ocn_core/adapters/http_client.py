@@ -146,7 +146,10 @@ class HttpClient:
             ) from None
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
-            conn, reused = await self._acquire(origin)
+            conn = self._pooled(origin)
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(origin)
             future = conn.send(payload)
             timer = loop.call_later(timeout or self.timeout, conn.timed_out, host)
             try:
@@ -196,13 +199,17 @@ class HttpClient:
             self._origins[key] = found
         return found[0], found[1], target
 
-    async def _acquire(self, origin: _Origin) -> tuple[_Connection, bool]:
-        """A connection to ``origin`` and whether it was reused from the pool."""
+    def _pooled(self, origin: _Origin) -> _Connection | None:
+        """An idle keep-alive connection to ``origin`` (no coroutine on the hot path)."""
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
             if not conn.closed:
-                return conn, True
+                return conn
+        return None
+
+    async def _connect(self, origin: _Origin) -> _Connection:
+        """A new connection to ``origin``."""
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
         ctx = self._ssl_context() if scheme == "https" else None
@@ -214,7 +221,7 @@ class HttpClient:
             raise TransportUnreachable(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
             raise TransportUnreachable(f"cannot connect to {host}:{port}: {exc}") from None
-        return conn, False
+        return conn
 
     def _release(self, origin: _Origin, conn: _Connection) -> None:
         if conn.closed or not conn.reusable:

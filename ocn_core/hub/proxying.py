@@ -96,8 +96,9 @@ def _cdr_location(ctx: NodeContext, req: RouteRequest, location: str) -> str:
 
 def _swap_header(resp: RouteResponse, name: str, make: Callable[[str], str | None]) -> str | None:
     """Replace header ``name`` by ``make(old)`` (dropped when None); returns the old value."""
+    size = len(name)
     for i, (key, value) in enumerate(resp.headers):
-        if key.lower() == name:
+        if len(key) == size and key.lower() == name:
             new = make(value)
             if new is None:
                 del resp.headers[i]

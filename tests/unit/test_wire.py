@@ -159,6 +159,29 @@ def test_request_bytes_layout() -> None:
     assert b"Content-Length" not in wire.request_bytes("GET", "/", "h", [], b"")
 
 
+@needs_cy
+@settings(max_examples=200, deadline=None)
+@given(status=st.sampled_from(["HTTP/1.1 200 OK\r\n", "HTTP/1.1 599 Unknown\r\n"]),
+       keep_alive=st.booleans(), body=st.binary(max_size=6),
+       headers=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=4))  # fmt: skip
+def test_response_bytes_twins_agree(status: str, keep_alive: bool, body: bytes,
+                                    headers: list[tuple[str, str]]) -> None:  # fmt: skip
+    def made(module: ModuleType) -> object:
+        try:
+            return module.response_bytes(status, headers, body, keep_alive)
+        except UnicodeEncodeError:
+            return "not latin-1"
+
+    assert made(COMPILED) == made(_wire_ref)  # type: ignore[arg-type]
+
+
+def test_response_bytes_layout() -> None:
+    raw = wire.response_bytes("HTTP/1.1 200 OK\r\n", [("A", "b")], b"{}", True)
+    assert raw == b"HTTP/1.1 200 OK\r\nA: b\r\nContent-Length: 2\r\n\r\n{}"
+    closing = wire.response_bytes("HTTP/1.1 503 Service Unavailable\r\n", [], b"", False)
+    assert closing.endswith(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+
+
 def test_the_facade_loads_the_twin_the_switch_asks_for() -> None:
     from ocn_core import implementation_report
 
