@@ -20,6 +20,8 @@ from ocn_core.wire import request_bytes
 
 _Origin = tuple[str, str, int]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_TICKS_PER_TIMEOUT = 10  # a late answer fails at most a tenth of its timeout late ...
+_MIN_TICK, _MAX_TICK = 0.005, 0.5  # ... with sweeps no closer than 5 ms and no further than 0.5 s
 
 
 class _Connection(asyncio.Protocol):
@@ -123,6 +125,11 @@ class HttpClient:
         self._idle: dict[_Origin, deque[_Connection]] = {}
         self._origins: dict[str, tuple[_Origin, str]] = {}
         self._ssl: ssl.SSLContext | None = None
+        # answer deadlines: one sweep checks the connections in flight (no timer per request)
+        self._inflight: dict[_Connection, tuple[float, str]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweep_loop: asyncio.AbstractEventLoop | None = None
+        self._tick = _MAX_TICK
 
     async def request(
         self,
@@ -151,7 +158,7 @@ class HttpClient:
             if conn is None:
                 conn = await self._connect(origin)
             future = conn.send(payload)
-            timer = loop.call_later(timeout or self.timeout, conn.timed_out, host)
+            self._watch(loop, conn, timeout or self.timeout, host)
             try:
                 result = await future
             except TransportUnreachable:
@@ -170,10 +177,36 @@ class HttpClient:
                 conn._close()
                 raise
             finally:
-                timer.cancel()
+                self._inflight.pop(conn, None)
             self._release(origin, conn)
             return result
         raise AssertionError("unreachable")
+
+    def _watch(
+        self, loop: asyncio.AbstractEventLoop, conn: _Connection, timeout: float, host: str
+    ) -> None:
+        """Fail ``conn``'s answer when it is not complete within ``timeout`` seconds (checked
+        by a sweep every tenth of the shortest timeout seen, at most every 0.5 s)."""
+        self._inflight[conn] = (loop.time() + timeout, host)
+        tick = timeout / _TICKS_PER_TIMEOUT
+        if tick < self._tick:
+            self._tick = max(tick, _MIN_TICK)
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+                self._sweeper = None
+        if self._sweeper is None or self._sweep_loop is not loop:  # (a client may outlive a loop)
+            self._sweep_loop = loop
+            self._sweeper = loop.call_later(self._tick, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._sweep_loop:
+            return
+        now = loop.time()
+        late = [(c, host) for c, (deadline, host) in self._inflight.items() if deadline <= now]
+        for conn, host in late:
+            del self._inflight[conn]
+            conn.timed_out(host)
+        self._sweeper = loop.call_later(self._tick, self._sweep, loop) if self._inflight else None
 
     def _split(self, url: str) -> tuple[_Origin, str, str]:
         """(origin, Host header, request target) of ``url``; origins are parsed once."""
@@ -239,6 +272,9 @@ class HttpClient:
         return self._ssl
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for idle in self._idle.values():
             for conn in idle:
                 conn._close()
