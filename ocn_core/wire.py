@@ -63,6 +63,6 @@ __all__ = [
     "relay_headers",
     "request_bytes",
     "request_id",
-    "response_bytes",
     "request_id_of",
+    "response_bytes",
 ]

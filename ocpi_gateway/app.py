@@ -14,7 +14,7 @@ from ocn_core import ocpi, telemetry
 from ocn_core.engine import Engine
 from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
 from ocn_core.hub.admin import key_matches
-from ocn_core.logconfig import request_context
+from ocn_core.logconfig import access_line, request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocn_core.views import to_json
@@ -110,15 +110,16 @@ class Gateway:
         with request_context(req):
             resp = await self.core.route(req)
             if self.access_log:
-                log.info(
-                    "route_completed",
-                    method=req.method,
-                    module=req.module,
-                    status=resp.status,
-                    ocpi_status=resp.ocpi_status,
-                    error=resp.error_reason or None,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                )
+                fields = {
+                    "method": req.method,
+                    "module": req.module,
+                    "status": resp.status,
+                    "ocpi_status": resp.ocpi_status,
+                    "error": resp.error_reason or None,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                }
+                if not access_line("route_completed", fields):
+                    log.info("route_completed", **fields)
         if self.metrics is not None:  # aggregated in process (< 1 µs), see ocn_core.telemetry
             frm, to = req.from_party, req.to_party
             self.metrics.route("http", req.kind, req.module, req.interface_role, req.method,
@@ -142,8 +143,10 @@ class Gateway:
         with request_context(req):
             resp = await self.core.route(req)
             if self.access_log:
-                log.info("ocn_message_completed", status=resp.status,
-                         ocpi_status=resp.ocpi_status, error=resp.error_reason or None)  # fmt: skip
+                fields = {"status": resp.status, "ocpi_status": resp.ocpi_status,
+                          "error": resp.error_reason or None}  # fmt: skip
+                if not access_line("ocn_message_completed", fields):
+                    log.info("ocn_message_completed", **fields)
         if self.metrics is not None:
             self.metrics.route("http", req.kind, "", 0, req.method, resp.status, resp.ocpi_status,
                                resp.error_reason, "", "", "", "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,39 @@ async def test_route_completed_carries_ids_and_parties(
     assert line["request_id"] == headers["X-Request-ID"]
     assert (line["sender"], line["receiver"]) == ("".join(MSP), "".join(CPO))
     assert "timestamp" in line
+
+
+def test_the_direct_access_line_matches_the_pipeline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The access line's direct path writes the same fields the structlog pipeline would."""
+    from ocn_core.logconfig import access_line, request_context
+    from ocn_core.model import PartyRef, RouteRequest
+
+    req = RouteRequest(request_id="r-1", correlation_id="c-1", from_party=PartyRef("DE", "MSP"),
+                       to_party=PartyRef("NL", "CPO"))  # fmt: skip
+    fields = {"method": "GET", "module": "locations", "status": 200, "ocpi_status": 1000,
+              "error": None, "duration_ms": 0.25}  # fmt: skip
+    configure_logging("json", "info", cache=False)
+    try:
+        capsys.readouterr()
+        structlog.contextvars.bind_contextvars(worker=1)
+        with request_context(req):
+            structlog.get_logger("ocpi_gateway.access").info("route_completed", **fields)
+            assert access_line("route_completed", dict(fields))
+        err = capsys.readouterr().err
+        configure_logging("json", "warning", cache=False)
+        assert not access_line("route_completed", dict(fields))  # info is off: the pipeline
+    finally:
+        structlog.contextvars.clear_contextvars()
+        logging.getLogger().handlers.clear()
+        structlog.reset_defaults()
+    assert not access_line("route_completed", dict(fields))  # not our pipeline any more
+    piped, direct = (json.loads(x) for x in err.splitlines())
+    assert piped.pop("timestamp").endswith("Z")
+    stamp = direct.pop("timestamp")
+    assert stamp.endswith("Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", stamp)
+    assert piped == direct
+    assert direct["worker"] == 1
+    assert direct["sender"] == "DEMSP"
