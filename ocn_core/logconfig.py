@@ -28,6 +28,7 @@ class LogContext(Protocol):
 
 
 _request: ContextVar[LogContext | None] = ContextVar("ocn_request_context", default=None)
+REQUEST_CONTEXT = _request  # what request_context sets (hot paths may set and reset it inline)
 
 
 class request_context:  # noqa: N801 - used like a function: ``with request_context(req):``

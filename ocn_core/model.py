@@ -89,13 +89,27 @@ class RouteResponse:
         return find_header(self.headers, name)
 
 
-__all__ = ["InterfaceRole", "PartyRef", "RouteKind", "RouteRequest", "RouteResponse", "find_header"]
+__all__ = [
+    "InterfaceRole",
+    "PartyRef",
+    "RouteKind",
+    "RouteRequest",
+    "RouteResponse",
+    "find_header",
+    "header_index",
+]
 
 
 def find_header(headers: list[tuple[str, str]], name: str) -> str | None:
     """First value of header ``name`` (case-insensitive) in a list of pairs."""
-    lname = name.lower()
-    for key, value in headers:
-        if key.lower() == lname:
-            return value
-    return None
+    at = header_index(headers, name.lower())
+    return headers[at][1] if at >= 0 else None
+
+
+def header_index(headers: list[tuple[str, str]], lower_name: str) -> int:
+    """Index of the first header named ``lower_name`` (given in lower case), or -1."""
+    size = len(lower_name)
+    for i, (key, _) in enumerate(headers):
+        if len(key) == size and key.lower() == lower_name:
+            return i
+    return -1

@@ -14,7 +14,7 @@ from ocn_core import ocpi, telemetry
 from ocn_core.engine import Engine
 from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
 from ocn_core.hub.admin import key_matches
-from ocn_core.logconfig import access_line, request_context
+from ocn_core.logconfig import REQUEST_CONTEXT, access_line, request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocn_core.views import to_json
@@ -107,7 +107,8 @@ class Gateway:
                                    time.perf_counter() - started)  # fmt: skip
             return Response(404, [JSON], body)
         req = to_route_request(request, found)
-        with request_context(req):
+        bound = REQUEST_CONTEXT.set(req)  # request_context(req), inline on the hot path
+        try:
             resp = await self.core.route(req)
             if self.access_log:
                 fields = {
@@ -120,6 +121,8 @@ class Gateway:
                 }
                 if not access_line("route_completed", fields):
                     log.info("route_completed", **fields)
+        finally:
+            REQUEST_CONTEXT.reset(bound)
         if self.metrics is not None:  # aggregated in process (< 1 µs), see ocn_core.telemetry
             frm, to = req.from_party, req.to_party
             self.metrics.route("http", req.kind, req.module, req.interface_role, req.method,

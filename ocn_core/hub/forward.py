@@ -251,7 +251,7 @@ def outbound_headers(
     req: RouteRequest, auth: str, body: bytes, signature: str
 ) -> list[tuple[str, str]]:
     """The receiver's token B, a fresh X-Request-ID, the same correlation id and parties."""
-    return wire.outbound_headers(req, auth, body, signature, ocpi.request_id())
+    return wire.outbound_headers(req, auth, body, signature, wire.request_id())
 
 
 def relay(ctx: NodeContext, req: RouteRequest, result: HttpResult) -> RouteResponse:

@@ -9,12 +9,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rewrite import next_link, swap_body_response_url, swap_query_response_url
-from ocn_core.model import RouteRequest, RouteResponse
+from ocn_core.model import RouteRequest, RouteResponse, header_index
 from ocn_core.routing import ModuleRoute, module_route
 
 
@@ -68,10 +66,14 @@ def proxy_response_headers(
         return resp
     old: str | None = None
     if row.paged and req.method == "GET" and resp.ocpi_status == 1000:
-        name, old = "link", _swap_header(resp, "link", lambda value: _page_link(ctx, req, value))
+        at = header_index(resp.headers, "link")
+        if at >= 0:
+            name, old = "link", _swap_header(resp, at, _page_link(ctx, req, resp.headers[at][1]))
     elif row.location_header and req.method == "POST" and resp.ocpi_status == 1000:
-        make = lambda value: _cdr_location(ctx, req, value)  # noqa: E731
-        name, old = "location", _swap_header(resp, "location", make)
+        at = header_index(resp.headers, "location")
+        if at >= 0:
+            new = _cdr_location(ctx, req, resp.headers[at][1])
+            name, old = "location", _swap_header(resp, at, new)
     if old is not None and signatures.active(ctx, req):
         signatures.resign_response(ctx, resp, {f"$['headers']['{name}']": old})
     return resp
@@ -94,15 +96,11 @@ def _cdr_location(ctx: NodeContext, req: RouteRequest, location: str) -> str:
     return f"{ctx.settings.public_url}/ocpi/receiver/{_version(req)}/cdrs/{proxy_id}"
 
 
-def _swap_header(resp: RouteResponse, name: str, make: Callable[[str], str | None]) -> str | None:
-    """Replace header ``name`` by ``make(old)`` (dropped when None); returns the old value."""
-    size = len(name)
-    for i, (key, value) in enumerate(resp.headers):
-        if len(key) == size and key.lower() == name:
-            new = make(value)
-            if new is None:
-                del resp.headers[i]
-            else:
-                resp.headers[i] = (key, new)
-            return value
-    return None
+def _swap_header(resp: RouteResponse, at: int, new: str | None) -> str:
+    """Replace header ``at`` by ``new`` (dropped when None); returns the old value."""
+    key, old = resp.headers[at]
+    if new is None:
+        del resp.headers[at]
+    else:
+        resp.headers[at] = (key, new)
+    return old
