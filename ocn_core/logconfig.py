@@ -11,6 +11,8 @@ the processor chain.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import logging
 import sys
@@ -58,19 +60,70 @@ _UTC = datetime.UTC
 def access_line(event: str, fields: dict[str, Any]) -> bool:
     """Write ``event`` with ``fields`` at info level as the JSON pipeline would (the request's
     context, bound context variables, level, ISO timestamp); False when the pipeline is not
-    plain JSON with info on (the caller then logs through structlog)."""
+    plain JSON with info on (the caller then logs through structlog).
+
+    Inside an event loop the line is flushed within ``ACCESS_FLUSH_S`` (or sooner, when the
+    stream's buffer fills or any other line is logged), not one write per request; outside a
+    loop, at once. :func:`flush_access_lines` flushes now (the gateway does so on shutdown).
+    """
     out = _access_out
-    if out is None or structlog.get_config()["processors"][-1:] != [_json_renderer]:
+    if out is None or not _our_pipeline():
         return False  # not our JSON pipeline (or reconfigured since, e.g. to capture logs)
     merge_request_context(None, "info", fields)
-    for key, value in structlog.contextvars.get_contextvars().items():
+    for key, value in _bound_contextvars():
         fields.setdefault(key, value)
     fields["event"] = event
     fields["level"] = "info"
     fields["timestamp"] = _iso_now()
     out.write(orjson.dumps(fields) + b"\n")
-    out.flush()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        out.flush()
+        return True
+    if _flush_due[0] is not loop:  # none scheduled on this loop yet
+        _flush_due[0] = loop
+        loop.call_later(ACCESS_FLUSH_S, flush_access_lines)
     return True
+
+
+# structlog's own registries, read directly on the hot path when this version has them (the
+# public calls build a config dict and walk every context variable of the context per line)
+_STRUCTLOG_CONFIG: Any = getattr(structlog._config, "_CONFIG", None)
+_STRUCTLOG_VARS: dict[str, ContextVar[Any]] | None = getattr(
+    structlog.contextvars, "_CONTEXT_VARS", None
+)
+_PREFIX = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
+
+
+def _our_pipeline() -> bool:
+    """structlog still renders with the JSON renderer :func:`configure_logging` installed."""
+    config = _STRUCTLOG_CONFIG
+    processors = (
+        getattr(config, "default_processors", None) if config is not None else None
+    ) or structlog.get_config()["processors"]
+    return bool(processors) and processors[-1] is _json_renderer
+
+
+def _bound_contextvars() -> list[tuple[str, Any]]:
+    """What ``structlog.contextvars.get_contextvars()`` returns, as pairs."""
+    if _STRUCTLOG_VARS is None:
+        return list(structlog.contextvars.get_contextvars().items())
+    found = [(name[_PREFIX:], var.get()) for name, var in _STRUCTLOG_VARS.items()]
+    return [(name, value) for name, value in found if value is not Ellipsis]
+
+
+ACCESS_FLUSH_S = 0.05
+_flush_due: list[Any] = [None]  # the loop a flush of the access lines is scheduled on
+
+
+def flush_access_lines() -> None:
+    """Write out the access lines buffered so far."""
+    _flush_due[0] = None
+    out = _access_out
+    if out is not None:
+        with contextlib.suppress(ValueError, OSError):  # a closed or broken stream
+            out.flush()
 
 
 _second: list[Any] = [-1, ""]  # the last whole second and its ISO text

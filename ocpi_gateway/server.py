@@ -26,7 +26,7 @@ from ocn_core import implementation_report, open_node, telemetry
 from ocn_core.config import Settings
 from ocn_core.datadir_lock import lock_data_dir
 from ocn_core.engine import Engine
-from ocn_core.logconfig import configure_logging
+from ocn_core.logconfig import configure_logging, flush_access_lines
 from ocn_core.views import to_json
 from ocpi_gateway.app import Gateway, refuse, scrape
 from ocpi_gateway.balancer import receive_connections
@@ -132,6 +132,7 @@ async def run_gateway(
         if stop_receiving is not None:
             stop_receiving()
         await connections.drain(settings.shutdown_grace)
+        flush_access_lines()
         for task in (housekeeping, chain_sync, rotation, flusher, hub_jobs):
             if task is not None:
                 task.cancel()

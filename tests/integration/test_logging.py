@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from ocn_core.logconfig import configure_logging
+from ocn_core.logconfig import ACCESS_FLUSH_S, configure_logging
 from tests.support.hub import CPO, MSP, three_platform_hub
 
 
@@ -29,6 +30,7 @@ async def test_route_completed_carries_ids_and_parties(
                 to=CPO,
                 extra={"X-Correlation-ID": "corr-log", "X-Request-ID": headers["X-Request-ID"]},
             )
+            await asyncio.sleep(ACCESS_FLUSH_S * 2)  # access lines are flushed within this
             err = capsys.readouterr().err
     finally:
         logging.getLogger().handlers.clear()
