@@ -124,6 +124,7 @@ class HttpClient:
         self.max_idle = max_idle
         self._idle: dict[_Origin, deque[_Connection]] = {}
         self._origins: dict[str, tuple[_Origin, str]] = {}
+        self._urls: dict[str, tuple[_Origin, str, str]] = {}
         self._ssl: ssl.SSLContext | None = None
         # answer deadlines: one sweep checks the connections in flight (no timer per request)
         self._inflight: dict[_Connection, tuple[float, str]] = {}
@@ -209,7 +210,16 @@ class HttpClient:
         self._sweeper = loop.call_later(self._tick, self._sweep, loop) if self._inflight else None
 
     def _split(self, url: str) -> tuple[_Origin, str, str]:
-        """(origin, Host header, request target) of ``url``; origins are parsed once."""
+        """(origin, Host header, request target) of ``url``; URLs and origins are parsed once."""
+        found = self._urls.get(url)
+        if found is None:
+            found = self._parse(url)
+            if len(self._urls) > 4096:
+                self._urls.clear()
+            self._urls[url] = found
+        return found
+
+    def _parse(self, url: str) -> tuple[_Origin, str, str]:
         scheme, _, rest = url.partition("://")
         cut = len(rest)
         for stop in (rest.find("/"), rest.find("?")):
