@@ -12,6 +12,7 @@ the processor chain.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import datetime
 import logging
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import MutableMapping
 from contextvars import ContextVar
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 import orjson
 import structlog
@@ -52,7 +53,39 @@ class request_context:  # noqa: N801 - used like a function: ``with request_cont
         _request.reset(self._token)
 
 
-_access_out: BinaryIO | None = None  # the JSON pipeline's stream while info lines are on
+class LineStream:
+    """The JSON pipeline's stream: structlog's lines go straight out, access lines are batched.
+
+    Batching is ours, not the stream's (stderr is often unbuffered, e.g. PYTHONUNBUFFERED=1),
+    and order holds: any other line written here sends the batched access lines out first.
+    """
+
+    _MAX_PENDING = 256  # lines; more are sent at once
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.pending: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        if self.pending:
+            self.send_pending()
+        return self.out.write(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def add(self, line: bytes) -> None:
+        self.pending.append(line)
+        if len(self.pending) >= self._MAX_PENDING:
+            self.send_pending()
+
+    def send_pending(self) -> None:
+        data, self.pending = b"".join(self.pending), []
+        self.out.write(data)
+        self.out.flush()
+
+
+_access_out: LineStream | None = None  # the JSON pipeline's stream while info lines are on
 _json_renderer: Any = None  # that pipeline's renderer
 _UTC = datetime.UTC
 
@@ -75,15 +108,18 @@ def access_line(event: str, fields: dict[str, Any]) -> bool:
     fields["event"] = event
     fields["level"] = "info"
     fields["timestamp"] = _iso_now()
-    out.write(orjson.dumps(fields) + b"\n")
+    out.add(orjson.dumps(fields) + b"\n")
+    now = time.monotonic()
+    if now < _flush_due[0]:  # a flush is on its way
+        return True
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        out.flush()
+        out.send_pending()
         return True
-    if _flush_due[0] is not loop:  # none scheduled on this loop yet
-        _flush_due[0] = loop
-        loop.call_later(ACCESS_FLUSH_S, flush_access_lines)
+    # (a flush due long ago belonged to a loop that has ended: schedule one on this loop)
+    _flush_due[0] = now + 2 * ACCESS_FLUSH_S
+    loop.call_later(ACCESS_FLUSH_S, flush_access_lines)
     return True
 
 
@@ -114,16 +150,19 @@ def _bound_contextvars() -> list[tuple[str, Any]]:
 
 
 ACCESS_FLUSH_S = 0.05
-_flush_due: list[Any] = [None]  # the loop a flush of the access lines is scheduled on
+_flush_due = [0.0]  # a flush of the access lines is scheduled and runs before this time
 
 
 def flush_access_lines() -> None:
-    """Write out the access lines buffered so far."""
-    _flush_due[0] = None
+    """Write out the access lines batched so far (also at interpreter exit)."""
+    _flush_due[0] = 0.0
     out = _access_out
     if out is not None:
         with contextlib.suppress(ValueError, OSError):  # a closed or broken stream
-            out.flush()
+            out.send_pending()
+
+
+atexit.register(flush_access_lines)
 
 
 _second: list[Any] = [-1, ""]  # the last whole second and its ISO text
@@ -161,14 +200,16 @@ def configure_logging(fmt: str = "auto", level: str = "info", cache: bool = True
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
+    stream: LineStream | None = None
     if use_console:
         renderer: Any = structlog.dev.ConsoleRenderer()
         factory: Any = structlog.PrintLoggerFactory(sys.stderr)
     else:
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
-        factory = structlog.BytesLoggerFactory(sys.stderr.buffer)
+        stream = LineStream(sys.stderr.buffer)
+        factory = structlog.BytesLoggerFactory(cast(BinaryIO, stream))  # it uses write, flush
     global _access_out, _json_renderer
-    _access_out = None if use_console or numeric > logging.INFO else sys.stderr.buffer
+    _access_out = None if use_console or numeric > logging.INFO else stream
     _json_renderer = renderer
     structlog.configure(
         processors=[*shared, renderer],

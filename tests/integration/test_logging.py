@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from ocn_core.logconfig import ACCESS_FLUSH_S, configure_logging
+from ocn_core.logconfig import ACCESS_FLUSH_S, configure_logging, flush_access_lines
 from tests.support.hub import CPO, MSP, three_platform_hub
 
 
@@ -21,6 +21,7 @@ async def test_route_completed_carries_ids_and_parties(
     configure_logging("json", "info", cache=False)  # writes to the (captured) stderr of this test
     try:
         async with three_platform_hub(tmp_path) as hub:
+            flush_access_lines()  # the set-up's own lines
             capsys.readouterr()
             headers = hub.msp.routing_headers(to=CPO, correlation_id="corr-log")
             await hub.call(
@@ -85,3 +86,28 @@ def test_the_direct_access_line_matches_the_pipeline(
     assert piped == direct
     assert direct["worker"] == 1
     assert direct["sender"] == "DEMSP"
+
+
+async def test_batched_access_lines_keep_their_place_before_other_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Inside a loop access lines are batched; any other line sends them out first."""
+    from ocn_core.logconfig import access_line
+
+    configure_logging("json", "info", cache=False)
+    try:
+        capsys.readouterr()
+        assert access_line("route_completed", {"status": 200})
+        assert access_line("route_completed", {"status": 201})
+        assert capsys.readouterr().err == ""  # batched: nothing written yet
+        structlog.get_logger("test").warning("something_else")
+        err = capsys.readouterr().err
+        assert access_line("route_completed", {"status": 202})
+        await asyncio.sleep(ACCESS_FLUSH_S * 3)
+        late = capsys.readouterr().err
+    finally:
+        logging.getLogger().handlers.clear()
+        structlog.reset_defaults()
+    events = [(x["event"], x.get("status")) for x in map(json.loads, err.splitlines())]
+    assert events == [("route_completed", 200), ("route_completed", 201), ("something_else", None)]
+    assert [json.loads(x)["status"] for x in late.splitlines()] == [202]  # the timer sent it
