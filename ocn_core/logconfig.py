@@ -103,8 +103,9 @@ def access_line(event: str, fields: dict[str, Any]) -> bool:
     if out is None or not _our_pipeline():
         return False  # not our JSON pipeline (or reconfigured since, e.g. to capture logs)
     merge_request_context(None, "info", fields)
-    for key, value in _bound_contextvars():
-        fields.setdefault(key, value)
+    if _STRUCTLOG_VARS is None or _STRUCTLOG_VARS:  # (none bound anywhere: nothing to merge)
+        for key, value in _bound_contextvars():
+            fields.setdefault(key, value)
     fields["event"] = event
     fields["level"] = "info"
     fields["timestamp"] = _iso_now()
