@@ -210,14 +210,19 @@ cpdef list relay_headers(object req, list received):
     return out
 
 
-cpdef bytes request_bytes(str method, str target, str host, list headers, bytes body):
-    cdef list parts = [method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"]
+cdef inline void _header_lines(list parts, list headers):
+    """``name: value`` CRLF per header, appended to ``parts``."""
     cdef tuple item
     for item in headers:
         parts.append(<str> item[0])
         parts.append(": ")
         parts.append(<str> item[1])
         parts.append("\r\n")
+
+
+cpdef bytes request_bytes(str method, str target, str host, list headers, bytes body):
+    cdef list parts = [method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"]
+    _header_lines(parts, headers)
     if body or method in _BODY_METHODS:
         parts.append("Content-Length: ")
         parts.append(str(len(body)))
@@ -228,12 +233,7 @@ cpdef bytes request_bytes(str method, str target, str host, list headers, bytes 
 
 cpdef bytes response_bytes(str head, list headers, bytes body, bint keep_alive):
     cdef list parts = [head]
-    cdef tuple item
-    for item in headers:
-        parts.append(<str> item[0])
-        parts.append(": ")
-        parts.append(<str> item[1])
-        parts.append("\r\n")
+    _header_lines(parts, headers)
     parts.append("Content-Length: ")
     parts.append(str(len(body)))
     parts.append("\r\n" if keep_alive else "\r\nConnection: close\r\n")
