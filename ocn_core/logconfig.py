@@ -102,14 +102,15 @@ def access_line(event: str, fields: dict[str, Any]) -> bool:
     out = _access_out
     if out is None or not _our_pipeline():
         return False  # not our JSON pipeline (or reconfigured since, e.g. to capture logs)
-    merge_request_context(None, "info", fields)
+    # the pipeline's precedence: fields over the request's context over bound context variables
+    bound = _request.get()
+    line = {**bound.log_context(), **fields} if bound is not None else fields
     if _STRUCTLOG_VARS is None or _STRUCTLOG_VARS:  # (none bound anywhere: nothing to merge)
-        for key, value in _bound_contextvars():
-            fields.setdefault(key, value)
-    fields["event"] = event
-    fields["level"] = "info"
-    fields["timestamp"] = _iso_now()
-    out.add(orjson.dumps(fields) + b"\n")
+        line = {**dict(_bound_contextvars()), **line}
+    line["event"] = event
+    line["level"] = "info"
+    line["timestamp"] = _iso_now()
+    out.add(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
     now = time.monotonic()
     if now < _flush_due[0]:  # a flush is on its way
         return True

@@ -176,6 +176,7 @@ class HttpProtocol(asyncio.Protocol):
         self.max_url = front.limits.max_url
         self.on_close = on_close
         self.transport: asyncio.Transport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
         self.headers: dict[str, str] = {}
@@ -203,6 +204,7 @@ class HttpProtocol(asyncio.Protocol):
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.loop = asyncio.get_running_loop()  # (asked once: each ask costs a getpid in 3.11)
         if not self.front.opened(self):
             headers = [("Retry-After", "1")]
             resp = self.front.refuse(503, "Too many open connections", {})
@@ -356,7 +358,7 @@ class HttpProtocol(asyncio.Protocol):
         self.queue.append((request, keep_alive))
         if not self.busy:
             self.busy = True
-            self.task = asyncio.ensure_future(self._drain())
+            self.task = (self.loop or asyncio.get_running_loop()).create_task(self._drain())
         elif len(self.queue) >= self.front.limits.max_pipelined:
             self._pause_reading()
 

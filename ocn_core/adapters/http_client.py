@@ -81,9 +81,9 @@ class _Connection(asyncio.Protocol):
         self._complete()
 
     # client side
-    def send(self, payload: bytes) -> asyncio.Future[HttpResult]:
+    def send(self, payload: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[HttpResult]:
         assert self.transport is not None
-        self.future = asyncio.get_running_loop().create_future()
+        self.future = loop.create_future()
         self.headers, self.body, self.headers_done = [], [], False
         self.transport.write(payload)
         return self.future
@@ -158,7 +158,7 @@ class HttpClient:
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(origin)
-            future = conn.send(payload)
+            future = conn.send(payload, loop)
             self._watch(loop, conn, timeout or self.timeout, host)
             try:
                 result = await future
