@@ -30,8 +30,8 @@ class LogContext(Protocol):
     def log_context(self) -> dict[str, Any]: ...
 
 
-_request: ContextVar[LogContext | None] = ContextVar("ocn_request_context", default=None)
-REQUEST_CONTEXT = _request  # what request_context sets (hot paths may set and reset it inline)
+# what request_context sets (hot paths may set and reset it inline)
+REQUEST_CONTEXT: ContextVar[LogContext | None] = ContextVar("ocn_request_context", default=None)
 
 
 class request_context:  # noqa: N801 - used like a function: ``with request_context(req):``
@@ -47,10 +47,10 @@ class request_context:  # noqa: N801 - used like a function: ``with request_cont
         self._source = source
 
     def __enter__(self) -> None:
-        self._token = _request.set(self._source)
+        self._token = REQUEST_CONTEXT.set(self._source)
 
     def __exit__(self, *_exc: object) -> None:
-        _request.reset(self._token)
+        REQUEST_CONTEXT.reset(self._token)
 
 
 class LineStream:
@@ -103,10 +103,11 @@ def access_line(event: str, fields: dict[str, Any]) -> bool:
     if out is None or not _our_pipeline():
         return False  # not our JSON pipeline (or reconfigured since, e.g. to capture logs)
     # the pipeline's precedence: fields over the request's context over bound context variables
-    bound = _request.get()
+    bound = REQUEST_CONTEXT.get()
     line = {**bound.log_context(), **fields} if bound is not None else fields
-    if _STRUCTLOG_VARS is None or _STRUCTLOG_VARS:  # (none bound anywhere: nothing to merge)
-        line = {**dict(_bound_contextvars()), **line}
+    bound_vars = _bound_contextvars()
+    if bound_vars:
+        line = {**bound_vars, **line}
     line["event"] = event
     line["level"] = "info"
     line["timestamp"] = _iso_now()
@@ -143,12 +144,14 @@ def _our_pipeline() -> bool:
     return bool(processors) and processors[-1] is _json_renderer
 
 
-def _bound_contextvars() -> list[tuple[str, Any]]:
-    """What ``structlog.contextvars.get_contextvars()`` returns, as pairs."""
+def _bound_contextvars() -> dict[str, Any]:
+    """What ``structlog.contextvars.get_contextvars()`` returns (no walk when none is bound)."""
     if _STRUCTLOG_VARS is None:
-        return list(structlog.contextvars.get_contextvars().items())
-    found = [(name[_PREFIX:], var.get()) for name, var in _STRUCTLOG_VARS.items()]
-    return [(name, value) for name, value in found if value is not Ellipsis]
+        return structlog.contextvars.get_contextvars()
+    if not _STRUCTLOG_VARS:  # none bound anywhere, ever
+        return {}
+    found = ((name[_PREFIX:], var.get()) for name, var in _STRUCTLOG_VARS.items())
+    return {name: value for name, value in found if value is not Ellipsis}
 
 
 ACCESS_FLUSH_S = 0.05
@@ -184,7 +187,7 @@ def _iso_now() -> str:
 def merge_request_context(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    bound = _request.get()
+    bound = REQUEST_CONTEXT.get()
     if bound is not None:
         for key, value in bound.log_context().items():
             event.setdefault(key, value)

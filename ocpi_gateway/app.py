@@ -119,8 +119,7 @@ class Gateway:
                     "error": resp.error_reason or None,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 }
-                if not access_line("route_completed", fields):
-                    log.info("route_completed", **fields)
+                _log_access("route_completed", fields)
         finally:
             REQUEST_CONTEXT.reset(bound)
         if self.metrics is not None:  # aggregated in process (< 1 µs), see ocn_core.telemetry
@@ -148,8 +147,7 @@ class Gateway:
             if self.access_log:
                 fields = {"status": resp.status, "ocpi_status": resp.ocpi_status,
                           "error": resp.error_reason or None}  # fmt: skip
-                if not access_line("ocn_message_completed", fields):
-                    log.info("ocn_message_completed", **fields)
+                _log_access("ocn_message_completed", fields)
         if self.metrics is not None:
             self.metrics.route("http", req.kind, "", 0, req.method, resp.status, resp.ocpi_status,
                                resp.error_reason, "", "", "", "",
@@ -172,6 +170,12 @@ class Gateway:
         if isinstance(result, str):
             return Response(200, [("Content-Type", "text/plain")], result.encode())
         return Response(200, [JSON], orjson.dumps(result))
+
+
+def _log_access(event: str, fields: dict[str, Any]) -> None:
+    """One access line: the direct JSON path, or structlog when the pipeline is not ours."""
+    if not access_line(event, fields):
+        log.info(event, **fields)
 
 
 def to_route_request(request: Request, found: tuple[int, str, int, str, str, str]) -> RouteRequest:
