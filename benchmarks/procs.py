@@ -8,17 +8,33 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 CLK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
+    """A free loopback port never handed out before in this process (the kernel may hand a
+    released port out again, and tests often take two before binding either)."""
+    while True:
+        with reserved_port() as port:
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
+
+
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A free loopback port, held bound (not listening) until the block ends, so that no
+    other bind to port 0 in the meantime (a gRPC server, say) is handed the same port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 def start(

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from benchmarks.procs import free_port
 from ocn_core.registry import RegistryCache
 from ocn_core.registry import _lookup_ref as ref
 from ocn_core.registry.cache import IMPLEMENTATION
@@ -149,13 +150,6 @@ def _local_part(quick: bool, tmp: Path) -> dict[str, Any]:
 
 
 # --- chain -------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _start_anvil(port: int) -> subprocess.Popen[bytes]:
@@ -300,7 +294,7 @@ async def _chain_async(url: str, n_parties: int, calls: int, tmp: Path) -> dict[
 def _chain_part(quick: bool, tmp: Path) -> dict[str, Any]:
     if not ANVIL.is_file() or not DEFS.is_file():
         return {"skipped": "npm test peers missing (make peers)"}
-    port = _free_port()
+    port = free_port()
     proc = _start_anvil(port)
     try:
         url = f"http://127.0.0.1:{port}"

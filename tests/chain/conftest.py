@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
+from benchmarks.procs import free_port
 from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, node_env
 from tests.support.require import missing
 
@@ -33,20 +34,13 @@ MODULE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Anvil:
     """One anvil process; its state file survives :meth:`restart` (blocks and logs included)."""
 
     def __init__(self, binary: Path, state: Path) -> None:
         self.binary = binary
         self.state = state
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 

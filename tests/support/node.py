@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.procs import free_port, reserved_port
 from ocn_core import Engine, Settings, open_node
 from ocn_grpc.server import start_server, stop_server
 from ocpi_gateway.app import Gateway, refuse
@@ -21,13 +21,9 @@ from ocpi_gateway.grpc_core import GrpcCore
 from ocpi_gateway.http_server import HttpFront, Limits, serve
 from tests.support.parties import PartyServer
 
+__all__ = ["MODES", "RunningNode", "free_port", "reserved_port", "running_node"]
+
 MODES = ("inprocess", "grpc")  # how the gateway reaches the engine: directly, or a real channel
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -83,33 +79,34 @@ class RunningNode:
 async def running_node(
     tmp: Path, mode: str = "inprocess", **overrides: Any
 ) -> AsyncIterator[RunningNode]:
-    """A node whose gateway reaches the engine in process, or over a real gRPC channel."""
-    port = free_port()
-    settings = Settings.from_env(
-        {}, data_dir=tmp / "node", public_url=f"http://127.0.0.1:{port}", port=port, **overrides
-    )
-    engine = open_node(settings)
-    grpc_server = None
-    core: CoreClient
-    if mode == "grpc":
-        grpc_server = await start_server(engine, "127.0.0.1:0")
-        core = GrpcCore(f"grpc://127.0.0.1:{grpc_server.bound_port}", settings)
-    else:
-        assert mode == "inprocess", mode
-        core = InProcessCore(engine)
-    gateway = Gateway(core)
-    front = HttpFront(gateway.handle, Limits.from_settings(settings), refuse)
-    server = await serve(front, "127.0.0.1", port)
-    jobs = asyncio.ensure_future(engine.run_jobs())
-    try:
+    """A node whose gateway reaches the engine in process, or over a real gRPC channel; what
+    was started is stopped again even when a later step fails."""
+    async with contextlib.AsyncExitStack() as started:
+        with reserved_port() as port:
+            settings = Settings.from_env(
+                {},
+                data_dir=tmp / "node",
+                public_url=f"http://127.0.0.1:{port}",
+                port=port,
+                **overrides,
+            )
+            engine = open_node(settings)
+            started.callback(engine.ctx.store.close)
+            core: CoreClient
+            if mode == "grpc":
+                grpc_server = await start_server(engine, "127.0.0.1:0")
+                started.push_async_callback(engine.close)
+                started.push_async_callback(stop_server, grpc_server)
+                core = GrpcCore(f"grpc://127.0.0.1:{grpc_server.bound_port}", settings)
+            else:
+                assert mode == "inprocess", mode
+                core = InProcessCore(engine)
+            started.push_async_callback(core.close)
+            front = HttpFront(Gateway(core).handle, Limits.from_settings(settings), refuse)
+        server = await serve(front, "127.0.0.1", port)
+        started.push_async_callback(server.wait_closed)
+        started.callback(server.close)
+        jobs = asyncio.ensure_future(engine.run_jobs())
+        started.callback(jobs.cancel)
         yield RunningNode(settings.public_url, settings, engine, mode, core, front)
-    finally:
-        jobs.cancel()
-        server.close()
-        await server.wait_closed()
-        await core.close()
-        if grpc_server is not None:
-            await stop_server(grpc_server)
-            await engine.close()
-        engine.ctx.store.close()
-        await asyncio.sleep(0)
+    await asyncio.sleep(0)

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.procs import free_port
+
 DEBIAN_PACKAGE = "postgresql"
 
 
@@ -51,12 +53,6 @@ def _user_id(name: str) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PgServer:
     """One server: ``init().start()``, :meth:`stop` (start again: same data and port), :meth:`close`
     (stop and delete its directory)."""
@@ -72,7 +68,7 @@ class PgServer:
         self.data = self.root / "pgdata"
         self.sockets = self.root / "sock"
         self.log = self.root / "postgres.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.database = database
         self._owner = _user_id("postgres") if os.geteuid() == 0 else None
 
