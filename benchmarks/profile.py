@@ -74,7 +74,8 @@ def _http(a: argparse.Namespace, run_dir: Path) -> list[Path]:
     up = start_upstream(run_dir, default=body or payloads.LOCATION_RESPONSE)
     started = [up.proc]
     try:
-        node = node_proc.start_node(run_dir, "node", a.workers, a.signatures, up.base, addresses)
+        node = node_proc.start_node(run_dir, "node", a.workers, a.signatures, up.base, addresses,
+                                    log_level=a.log_level)  # fmt: skip
         started.append(node.proc)
         headers = payloads.routing_headers(node.tokens["EMSP"])
         if a.signatures:
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--conc", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--signatures", action="store_true", help="http: node with --signatures")
+    ap.add_argument("--log-level", default="warning", help="http: info = the access log on")
     ap.add_argument("--native", action="store_true", help="include C frames (py-spy --native)")
     ap.add_argument("--perf", action="store_true", help="also perf record -g the same PIDs")
     ap.add_argument(

@@ -25,6 +25,8 @@ _MIN_TICK, _MAX_TICK = 0.005, 0.5  # ... with sweeps no closer than 5 ms and no 
 
 
 class _Connection(asyncio.Protocol):
+    loop: asyncio.AbstractEventLoop  # the connection's, set when connected (asked once)
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
@@ -39,6 +41,7 @@ class _Connection(asyncio.Protocol):
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.loop = asyncio.get_running_loop()  # (each ask costs a getpid in 3.11)
 
     def data_received(self, data: bytes) -> None:
         if not self.in_message and self.future is not None:
@@ -81,9 +84,9 @@ class _Connection(asyncio.Protocol):
         self._complete()
 
     # client side
-    def send(self, payload: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[HttpResult]:
+    def send(self, payload: bytes) -> asyncio.Future[HttpResult]:
         assert self.transport is not None
-        self.future = loop.create_future()
+        self.future = self.loop.create_future()
         self.headers, self.body, self.headers_done = [], [], False
         self.transport.write(payload)
         return self.future
@@ -152,14 +155,13 @@ class HttpClient:
             raise TransportUnreachable(
                 "refusing a request target or header out of Latin-1"
             ) from None
-        loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             conn = self._pooled(origin)
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(origin)
-            future = conn.send(payload, loop)
-            self._watch(loop, conn, timeout or self.timeout, host)
+            future = conn.send(payload)
+            self._watch(conn.loop, conn, timeout or self.timeout, host)
             try:
                 result = await future
             except TransportUnreachable:
@@ -247,7 +249,7 @@ class HttpClient:
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
-            if not conn.closed:
+            if not conn.closed and not conn.loop.is_closed():
                 return conn
         return None
 
