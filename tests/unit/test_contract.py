@@ -60,3 +60,52 @@ def test_unknown_enum_values_are_refused_not_guessed() -> None:
         msg = routing_pb2.RouteRequest(kind=kind, interface_role=role)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="unknown"):
             convert.request_from_pb(msg)
+
+
+def test_the_gateway_fills_every_field_by_name() -> None:
+    """``to_route_request`` builds positionally (the hot path): each header and URL part must
+    land in the field of its name, whatever the dataclass's field order becomes."""
+    from ocpi_gateway.app import to_route_request
+    from ocpi_gateway.http_server import Request
+
+    headers = {
+        "authorization": "Token t",
+        "x-request-id": "rid",
+        "x-correlation-id": "cid",
+        "ocpi-from-country-code": "DE",
+        "ocpi-from-party-id": "MSP",
+        "ocpi-to-country-code": "NL",
+        "ocpi-to-party-id": "CPO",
+        "ocn-signature": "sig",
+        "content-type": "application/json",
+    }
+    request = Request("PUT", "/ocpi/receiver/2.2.1/locations/NL/CPO/L1", "a=1", headers, b"{}")
+    found = (RouteKind.MODULE.value, "locations", 2, "2.2.1", "NL/CPO/L1", "p1")
+    expected = RouteRequest(
+        kind=RouteKind.MODULE,
+        module="locations",
+        interface_role=InterfaceRole.RECEIVER,
+        method="PUT",
+        ocpi_version="2.2.1",
+        path_suffix="NL/CPO/L1",
+        query="a=1",
+        authorization="Token t",
+        request_id="rid",
+        correlation_id="cid",
+        from_party=PartyRef("DE", "MSP"),
+        to_party=PartyRef("NL", "CPO"),
+        ocn_signature="sig",
+        body=b"{}",
+        content_type="application/json",
+        proxy_id="p1",
+        has_from=True,
+        has_to=True,
+    )
+    assert to_route_request(request, found) == expected
+    bare = to_route_request(Request("GET", "/", "", {}, b""), found)
+    assert (bare.has_from, bare.has_to, bare.from_party, bare.call_id) == (
+        False,
+        False,
+        PartyRef(),
+        0,
+    )
