@@ -106,6 +106,15 @@ def _render(parts: _AccessParts) -> bytes:
 
 
 _access_out: LineStream | None = None  # the JSON pipeline's stream while info lines are on
+_info_off = False  # configure_logging set a level above info
+
+
+def info_lines_on() -> bool:
+    """Whether an info line would be written: False only while the pipeline
+    :func:`configure_logging` installed drops info (callers skip building the line)."""
+    return not (_info_off and _our_pipeline())
+
+
 _json_renderer: Any = None  # that pipeline's renderer
 
 
@@ -225,8 +234,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", cache: bool = True
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         stream = LineStream(sys.stderr.buffer)
         factory = structlog.BytesLoggerFactory(cast(BinaryIO, stream))  # it uses write, flush
-    global _access_out, _json_renderer
+    global _access_out, _json_renderer, _info_off
     _access_out = None if use_console or numeric > logging.INFO else stream
+    _info_off = numeric > logging.INFO
     _json_renderer = renderer
     structlog.configure(
         processors=[*shared, renderer],

@@ -14,7 +14,7 @@ from ocn_core import ocpi, telemetry
 from ocn_core.engine import Engine
 from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
 from ocn_core.hub.admin import key_matches
-from ocn_core.logconfig import REQUEST_CONTEXT, access_line, request_context
+from ocn_core.logconfig import REQUEST_CONTEXT, access_line, info_lines_on, request_context
 from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 from ocn_core.routing import match
 from ocn_core.views import to_json
@@ -110,7 +110,7 @@ class Gateway:
         bound = REQUEST_CONTEXT.set(req)  # request_context(req), inline on the hot path
         try:
             resp = await self.core.route(req)
-            if self.access_log:
+            if self.access_log and info_lines_on():
                 fields = {
                     "method": req.method,
                     "module": req.module,
@@ -144,7 +144,7 @@ class Gateway:
         )
         with request_context(req):
             resp = await self.core.route(req)
-            if self.access_log:
+            if self.access_log and info_lines_on():
                 fields = {"status": resp.status, "ocpi_status": resp.ocpi_status,
                           "error": resp.error_reason or None}  # fmt: skip
                 _log_access("ocn_message_completed", fields)

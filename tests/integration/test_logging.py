@@ -111,3 +111,19 @@ async def test_batched_access_lines_keep_their_place_before_other_lines(
     events = [(x["event"], x.get("status")) for x in map(json.loads, err.splitlines())]
     assert events == [("route_completed", 200), ("route_completed", 201), ("something_else", None)]
     assert [json.loads(x)["status"] for x in late.splitlines()] == [202]  # the timer sent it
+
+
+def test_info_lines_are_skipped_only_while_our_pipeline_drops_them() -> None:
+    from ocn_core.logconfig import info_lines_on
+
+    try:
+        configure_logging("json", "warning", cache=False)
+        assert not info_lines_on()  # the gateway builds no access line at all
+        configure_logging("json", "info", cache=False)
+        assert info_lines_on()
+        configure_logging("json", "warning", cache=False)
+        structlog.reset_defaults()  # someone else's pipeline: its own level decides
+        assert info_lines_on()
+    finally:
+        logging.getLogger().handlers.clear()
+        structlog.reset_defaults()
