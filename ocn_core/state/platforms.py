@@ -45,6 +45,7 @@ class PlatformStore:
     def __init__(self, store: Store) -> None:
         self._facts: dict[_FactsKey, RouteFacts] = {}
         self._facts_gen: bytes | None = b"-"  # the routing generation the memo is valid for
+        self._token_keys: dict[str, tuple[bytes, ...]] = {}  # Authorization -> token C keys
         self.store = store
         self.env = store.env
         self.platforms = store.db("state.platforms")
@@ -141,8 +142,8 @@ class PlatformStore:
     ) -> RouteFacts:
         sender = from_owner = receiver = url = auth = None
         rules = NO_RULES
-        for token in token_candidates(token_from_header(authorization)):
-            raw = txn.get(codec.token_key("C", token), db=self.tokens)
+        for key in self.token_keys(authorization):
+            raw = txn.get(key, db=self.tokens)
             if raw is not None:
                 sender = raw.decode()
                 break
@@ -160,6 +161,19 @@ class PlatformStore:
                 rules = decode_rules(raw)
         versions = (self._version(txn, sender), self._version(txn, receiver))
         return RouteFacts(sender, from_owner, receiver, url, auth, rules, *versions)
+
+    def token_keys(self, authorization: str) -> tuple[bytes, ...]:
+        """The ``tokens`` keys of the token C an Authorization value may carry (Base64-decoded
+        first, then raw). A pure function of the header (Base64 and SHA-256 are most of a cold
+        decision), so it stays memoised across writes, unlike the route facts."""
+        found = self._token_keys.get(authorization)
+        if found is None:
+            candidates = token_candidates(token_from_header(authorization))
+            found = tuple(codec.token_key("C", token) for token in candidates)
+            if len(self._token_keys) >= FACTS_CACHE_SIZE:
+                self._token_keys.clear()
+            self._token_keys[authorization] = found
+        return found
 
     def _version(self, txn: Any, platform_id: str | None) -> str:
         if platform_id is None:

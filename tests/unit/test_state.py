@@ -522,3 +522,21 @@ def test_hub_data_pushed_through_one_is_read_through_another(replica: OpenReplic
     assert two.data.owner("locations", "L1") == "CHCPO"
     assert two.data.apply("locations", ("CH", "CPO"), ["L1"], "DELETE", None)
     assert [o["id"] for o in one.data.objects("locations")] == ["L0"]
+
+
+def test_token_keys_are_memoised_per_header_and_both_forms_route(store: Store) -> None:
+    platforms = PlatformStore(store)
+    platforms.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+    raw, b64 = "Token c-msp", "Token Yy1tc3A="  # 2.2 peers send it raw, 2.2.1 peers Base64
+    assert platforms.token_keys(b64) == (
+        codec.token_key("C", "c-msp"),
+        codec.token_key("C", "Yy1tc3A="),
+    )
+    assert platforms.token_keys(b64) is platforms.token_keys(b64)
+    assert platforms.token_keys("Bearer c-msp") == ()
+    for header in (raw, b64):
+        assert (
+            platforms.route_facts(header, "DEMSP", "CHCPO", "locations", "SENDER").sender == "msp"
+        )
+    platforms.delete("msp")  # the memo outlives writes, the token it names does not
+    assert platforms.route_facts(b64, "DEMSP", "CHCPO", "locations", "SENDER").sender is None
