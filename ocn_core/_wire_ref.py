@@ -7,6 +7,7 @@ envelope status and builds the requester's headers; these run on every routed re
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import orjson
 
@@ -48,12 +49,21 @@ def envelope_status(body: bytes) -> int:
 
 def parse_status(body: bytes) -> int:
     """``status_code`` of a full parse of ``body`` (the slow path of :func:`envelope_status`)."""
+    return status_of(parse_envelope(body))
+
+
+def parse_envelope(body: bytes) -> Any:
+    """The receiver's answer parsed in full (:class:`BadResponse` when it is not JSON)."""
     try:
-        envelope = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadResponse(
             f"Could not parse JSON response of forwarded OCPI request: {exc}"
         ) from None
+
+
+def status_of(envelope: Any) -> int:
+    """The ``status_code`` of a parsed answer (0 if absent or not a number)."""
     status = envelope.get("status_code", 0) if isinstance(envelope, dict) else 0
     return status if isinstance(status, int) else 0
 

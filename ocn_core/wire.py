@@ -27,6 +27,8 @@ else:
     response_bytes = _impl.response_bytes
 
 PASSED_HEADERS = _wire_ref.PASSED_HEADERS
+parse_envelope = _wire_ref.parse_envelope  # a full parse (orjson): one twin serves
+status_of = _wire_ref.status_of
 _POOL_BYTES = 4096  # random bytes read from the OS at once: 256 request ids per getrandom call
 
 
@@ -60,9 +62,11 @@ __all__ = [
     "PASSED_HEADERS",
     "envelope_status",
     "outbound_headers",
+    "parse_envelope",
     "relay_headers",
     "request_bytes",
     "request_id",
     "request_id_of",
     "response_bytes",
+    "status_of",
 ]

@@ -256,11 +256,16 @@ def outbound_headers(
 
 def relay(ctx: NodeContext, req: RouteRequest, result: HttpResult) -> RouteResponse:
     """The receiver's answer for the requester: raw body, ids, TO = requester, FROM = receiver."""
-    ocpi_status = envelope_status(result.body)
+    signed = signatures.active(ctx, req)
+    if signed:  # the signature check parses the answer anyway: one parse serves both
+        envelope = wire.parse_envelope(result.body)
+        ocpi_status = wire.status_of(envelope)
+    else:
+        ocpi_status = envelope_status(result.body)
     out = wire.relay_headers(req, result.headers)
     resp = RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
-    if signatures.active(ctx, req):
-        signatures.verify_response(ctx, req, resp)
+    if signed:
+        signatures.verify_response(ctx, req, resp, envelope)
     return resp
 
 

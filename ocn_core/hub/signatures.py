@@ -80,10 +80,10 @@ def resign_request(
     return str(notary.serialize())
 
 
-def verify_response(ctx: NodeContext, req: RouteRequest, resp: RouteResponse) -> None:
-    """Check the receiver's ``ocn_signature`` (present, or required by the node)."""
+def verify_response(ctx: NodeContext, req: RouteRequest, resp: RouteResponse, body: Any) -> None:
+    """Check the receiver's ``ocn_signature`` (present, or required by the node); ``body`` is
+    ``resp.body`` parsed."""
     try:
-        body = orjson.loads(resp.body)
         header = body.get("ocn_signature") if isinstance(body, dict) else None
         if not header:
             if ctx.settings.signatures:
