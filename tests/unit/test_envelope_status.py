@@ -7,6 +7,7 @@ import pytest
 
 from ocn_core.errors import BadResponse
 from ocn_core.hub.forward import envelope_status
+from ocn_core.wire import parse_envelope, status_of
 
 LOCATION = {"id": "LOC1", "status_code": 3001, "nested": {"status_code": 2001}, "note": 'a"b'}
 
@@ -27,12 +28,14 @@ LOCATION = {"id": "LOC1", "status_code": 3001, "nested": {"status_code": 2001}, 
         {"data": {"status_code": 4001}, "timestamp": "t"},
         {"data": LOCATION, "status_code": "1000", "timestamp": "t"},
         {"timestamp": "t", "status_code": 2000, "status_message": "x" * 2000},
+        {"data": LOCATION, "status_code": 1000, "timestamp": "t", "ocn_signature": "eyJ"},
     ],
 )
 def test_matches_a_full_parse(body: dict[str, object]) -> None:
     for raw in (orjson.dumps(body), orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"):
         parsed = orjson.loads(raw)["status_code"] if "status_code" in body else 0
         assert envelope_status(raw) == (parsed if isinstance(parsed, int) else 0)
+        assert status_of(parse_envelope(raw)) == envelope_status(raw)  # (signed answers)
 
 
 def test_an_escaped_quote_cannot_fake_the_trailing_status() -> None:
@@ -47,3 +50,5 @@ def test_an_escaped_quote_cannot_fake_the_trailing_status() -> None:
 def test_non_json_is_a_bad_response(raw: bytes) -> None:
     with pytest.raises(BadResponse):
         envelope_status(raw)
+    with pytest.raises(BadResponse):
+        parse_envelope(raw)
