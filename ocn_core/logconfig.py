@@ -62,7 +62,10 @@ class LineStream:
     lines out first.
     """
 
-    _MAX_PENDING = 256  # lines; more are sent at once
+    # lines; more are sent at once. A batch keeps each line's parts alive until it is sent: at
+    # 256 lines the allocator returned and re-mapped memory every batch (0.5-0.6 page faults
+    # per request under load, ~15 % of the access log's cost); at 64 there are none
+    _MAX_PENDING = 64
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
