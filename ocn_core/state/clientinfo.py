@@ -47,8 +47,29 @@ class ClientInfo:
         }
 
 
+def record_key(country_code: str, party_id: str, role: str) -> str:
+    """``CCPID:ROLE``, upper-case: one record per party and role (both stores)."""
+    return f"{country_code}{party_id}:{role}".upper()
+
+
 def _key(country_code: str, party_id: str, role: str) -> bytes:
-    return PREFIX + f"{country_code}{party_id}:{role}".upper().encode()
+    return PREFIX + record_key(country_code, party_id, role).encode()
+
+
+def status_change(
+    old: dict[str, Any] | None,
+    party: tuple[str, str, str],
+    status: str,
+    node: str,
+    only_new: bool,
+    now: float,
+) -> ClientInfo | None:
+    """The record ``set_status`` writes for ``party`` ``(role, country_code, party_id)`` given
+    its stored JSON ``old``, or None when it stays (same status and node, or ``only_new``)."""
+    if old is not None and (only_new or (old["status"] == status and old["node"] == node)):
+        return None
+    role, cc, pid = party
+    return ClientInfo(pid.upper(), cc.upper(), role, status, now, node)
 
 
 class ClientInfoStore:
@@ -82,14 +103,14 @@ class ClientInfoStore:
         now = time.time() if when is None else when
         changed: list[ClientInfo] = []
         with self.env.begin(write=True) as txn:
-            for role, cc, pid in parties:
+            for party in parties:
+                role, cc, pid = party
                 key = _key(cc, pid, role)
                 raw = txn.get(key, db=self.db)
-                if raw is not None:
-                    old = orjson.loads(raw)
-                    if only_new or (old["status"] == status and old["node"] == node):
-                        continue
-                info = ClientInfo(pid.upper(), cc.upper(), role, status, now, node)
+                old = orjson.loads(raw) if raw is not None else None
+                info = status_change(old, party, status, node, only_new, now)
+                if info is None:
+                    continue
                 txn.put(key, orjson.dumps(asdict(info)), db=self.db)
                 changed.append(info)
         return changed

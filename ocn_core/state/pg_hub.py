@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ocn_core.state.clientinfo import ClientInfo
+from ocn_core.state.clientinfo import ClientInfo, record_key, status_change
 from ocn_core.state.hubdata import merged
 from ocn_core.state.pg_bridge import PgBridge
 from ocn_core.state.pg_store import PgPlatformStore
@@ -68,9 +68,8 @@ class PgClientInfoStore:
         return [ClientInfo(**orjson.loads(r[0])) for r in rows]
 
     def get(self, country_code: str, party_id: str, role: str) -> ClientInfo | None:
-        raw = self.bridge.fetchval(
-            "SELECT info FROM ocn_client_info WHERE key = $1", _key(country_code, party_id, role)
-        )
+        key = record_key(country_code, party_id, role)
+        raw = self.bridge.fetchval("SELECT info FROM ocn_client_info WHERE key = $1", key)
         return ClientInfo(**orjson.loads(raw)) if raw is not None else None
 
     def set_status(
@@ -87,19 +86,16 @@ class PgClientInfoStore:
 
         async def work(conn: Any) -> list[ClientInfo]:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", CLIENT_INFO_LOCK)
-            keys = [_key(cc, pid, role) for role, cc, pid in wanted]
+            keys = [record_key(cc, pid, role) for role, cc, pid in wanted]
             rows = await conn.fetch(
                 "SELECT key, info FROM ocn_client_info WHERE key = ANY($1::text[])", keys
             )
             stored = {r[0]: orjson.loads(r[1]) for r in rows}
             changed: list[ClientInfo] = []
-            for key, (role, cc, pid) in zip(keys, wanted, strict=True):
-                old = stored.get(key)
-                if old is not None and (
-                    only_new or (old["status"] == status and old["node"] == node)
-                ):
+            for key, party in zip(keys, wanted, strict=True):
+                info = status_change(stored.get(key), party, status, node, only_new, now)
+                if info is None:
                     continue
-                info = ClientInfo(pid.upper(), cc.upper(), role, status, now, node)
                 stored[key] = asdict(info)
                 changed.append(info)
                 await conn.execute(
@@ -111,10 +107,6 @@ class PgClientInfoStore:
             return changed
 
         return self.bridge.write(work)
-
-
-def _key(country_code: str, party_id: str, role: str) -> str:
-    return f"{country_code}{party_id}:{role}".upper()
 
 
 class PgHubDataStore:
