@@ -343,18 +343,7 @@ class PgProxyStore:
         return str(row[0][0]) if row else None
 
     def cleanup(self, now: float | None = None) -> int:
-        limit = time.time() if now is None else now
-
-        async def work(conn: Any) -> int:
-            return int(
-                await conn.fetchval(
-                    "WITH gone AS (DELETE FROM ocn_proxies WHERE expires_at <= $1 RETURNING 1)"
-                    " SELECT count(*) FROM gone",
-                    limit,
-                )
-            )
-
-        return self.bridge.write(work)
+        return _delete_expired(self.bridge, "ocn_proxies", now)
 
     def exists(self, proxy_id: str) -> bool:
         """Whether ``proxy_id`` is taken (by any pair, expired or not)."""
@@ -409,18 +398,23 @@ class PgReplayGuard:
         return self.bridge.write(work)
 
     def cleanup(self, now: float | None = None) -> int:
-        limit = time.time() if now is None else now
-
-        async def work(conn: Any) -> int:
-            return int(
-                await conn.fetchval(
-                    "WITH gone AS (DELETE FROM ocn_replay WHERE expires_at <= $1 RETURNING 1)"
-                    " SELECT count(*) FROM gone",
-                    limit,
-                )
-            )
-
-        return self.bridge.write(work)
+        return _delete_expired(self.bridge, "ocn_replay", now)
 
     def close(self) -> None:
         """The bridge is closed with the node state."""
+
+
+def _delete_expired(bridge: PgBridge, table: str, now: float | None) -> int:
+    """Delete the rows of ``table`` (a constant) whose ``expires_at`` has passed; how many."""
+    limit = time.time() if now is None else now
+
+    async def work(conn: Any) -> int:
+        return int(
+            await conn.fetchval(
+                f"WITH gone AS (DELETE FROM {table} WHERE expires_at <= $1 RETURNING 1)"
+                " SELECT count(*) FROM gone",
+                limit,
+            )
+        )
+
+    return bridge.write(work)
