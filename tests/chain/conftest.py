@@ -6,9 +6,7 @@ ABI and bytecode come from the installed npm package at test time (never committ
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
-from benchmarks.procs import free_port
+from benchmarks.procs import free_port, wait_port
 from tests.support.ocn_cluster import ANVIL_KEYS, NodeProcess, RegistryCli, node_env
 from tests.support.require import missing
 
@@ -48,14 +46,10 @@ class Anvil:
         cmd = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
         cmd += ["--state", str(self.state)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("anvil did not start")
+        try:
+            wait_port(self.port, self.proc, 10)
+        except RuntimeError as exc:
+            raise RuntimeError(f"anvil did not start: {exc}") from None
 
     def stop(self) -> None:
         if self.proc is not None:

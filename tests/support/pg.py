@@ -11,13 +11,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.procs import free_port
+from benchmarks.procs import free_port, wait_port
 
 DEBIAN_PACKAGE = "postgresql"
 
@@ -115,14 +113,12 @@ class PgServer:
         return self.url.rsplit("/", 1)[0] + "/" + name
 
     def _wait(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"PostgreSQL did not listen on {self.port}: {self.log.read_text()}")
+        try:
+            wait_port(self.port, None, timeout)
+        except RuntimeError:
+            raise RuntimeError(
+                f"PostgreSQL did not listen on {self.port}: {self.log.read_text()}"
+            ) from None
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
