@@ -126,6 +126,10 @@ def _child(calls: int, access_log: bool, case: str) -> None:
     from ocn_core.logconfig import configure_logging
 
     configure_logging("json", "info" if access_log else "warning")
+    if case in ("hop", "bare-hop"):  # the node's worker runs on uvloop
+        import uvloop
+
+        uvloop.install()
     asyncio.run(_drive(calls, access_log, case))
 
 
