@@ -114,8 +114,12 @@ def federation(res: dict[str, Any]) -> list[str]:
         if "rps" not in r:
             rows.append([r["name"], str(r["workers"]), str(r["conc"]), "failed"] + ["-"] * 5)
             continue
+        name = r["name"]
+        if "x_floor" in r:  # the pair: floor CPU / its CPU, and its chain ratio at the floor
+            name += (f" ({ratio(r['x_floor'])} floor of {num(r['floor_cpu_us_req'], 1)} µs; "
+                     f"{ratio(r.get('x_chain_at_floor'))} chain at the floor)")  # fmt: skip
         rows.append([
-            r["name"], str(r["workers"]), str(r["conc"]), spread(r["rps"]),
+            name, str(r["workers"]), str(r["conc"]), spread(r["rps"]),
             ratio(r.get("x_chain_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
             ratio(r.get("x_chain_p99")), num(r["sut_cpu_us_req"]["median"], 1),
         ])  # fmt: skip
@@ -125,7 +129,9 @@ def federation(res: dict[str, Any]) -> list[str]:
     note = (f"wrk → node A → /ocn/message → node B → upstream against wrk → nginx → nginx → the "
             f"same upstream, same workers per hop; node signature per message "
             f"({sig['message_bytes']:.0f} B): sign {sig['sign_us']} µs on A + recover "
-            f"{sig['recover_us']} µs on B = {sig['per_message_us']} µs.")  # fmt: skip
+            f"{sig['recover_us']} µs on B = {sig['per_message_us']} µs. Floor of the pair = "
+            "2 x the node row's CPU/req (one node, local receiver, same w and c) + sign + "
+            "recover.")  # fmt: skip
     return [note, "", *table(head, rows)]
 
 
