@@ -3,14 +3,15 @@
 Claims live in their own LMDB environment (``<data dir>/replay``), shared by every worker (LMDB
 serialises the writers, so two workers cannot both accept one message). Unlike the node state,
 this environment does not fsync every claim (that costs ~180 µs per message here); it is flushed
-at most a second after a claim, so a crash of the process loses nothing and a power loss at most
-the last second of claims.
+at most a second after a claim (in a thread of its own: the event loop keeps serving), so a
+crash of the process loses nothing and a power loss at most the last second of claims.
 """
 
 from __future__ import annotations
 
 import struct
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class ReplayGuard:
         self.seen = self.env.open_db(b"seen")
         self.expiry = self.env.open_db(b"expiry")
         self._flushed = time.monotonic()
+        self._syncer = ThreadPoolExecutor(1, thread_name_prefix="replay-sync")
+        self._syncing: Future[None] | None = None
 
     def claim(self, node: str, request_id: str, now: float | None = None) -> bool:
         """True the first time ``node`` sends ``request_id`` within the window, else False."""
@@ -46,9 +49,15 @@ class ReplayGuard:
                 txn.put(key, expires, db=self.seen)  # that claim has expired
             txn.put(expires + key, b"", db=self.expiry)
         if time.monotonic() - self._flushed >= _FLUSH_EVERY:
-            self.env.sync(True)
             self._flushed = time.monotonic()
+            self._flush()
         return True
+
+    def _flush(self) -> None:
+        """Sync the claims to disk in this guard's thread (a sync takes milliseconds: the
+        event loop keeps serving); one at a time."""
+        if self._syncing is None or self._syncing.done():
+            self._syncing = self._syncer.submit(self.env.sync, True)
 
     def cleanup(self, now: float | None = None) -> int:
         """Forget claims older than the window; returns how many."""
@@ -70,5 +79,6 @@ class ReplayGuard:
         return removed
 
     def close(self) -> None:
+        self._syncer.shutdown(wait=True)  # a sync in flight finishes before the close
         self.env.sync(True)
         self.env.close()
