@@ -24,6 +24,9 @@ from typing import Any, BinaryIO, Protocol, cast
 import orjson
 import structlog
 
+from ocn_core import _ext, _logline_ref
+from ocn_core._logline_ref import AccessParts
+
 
 class LogContext(Protocol):
     def log_context(self) -> dict[str, Any]: ...
@@ -69,7 +72,7 @@ class LineStream:
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
-        self.pending: list[_AccessParts] = []
+        self.pending: list[AccessParts] = []
 
     def write(self, data: bytes) -> int:
         if self.pending:
@@ -79,33 +82,18 @@ class LineStream:
     def flush(self) -> None:
         self.out.flush()
 
-    def add(self, parts: _AccessParts) -> None:
+    def add(self, parts: AccessParts) -> None:
         self.pending.append(parts)
         if len(self.pending) >= self._MAX_PENDING:
             self.send_pending()
 
     def send_pending(self) -> None:
         pending, self.pending = self.pending, []
-        self.out.write(b"".join([_render(parts) for parts in pending]))
+        self.out.write(_render(pending))
         self.out.flush()
 
 
-# one access line before rendering: event, fields, the request's context, bound context
-# variables, time.time() when it was logged
-_AccessParts = tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], float]
-
-
-def _render(parts: _AccessParts) -> bytes:
-    """The JSON line the pipeline would have written (its precedence: fields over the request's
-    context over bound context variables)."""
-    event, fields, context, bound_vars, at = parts
-    line = {**context, **fields} if context is not None else fields
-    if bound_vars:
-        line = {**bound_vars, **line}
-    line["event"] = event
-    line["level"] = "info"
-    line["timestamp"] = _iso_at(at)
-    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+_render = _ext.load("logline", "ocn_core._logline_cy", _logline_ref).render
 
 
 _access_out: LineStream | None = None  # the JSON pipeline's stream while info lines are on
@@ -193,19 +181,6 @@ def flush_access_lines() -> None:
 
 
 atexit.register(flush_access_lines)
-
-
-_second: list[Any] = [-1, ""]  # the last whole second and its ISO text
-
-
-def _iso_at(at: float) -> str:
-    """``at`` (``time.time()``) as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
-    (``...T12:00:00.123456Z``), the date and time part formatted once per second."""
-    second = int(at)
-    if second != _second[0]:
-        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    micro = int((at - second) * 1_000_000)
-    return f"{_second[1]}.{micro:06d}Z" if micro else _second[1] + "Z"
 
 
 def merge_request_context(

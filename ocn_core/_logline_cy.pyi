@@ -1,0 +1,3 @@
+from ocn_core._logline_ref import AccessParts
+
+def render(pending: list[AccessParts]) -> bytes: ...

@@ -1,0 +1,41 @@
+"""Access lines rendered as the JSON log pipeline writes them (pure twin of ``_logline_cy``).
+
+One access line is kept as its parts until its batch is written (:mod:`ocn_core.logconfig`):
+event, fields, the request's context, bound context variables and ``time.time()``. The line
+is what structlog's pipeline would write: fields over the request's context over bound
+variables, then event, level and structlog's ``TimeStamper(fmt="iso", utc=True)`` timestamp.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+# event, fields, the request's context, bound context variables, time.time() when logged
+AccessParts = tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], float]
+
+_second: list[Any] = [-1, ""]  # the last whole second and its ISO text
+
+
+def render(pending: list[AccessParts]) -> bytes:
+    """The JSON lines of ``pending``, newline-terminated, in order."""
+    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    second, prefix = _second
+    lines = []
+    for event, fields, context, bound_vars, at in pending:
+        whole = int(at)  # ...T12:00:00.123456Z, the date and time formatted once per second
+        if whole != second:
+            second, prefix = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        micro = int((at - whole) * 1_000_000)
+        stamp = f"{prefix}.{micro:06d}Z" if micro else prefix + "Z"
+        if context is None:
+            line = {**fields, "event": event, "level": "info", "timestamp": stamp}
+        else:
+            line = {**context, **fields, "event": event, "level": "info", "timestamp": stamp}
+        if bound_vars:
+            line = {**bound_vars, **line}
+        lines.append(dumps(line, option=option))
+    _second[0], _second[1] = second, prefix
+    return b"".join(lines)
