@@ -263,7 +263,8 @@ def judge(items: list[dict[str, Any]], noisy: list[str]) -> list[dict[str, Any]]
     if not noisy:
         return items
     why = "noisy run, not judged: " + "; ".join(noisy)
-    return [{**t, "met": None, "noisy": True, "note": why} for t in items]
+    return [{**t, "met": None, "noisy": True, "note": "; ".join(filter(None, [why, t.get("note")]))}
+            for t in items]  # fmt: skip
 
 
 def _target(what: str, value: float | None, limit: float, op: str,

@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3
 """Access lines rendered as the JSON log pipeline writes them (compiled twin of
 ``_logline_ref``: same bytes; the timestamp and the line's dict built in C)."""
 
@@ -31,8 +31,8 @@ def render(list pending):
         at = parts[4]
         whole = <long long>at
         if whole != _second:
-            _second = whole
             _prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+            _second = whole
         micro = <long long>((at - <double>whole) * 1000000.0)
         if micro:
             size = snprintf(buf, sizeof(buf), ".%06lldZ", micro)

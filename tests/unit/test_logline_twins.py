@@ -47,6 +47,8 @@ def test_a_line_is_what_the_pipeline_writes(impl: ModuleType) -> None:
 @given(st.lists(st.tuples(st.text(max_size=6), DICTS, st.one_of(st.none(), DICTS), DICTS, TIMES),
                 max_size=5))  # fmt: skip
 def test_twins_write_the_same_bytes(pending: list[tuple[Any, ...]]) -> None:
+    if len(IMPLS) < 2:
+        pytest.skip("the compiled twin is not loaded (OCN_CORE_NO_EXTENSIONS or not built)")
     written = {impl.id: impl.values[0].render(_copy(pending)) for impl in IMPLS}
     assert len(set(written.values())) == 1, written
 
