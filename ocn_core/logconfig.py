@@ -124,11 +124,7 @@ def access_line(event: str, fields: dict[str, Any]) -> bool:
         return False  # not our JSON pipeline (or reconfigured since, e.g. to capture logs)
     bound = REQUEST_CONTEXT.get()  # (the values now: the request itself is not kept)
     context = bound.log_context() if bound is not None else None
-    bound_vars = _bound_contextvars() if _STRUCTLOG_VARS is None or _STRUCTLOG_VARS else {}
-    pending = out.pending  # LineStream.add, inline on the hot path
-    pending.append((event, fields, context, bound_vars, time.time()))
-    if len(pending) >= out._MAX_PENDING:
-        out.send_pending()
+    out.add((event, fields, context, _bound_contextvars(), time.time()))
     now = time.monotonic()
     if now < _flush_due[0]:  # a flush is on its way
         return True

@@ -120,8 +120,7 @@ class Gateway:
                     # (whole µs / 1000: round(ms, 3) formats and parses a string per call)
                     "duration_ms": round((time.perf_counter() - started) * 1e6) / 1000,
                 }
-                if not access_line("route_completed", fields):  # (_log_access, inline)
-                    log.info("route_completed", **fields)
+                _log_access("route_completed", fields)
         finally:
             REQUEST_CONTEXT.reset(bound)
         if self.metrics is not None:  # aggregated in process (< 1 µs), see ocn_core.telemetry

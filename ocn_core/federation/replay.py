@@ -52,15 +52,17 @@ class ReplayGuard:
                     return False
                 txn.put(key, expires, db=self.seen)  # that claim has expired
             txn.put(expires + key, b"", db=self.expiry)
-        self._dirty = True
-        if self._syncer_pid != os.getpid():
-            self._start_syncer()
+        self._changed()
         return True
 
-    def _start_syncer(self) -> None:
-        self._syncer_pid = os.getpid()
-        self._syncer = threading.Thread(target=self._sync_loop, name="replay-sync", daemon=True)
-        self._syncer.start()
+    def _changed(self) -> None:
+        """A write to sync: the guard's thread (started in this process if need be) syncs it
+        within a second."""
+        self._dirty = True
+        if self._syncer_pid != os.getpid():
+            self._syncer_pid = os.getpid()
+            self._syncer = threading.Thread(target=self._sync_loop, name="replay-sync", daemon=True)
+            self._syncer.start()
 
     def _sync_loop(self) -> None:
         """Every second, sync the claims made since the last sync (py-lmdb lets go of the GIL
@@ -90,7 +92,7 @@ class ReplayGuard:
                 removed += 1
                 if not cursor.delete():
                     break
-        self._dirty = True  # (synced by the thread within a second, or at close)
+        self._changed()
         return removed
 
     def close(self) -> None:
