@@ -82,15 +82,17 @@ class ServiceCopies:
             self._memo[key] = found
         return found
 
-    def fire(self, req: RouteRequest) -> None:
-        """Send the copies of ``req`` in the background (a standard module, local sender)."""
+    def fire(self, req: RouteRequest) -> bool:
+        """Send the copies of ``req`` in the background (a standard module, local sender);
+        whether there were any."""
         if req.kind is not RouteKind.MODULE:
-            return
+            return False
         targets = self.targets(req)
         if targets:
             task = asyncio.ensure_future(self._send(req, targets))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        return bool(targets)
 
     async def _send(self, req: RouteRequest, targets: tuple[PartyRef, ...]) -> None:
         for provider in targets:

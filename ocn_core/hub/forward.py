@@ -27,7 +27,7 @@ from ocn_core.hub.auth import require_platform
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
-from ocn_core.state.platforms import RouteFacts
+from ocn_core.state.platforms import ForwardPlan, PlanKey, RouteFacts
 from ocn_core.state.rules import NO_RULES
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 from ocn_core.wire import envelope_status
@@ -126,12 +126,39 @@ async def find_receiver(ctx: NodeContext, req: RouteRequest) -> str:
         return resolve_receiver(ctx, req)
 
 
+def plan_key(req: RouteRequest) -> PlanKey:
+    """What a plain forward's decision depends on, as the request carries it."""
+    frm, to = req.from_party, req.to_party
+    return (req.authorization, frm.country_code, frm.party_id, to.country_code, to.party_id,
+            req.module, req.interface_role, req.ocpi_version, req.method)  # fmt: skip
+
+
 async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
     """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface).
 
     ``origin`` is the sending node's address for a request that came in an ``/ocn/message``
     (its sender was checked by that node); the receiver is then local by construction.
+
+    A request whose decision was made before, in the same routing generation, and came out a
+    plain forward (:class:`ForwardPlan`) is sent without deciding again; only what differs per
+    request (ids present, no signature, the partner limits) is checked.
     """
+    if req.kind is RouteKind.MODULE and not origin:
+        key = plan_key(req)
+        plan = ctx.platforms.forward_plan(key)
+        if (
+            plan is not None
+            and req.request_id
+            and req.correlation_id
+            and req.has_from
+            and req.has_to
+            and not req.ocn_signature
+        ):
+            if ctx.hub.limits.active:
+                ctx.hub.limits.admit(req.from_party.key, len(req.body))
+            target = target_url(plan.url, req.path_suffix, req.query)
+            resp = await send(ctx, req, req.method, target, plan.auth, req.body)
+            return proxying.proxy_response_headers(ctx, req, plan.row, resp)
     interface = req.interface_role.ocpi
     row = (
         module_route(req.module, interface, req.ocpi_version)
@@ -165,8 +192,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     if rules is not NO_RULES:  # the receiver's OcnRules, read with the route facts
         ocn_rules.enforce(rules, req.from_party.key, req.module)
     notary = signatures.verify_request(ctx, req, rules.signatures)
-    if ctx.copies is not None and not origin:
-        ctx.copies.fire(req)
+    copied = ctx.copies is not None and not origin and ctx.copies.fire(req)
     if url is None or auth is None:
         raise NotSupported("Receiver does not support the requested module")
     query, body, signature = req.query, req.body, req.ocn_signature
@@ -177,18 +203,26 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     bridging = versions[0] != versions[1] and bridged.needed(req.module, *versions)
     if bridging:  # parties on different OCPI versions (never same-version traffic)
         body, signature = bridged.request(ctx, req, notary, *versions)
-    target = ocpi.join_url(url, req.path_suffix)
-    if query:
-        target += "?" + query
-    headers = outbound_headers(req, auth, body, signature)
-    timeout = ctx.settings.forward_timeout
-    result = await ctx.transport.request(req.method, target, headers, body, timeout)
-    resp = relay(ctx, req, result)
+    elif (
+        row is not None
+        and not origin
+        and not (copied or notary is not None or row.response_url or rules is not NO_RULES)
+        and (ctx.copies is None or ctx.platforms.facts_generation != b"-")
+    ):  # a plain forward: the next request like this one skips the decision
+        ctx.platforms.keep_forward_plan(plan_key(req), ForwardPlan(url, auth, row))
+    resp = await send(ctx, req, req.method, target_url(url, req.path_suffix, query), auth, body,
+                      signature)  # fmt: skip
     if bridging and versions[0]:  # (to another node: its own node translates the answer)
         resp = bridged.response(ctx, req, resp, versions[1], versions[0])
     if origin:  # the requester's node proxies Link / Location
         return inbound.handed_out(ctx, req, row, resp)
     return proxying.proxy_response_headers(ctx, req, row, resp)
+
+
+def target_url(base: str, suffix: str, query: str) -> str:
+    """The receiver's URL for a request: its endpoint, the path suffix and the query."""
+    target = ocpi.join_url(base, suffix)
+    return target + "?" + query if query else target
 
 
 async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
@@ -280,6 +314,7 @@ __all__ = [
     "check_routing_headers",
     "decide",
     "envelope_status",
+    "plan_key",
     "route_module",
     "route_proxied",
     "send",

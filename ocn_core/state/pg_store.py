@@ -22,7 +22,14 @@ from ocn_core.ocpi import authorization_header, token_candidates, token_from_hea
 from ocn_core.state.codec import token_digest
 from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.pg_bridge import PgBridge
-from ocn_core.state.platforms import FACTS_CACHE_SIZE, RoleConflict, RouteFacts, grant_json
+from ocn_core.state.platforms import (
+    FACTS_CACHE_SIZE,
+    ForwardPlan,
+    PlanKey,
+    RoleConflict,
+    RouteFacts,
+    grant_json,
+)
 from ocn_core.state.proxy import ProxyStore
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant
 from ocn_core.state.rules import NO_RULES, Rules
@@ -93,6 +100,7 @@ class PgPlatformStore:
         self.mirror = Mirror()
         self._facts: dict[_FactsKey, RouteFacts] = {}
         self._facts_of: Mirror | None = None  # the mirror the memo was filled from
+        self._plans: dict[PlanKey, ForwardPlan] = {}  # kept and dropped with the facts
 
     async def reload(self, conn: Any, ids: set[str] | None) -> None:
         """Replace the mirror: in full (``ids`` None), or the rows of the platforms ``ids``
@@ -150,6 +158,7 @@ class PgPlatformStore:
                 return found
         else:
             self._facts.clear()
+            self._plans.clear()
             self._facts_of = mirror
         sender = url = auth = None
         for token in token_candidates(token_from_header(authorization)):
@@ -172,7 +181,18 @@ class PgPlatformStore:
 
     def forget_route_facts(self) -> None:
         self._facts.clear()
+        self._plans.clear()
         self._facts_of = None
+
+    def forward_plan(self, key: PlanKey) -> ForwardPlan | None:
+        """The plan kept for ``key`` while the mirror it was made from is current (plans that
+        depend on the registry's LMDB data, service copies, are not kept on this backend)."""
+        return self._plans.get(key) if self.mirror is self._facts_of else None
+
+    def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:
+        if len(self._plans) >= FACTS_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[key] = plan
 
     @property
     def facts_generation(self) -> bytes | None:

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from ocn_core.ocpi import authorization_header, token_candidates, token_from_header
+from ocn_core.routing.table import ModuleRoute
 from ocn_core.state import codec
 from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
@@ -33,6 +34,20 @@ class RouteFacts(NamedTuple):
     receiver_version: str = ""
 
 
+class ForwardPlan(NamedTuple):
+    """A plain forward, decided once per routing generation (see ``hub.forward``): every check
+    of the request's sender, parties, receiver and module passed, and nothing else applies
+    (no OcnRules, signatures, service copies, bridging or response_url rewrite)."""
+
+    url: str  # the receiver's endpoint for (module, interface)
+    auth: str  # the receiver's Authorization value
+    row: ModuleRoute
+
+
+# Authorization, both party pairs, module, interface, version, method
+PlanKey = tuple[str | int, ...]
+
+
 class RoleConflict(Exception):
     """A role being registered belongs to another platform already."""
 
@@ -45,6 +60,7 @@ class PlatformStore:
     def __init__(self, store: Store) -> None:
         self._facts: dict[_FactsKey, RouteFacts] = {}
         self._facts_gen: bytes | None = b"-"  # the routing generation the memo is valid for
+        self._plans: dict[PlanKey, ForwardPlan] = {}  # kept and dropped with the facts
         self._token_keys: dict[str, tuple[bytes, ...]] = {}  # Authorization -> token C keys
         self.store = store
         self.env = store.env
@@ -111,12 +127,26 @@ class PlatformStore:
                     return found
             else:
                 self._facts.clear()
+                self._plans.clear()
                 self._facts_gen = generation
             facts = self._read_facts(txn, authorization, from_key, to_key, module, interface)
         if len(self._facts) >= FACTS_CACHE_SIZE:
             self._facts.clear()
         self._facts[key] = facts
         return facts
+
+    def forward_plan(self, key: PlanKey) -> ForwardPlan | None:
+        """The plan kept for ``key``, while the routing generation it was made in holds."""
+        with self.env.begin() as txn:
+            if txn.get(ROUTING_GENERATION, db=self._meta) != self._facts_gen:
+                return None  # the next route_facts drops the plans with the facts
+        return self._plans.get(key)
+
+    def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:
+        """Keep ``plan``, made from route facts of the memo's generation."""
+        if len(self._plans) >= FACTS_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[key] = plan
 
     @property
     def facts_generation(self) -> bytes | None:
@@ -129,6 +159,7 @@ class PlatformStore:
     def forget_route_facts(self) -> None:
         """Drop the memo: the next decision reads LMDB (the cold path, as after a write)."""
         self._facts.clear()
+        self._plans.clear()
         self._facts_gen = b"-"
 
     def _read_facts(

@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 
 from ocn_core.config import Settings
 from ocn_core.registry import LocalRegistry, RegistryCache
+from ocn_core.routing import module_route
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord, codec
 from ocn_core.state.backend import NodeState, lmdb_state, open_state
 from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
+from ocn_core.state.platforms import ForwardPlan
 from ocn_core.state.records import EndpointRecord
 from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules
 from ocn_core.store import Store
@@ -366,16 +368,25 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
     args = ("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
     warm = [w.route_facts(*args) for w in workers]
     assert warm[0].receiver == "cpo"
+    plan_key = ("Token c-msp", "DE", "MSP", "CH", "CPO", "locations", 1, "2.2.1", "GET")
+    row = module_route("locations", "SENDER", "2.2.1")
+    assert row is not None
+    plan = ForwardPlan("http://cpo/locations", "Token b", row)
+    for w in workers:  # plans are kept and dropped with the facts they were made from
+        assert w.forward_plan(plan_key) is None
+        w.keep_forward_plan(plan_key, plan)
 
     _in_other_process(store, "bookkeeping")  # proxy write, status, token A, registry status
     assert [w.route_facts(*args) for w in workers] == warm
     assert all(w.route_facts(*args) is m for w, m in zip(workers, warm, strict=True))
+    assert all(w.forward_plan(plan_key) is plan for w in workers)
 
     with store.env.begin() as txn:
         generation = store.routing_generation(txn)
     _in_other_process(store, "registry")  # a registry entry changes the generation
     with store.env.begin() as txn:
         assert store.routing_generation(txn) != generation
+    assert [w.forward_plan(plan_key) for w in workers] == [None, None]
     warm = [w.route_facts(*args) for w in workers]  # refilled (same answers)
 
     _in_other_process(store, "platform")  # the CPO re-registered as another platform
