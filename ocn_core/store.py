@@ -8,6 +8,7 @@ durable before the caller acknowledges it.
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ DEFAULT_MAP_SIZE = 4 << 30  # 4 GiB of address space; the file grows only as dat
 MAX_DBS = 64
 SCHEMA_VERSION = b"1"
 ROUTING_GENERATION = b"routing_generation"  # in "meta": bumped by every write routing reads
+GENERATION_FILE = "routing-generation"  # the generation announced to every process (8 bytes)
+NO_GENERATION = bytes(8)  # the generation before the first routing write
 
 
 class Store:
@@ -38,6 +41,7 @@ class Store:
         )
         self._dbs: dict[bytes, Any] = {}
         self._meta = self.db("meta")
+        self._announced = _shared_word(self.path / GENERATION_FILE)
         self._check_schema()
 
     def db(self, name: str) -> Any:
@@ -59,6 +63,8 @@ class Store:
                 raise RuntimeError(
                     f"LMDB at {self.path} has schema {found!r}, this node needs {SCHEMA_VERSION!r}"
                 )
+            # under the writers' lock: no bump of another process can be overwritten
+            self._announced[:] = txn.get(ROUTING_GENERATION) or NO_GENERATION
 
     def routing_generation(self, txn: Any) -> bytes | None:
         """The routing generation seen by ``txn`` (None before the first routing write).
@@ -70,10 +76,34 @@ class Store:
         return txn.get(ROUTING_GENERATION, db=self._meta)  # type: ignore[no-any-return]
 
     def bump_routing_generation(self, txn: Any) -> None:
-        """Mark a routing change inside the write transaction ``txn`` (any process sees it)."""
+        """Mark a routing change inside the write transaction ``txn`` (any process sees it).
+
+        The new generation is announced (:meth:`announced_generation`) before it commits, so
+        a memo whose generation still equals the announced one cannot be older than LMDB.
+        """
         raw = txn.get(ROUTING_GENERATION, db=self._meta)
         n = int.from_bytes(raw, "big") + 1 if raw else 1
-        txn.put(ROUTING_GENERATION, n.to_bytes(8, "big"), db=self._meta)
+        new = n.to_bytes(8, "big")
+        self._announced[:] = new
+        txn.put(ROUTING_GENERATION, new, db=self._meta)
+
+    def announced_generation(self) -> bytes:
+        """The routing generation last announced by a writer of any process, without a read
+        transaction: equal to the one a memo was read under, the memo holds (while a write is
+        under way, or after one was aborted, it is ahead of LMDB: then read LMDB)."""
+        return self._announced[:]
 
     def close(self) -> None:
+        self._announced.close()
         self.env.close()
+
+
+def _shared_word(path: Path) -> mmap.mmap:
+    """Eight bytes in ``path`` (created zeroed), mapped shared: every process sees each write."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < len(NO_GENERATION):
+            os.ftruncate(fd, len(NO_GENERATION))
+        return mmap.mmap(fd, len(NO_GENERATION))
+    finally:
+        os.close(fd)

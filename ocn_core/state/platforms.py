@@ -20,7 +20,7 @@ from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
 from ocn_core.state.rules import NO_RULES, RULES_DB, Rules
 from ocn_core.state.rules import decode as decode_rules
-from ocn_core.store import ROUTING_GENERATION, Store
+from ocn_core.store import NO_GENERATION, ROUTING_GENERATION, Store
 
 
 class RouteFacts(NamedTuple):
@@ -136,10 +136,12 @@ class PlatformStore:
         return facts
 
     def forward_plan(self, key: PlanKey) -> ForwardPlan | None:
-        """The plan kept for ``key``, while the routing generation it was made in holds."""
-        with self.env.begin() as txn:
-            if txn.get(ROUTING_GENERATION, db=self._meta) != self._facts_gen:
-                return None  # the next route_facts drops the plans with the facts
+        """The plan kept for ``key``, while the routing generation it was made in holds (asked
+        of the announced generation first: no read transaction while nothing changed)."""
+        if self.store.announced_generation() != (self._facts_gen or NO_GENERATION):
+            with self.env.begin() as txn:
+                if txn.get(ROUTING_GENERATION, db=self._meta) != self._facts_gen:
+                    return None  # the next route_facts drops the plans with the facts
         return self._plans.get(key)
 
     def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:

@@ -343,6 +343,8 @@ def _other_worker(path: str, action: str) -> None:
         platforms.issue_token_a([{"country_code": "NL", "party_id": "ABC", "role": ""}], 60)
         with RegistryCache(store).writer() as w:
             w.set_status(last_error="chain down", stale=True)
+    elif action == "open":  # opening is the action
+        pass
     elif action == "platform":
         platforms.register(None, _platform("cpo2", ("CPO", "CH", "CPO")), "c-cpo2", "cpo")
     elif action == "registry":
@@ -391,6 +393,35 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
 
     _in_other_process(store, "platform")  # the CPO re-registered as another platform
     assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
+
+
+def test_announced_generation_runs_ahead_of_lmdb_never_behind(store: Store) -> None:
+    platforms = PlatformStore(store)
+    platforms.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
+    platforms.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
+    facts = platforms.route_facts("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
+    row = module_route("locations", "SENDER", "2.2.1")
+    assert row is not None
+    assert facts.url is not None
+    assert facts.auth is not None
+    key = ("Token c-msp", "DE", "MSP", "CH", "CPO", "locations", 1, "2.2.1", "GET")
+    plan = ForwardPlan(facts.url, facts.auth, row)
+    platforms.keep_forward_plan(key, plan)
+    with store.env.begin() as txn:
+        committed = store.routing_generation(txn)
+    assert store.announced_generation() == committed
+
+    txn = store.env.begin(write=True)
+    store.bump_routing_generation(txn)  # announced, then the write is aborted
+    txn.abort()
+    assert store.announced_generation() > committed  # ahead: readers ask LMDB (unchanged)
+    assert platforms.forward_plan(key) is plan
+
+    _in_other_process(store, "open")  # a process opening the store re-announces LMDB's
+    assert store.announced_generation() == committed
+    platforms.delete("cpo")  # a committed routing write: announced first, the plan is dropped
+    assert store.announced_generation() > committed
+    assert platforms.forward_plan(key) is None
 
 
 @settings(max_examples=300, deadline=None)
