@@ -210,6 +210,18 @@ cpdef list relay_headers(object req, list received):
     return out
 
 
+cpdef Py_ssize_t header_index(list headers, str lower_name):
+    cdef Py_ssize_t i, size = len(lower_name)
+    cdef tuple item
+    cdef str key
+    for i in range(len(headers)):
+        item = <tuple> headers[i]
+        key = <str> item[0]
+        if len(key) == size and key.lower() == lower_name:
+            return i
+    return -1
+
+
 cdef inline void _header_lines(list parts, list headers):
     """``name: value`` CRLF per header, appended to ``parts``."""
     cdef tuple item

@@ -7,12 +7,14 @@ envelope status and builds the requester's headers; these run on every routed re
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ocn_core.errors import BadResponse
-from ocn_core.model import RouteRequest
+
+if TYPE_CHECKING:  # (model imports this twin through ocn_core.wire for header_index)
+    from ocn_core.model import RouteRequest
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
@@ -123,6 +125,15 @@ def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tu
         if name.lower() in PASSED_HEADERS:
             out.append((name, value))
     return out
+
+
+def header_index(headers: list[tuple[str, str]], lower_name: str) -> int:
+    """Index of the first header named ``lower_name`` (given in lower case), or -1."""
+    size = len(lower_name)
+    for i, (key, _) in enumerate(headers):
+        if len(key) == size and key.lower() == lower_name:
+            return i
+    return -1
 
 
 def response_bytes(

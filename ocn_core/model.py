@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ocn_core._route_kind import RouteKind  # generated from the proto (tools/gen_protos.py)
+from ocn_core.wire import header_index  # (compiled or pure twin)
 
 # RouteKind by value, for decoding by tuple index (values the proto leaves unused: UNSPECIFIED)
 KINDS_BY_VALUE: tuple[RouteKind, ...] = tuple(
@@ -104,12 +105,3 @@ def find_header(headers: list[tuple[str, str]], name: str) -> str | None:
     """First value of header ``name`` (case-insensitive) in a list of pairs."""
     at = header_index(headers, name.lower())
     return headers[at][1] if at >= 0 else None
-
-
-def header_index(headers: list[tuple[str, str]], lower_name: str) -> int:
-    """Index of the first header named ``lower_name`` (given in lower case), or -1."""
-    size = len(lower_name)
-    for i, (key, _) in enumerate(headers):
-        if len(key) == size and key.lower() == lower_name:
-            return i
-    return -1

@@ -11,6 +11,7 @@ from ocn_core import _ext, _wire_ref
 if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks a twin
     from ocn_core._wire_ref import (
         envelope_status,
+        header_index,
         outbound_headers,
         relay_headers,
         request_bytes,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks
 else:
     _impl = _ext.load("wire", "ocn_core._wire_cy", _wire_ref)
     envelope_status = _impl.envelope_status
+    header_index = _impl.header_index
     outbound_headers = _impl.outbound_headers
     relay_headers = _impl.relay_headers
     request_bytes = _impl.request_bytes
@@ -61,6 +63,7 @@ def request_id() -> str:
 __all__ = [
     "PASSED_HEADERS",
     "envelope_status",
+    "header_index",
     "outbound_headers",
     "parse_envelope",
     "relay_headers",

@@ -19,7 +19,7 @@ from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, R
 from ocn_core.routing import match
 from ocn_core.views import to_json
 from ocpi_gateway.core_client import CoreClient, InProcessCore
-from ocpi_gateway.http_server import Request, Response
+from ocpi_gateway.http_server import Answer, Request, Response
 from ocpi_gateway.openapi import OPENAPI_PATH, document_bytes
 
 log = structlog.get_logger("ocpi_gateway.access")
@@ -45,7 +45,7 @@ class Gateway:
         # shared state read at scrape time (registry, proxies); a remote core reports its own
         self.state = core.engine if isinstance(core, InProcessCore) else None
 
-    def handle(self, request: Request) -> Awaitable[Response]:
+    def handle(self, request: Request) -> Awaitable[Answer]:
         """The server's handler (a plain function: OCPI requests skip one coroutine frame)."""
         if request.path.startswith("/ocpi/"):
             return self._ocpi(request)
@@ -96,7 +96,7 @@ class Gateway:
         body = {"status": details.get("status", "ok"), "worker_pid": os.getpid(), **details}
         return Response(200, [JSON], orjson.dumps(body))
 
-    async def _ocpi(self, request: Request) -> Response:
+    async def _ocpi(self, request: Request) -> Answer:
         started = time.perf_counter()
         found = match(request.method, request.path)
         if found is None:
@@ -129,7 +129,7 @@ class Gateway:
                                resp.status, resp.ocpi_status, resp.error_reason,
                                frm.country_code, frm.party_id, to.country_code, to.party_id,
                                time.perf_counter() - started)  # fmt: skip
-        return Response(resp.status, resp.headers, resp.body)
+        return resp  # (the server writes its status, headers and body)
 
     async def _ocn_message(self, request: Request) -> Response:
         """Another node's signed message: the engine verifies it over the raw body."""

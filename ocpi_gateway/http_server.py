@@ -20,7 +20,7 @@ import resource
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httptools
 import structlog
@@ -96,7 +96,16 @@ class Response:
     body: bytes = b""
 
 
-Handler = Callable[[Request], Awaitable[Response]]  # may return a coroutine or any awaitable
+class Answer(Protocol):
+    """What a handler returns: a :class:`Response`, or any object with its three fields (the
+    gateway returns the engine's RouteResponse as it is)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+Handler = Callable[[Request], Awaitable[Answer]]  # may return a coroutine or any awaitable
 # (HTTP status, message, headers parsed so far) -> the refusal to send before closing
 Refuse = Callable[[int, str, dict[str, str]], Response]
 
@@ -389,7 +398,7 @@ class HttpProtocol(asyncio.Protocol):
         finally:
             self.busy = False
 
-    def _write(self, response: Response, keep_alive: bool = True) -> None:
+    def _write(self, response: Answer, keep_alive: bool = True) -> None:
         if self.transport is None:
             return
         status = response.status

@@ -134,6 +134,8 @@ def test_header_twins_agree(frm: PartyRef, to: PartyRef, corr: str, rid: str, ct
         req, auth, body, sig, "id"
     )
     assert cy.relay_headers(req, received) == _wire_ref.relay_headers(req, received)
+    for name in ("link", "location", "kink", "x-limit"):
+        assert cy.header_index(received, name) == _wire_ref.header_index(received, name)
 
 
 @needs_cy
