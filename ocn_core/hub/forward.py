@@ -141,7 +141,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
 
     A request whose decision was made before, in the same routing generation, and came out a
     plain forward (:class:`ForwardPlan`) is sent without deciding again; only what differs per
-    request (ids present, no signature, the partner limits) is checked.
+    request (ids present, the partner limits, the request's signature) is checked.
     """
     if req.kind is RouteKind.MODULE and not origin:
         key = plan_key(req)
@@ -152,12 +152,13 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
             and req.correlation_id
             and req.has_from
             and req.has_to
-            and not req.ocn_signature
         ):
             if ctx.hub.limits.active:
                 ctx.hub.limits.admit(req.from_party.key, len(req.body))
+            if req.ocn_signature or ctx.settings.signatures:
+                signatures.verify_request(ctx, req)
             target = target_url(plan.url, req.path_suffix, req.query)
-            resp = await send(ctx, req, req.method, target, plan.auth, req.body)
+            resp = await send(ctx, req, req.method, target, plan.auth, req.body, req.ocn_signature)
             return proxying.proxy_response_headers(ctx, req, plan.row, resp)
     interface = req.interface_role.ocpi
     row = (
@@ -206,7 +207,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     elif (
         row is not None
         and not origin
-        and not (copied or notary is not None or row.response_url or rules is not NO_RULES)
+        and not (copied or row.response_url or rules is not NO_RULES)
         and (ctx.copies is None or ctx.platforms.facts_generation != b"-")
     ):  # a plain forward: the next request like this one skips the decision
         ctx.platforms.keep_forward_plan(plan_key(req), ForwardPlan(url, auth, row))

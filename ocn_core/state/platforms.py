@@ -37,7 +37,8 @@ class RouteFacts(NamedTuple):
 class ForwardPlan(NamedTuple):
     """A plain forward, decided once per routing generation (see ``hub.forward``): every check
     of the request's sender, parties, receiver and module passed, and nothing else applies
-    (no OcnRules, signatures, service copies, bridging or response_url rewrite)."""
+    (no OcnRules, service copies, bridging or response_url rewrite; a signature is checked
+    per request)."""
 
     url: str  # the receiver's endpoint for (module, interface)
     auth: str  # the receiver's Authorization value

@@ -185,3 +185,31 @@ async def test_rewritten_query_response_url_is_stashed_and_re_signed(hub: Signed
     headers = {k.lower(): v for k, v in got.headers.items()}
     forwarded.verify(signing.request_values(headers, params, None))
     assert forwarded.rewrites[0].rewritten_fields == {"$['params']['response_url']": original}
+
+
+async def test_a_planned_forward_still_checks_every_signature(hub: SignedHub) -> None:
+    """Once a signed request has left a forward plan, each refusal is the same as before it."""
+    path, stranger = "/ocpi/sender/2.2.1/locations/L1", secrets.token_bytes(32)
+    variants = {
+        "missing": lambda: hub.msp.routing_headers(to=CPO),
+        "modified": lambda: {**_signed_headers(hub, None, None), "X-Correlation-ID": "changed"},
+        "wrong signatory": lambda: _signed_headers(hub, None, None, key=stranger),
+        "garbage": lambda: {**hub.msp.routing_headers(to=CPO), "OCN-Signature": "not-base64!"},
+    }
+
+    async def answers() -> dict[str, tuple[Any, ...]]:
+        found = {}
+        for name, headers in variants.items():
+            sent = len(hub.cpo.received)
+            status, answer, _ = await _send(hub, "GET", path, headers())
+            forwarded = len(hub.cpo.received) - sent
+            found[name] = (status, answer["status_code"], answer["status_message"], forwarded)
+        return found
+
+    hub.node.engine.ctx.platforms.forget_route_facts()
+    cold = await answers()
+    status, answer, _ = await _send(hub, "GET", path, _signed_headers(hub, None, None))
+    assert (status, answer["status_code"]) == (200, 1000), answer
+    warm = await answers()
+    assert warm == cold
+    assert {v[3] for v in warm.values()} == {0}  # none reached the receiver
