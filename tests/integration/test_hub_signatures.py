@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,7 +190,7 @@ async def test_rewritten_query_response_url_is_stashed_and_re_signed(hub: Signed
 async def test_a_planned_forward_still_checks_every_signature(hub: SignedHub) -> None:
     """Once a signed request has left a forward plan, each refusal is the same as before it."""
     path, stranger = "/ocpi/sender/2.2.1/locations/L1", secrets.token_bytes(32)
-    variants = {
+    variants: dict[str, Callable[[], dict[str, str]]] = {
         "missing": lambda: hub.msp.routing_headers(to=CPO),
         "modified": lambda: {**_signed_headers(hub, None, None), "X-Correlation-ID": "changed"},
         "wrong signatory": lambda: _signed_headers(hub, None, None, key=stranger),
