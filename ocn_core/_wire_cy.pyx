@@ -7,7 +7,9 @@ header and request builders are the same steps without the interpreter loop.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from ocn_core._wire_ref import PASSED_HEADERS, parse_status
+import os
+
+from ocn_core._wire_ref import PASSED_HEADERS, POOL_BYTES, parse_status
 
 cdef tuple _PASSED = PASSED_HEADERS
 cdef frozenset _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -170,6 +172,23 @@ cpdef str request_id_of(bytes raw):
             out[o] = _VARIANT[(b >> 4) & 3]
         o += 2
     return out[:36].decode("ascii")
+
+
+cdef class RequestIds:
+    cdef bytes block
+    cdef Py_ssize_t at
+
+    def __init__(self):
+        self.block, self.at = b"", 0
+
+    def next(self):
+        if self.at >= PyBytes_GET_SIZE(self.block):
+            self.block, self.at = os.urandom(POOL_BYTES), 0
+        self.at += 16
+        return request_id_of(self.block[self.at - 16 : self.at])
+
+    def reset(self):
+        self.block, self.at = b"", 0
 
 
 cpdef list outbound_headers(object req, str auth, bytes body, str signature, str request_id):

@@ -6,6 +6,7 @@ envelope status and builds the requester's headers; these run on every routed re
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,27 @@ def request_id_of(raw: bytes) -> str:
     """The UUID4 string (``X-Request-ID``) made of 16 random bytes ``raw``."""
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+POOL_BYTES = 4096  # random bytes read from the OS at once: 256 request ids per getrandom call
+
+
+class RequestIds:
+    """Random UUID4 strings from ``os.urandom`` read in blocks; :meth:`reset` (in a forked
+    child) drops the block, so that processes never share ids."""
+
+    def __init__(self) -> None:
+        self.block, self.at = b"", 0
+
+    def next(self) -> str:
+        at = self.at
+        if at >= len(self.block):
+            self.block, at = os.urandom(POOL_BYTES), 0
+        self.at = at + 16
+        return request_id_of(self.block[at : at + 16])
+
+    def reset(self) -> None:
+        self.block, self.at = b"", 0
 
 
 def outbound_headers(

@@ -10,6 +10,7 @@ from ocn_core import _ext, _wire_ref
 
 if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks a twin
     from ocn_core._wire_ref import (
+        RequestIds,
         envelope_status,
         header_index,
         outbound_headers,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks
     )
 else:
     _impl = _ext.load("wire", "ocn_core._wire_cy", _wire_ref)
+    RequestIds = _impl.RequestIds
     envelope_status = _impl.envelope_status
     header_index = _impl.header_index
     outbound_headers = _impl.outbound_headers
@@ -31,33 +33,9 @@ else:
 PASSED_HEADERS = _wire_ref.PASSED_HEADERS
 parse_envelope = _wire_ref.parse_envelope  # a full parse (orjson): one twin serves
 status_of = _wire_ref.status_of
-_POOL_BYTES = 4096  # random bytes read from the OS at once: 256 request ids per getrandom call
-
-
-class _RandomPool:
-    """``os.urandom`` read in blocks; emptied in a forked child so workers never share ids."""
-
-    def __init__(self) -> None:
-        self.block, self.at = b"", 0
-
-    def take16(self) -> bytes:
-        at = self.at
-        if at >= len(self.block):
-            self.block, at = os.urandom(_POOL_BYTES), 0
-        self.at = at + 16
-        return self.block[at : at + 16]
-
-    def reset(self) -> None:
-        self.block, self.at = b"", 0
-
-
-_pool = _RandomPool()
-os.register_at_fork(after_in_child=_pool.reset)
-
-
-def request_id() -> str:
-    """A random UUID4 string (``X-Request-ID``) from the OS's CSPRNG."""
-    return request_id_of(_pool.take16())
+_ids = RequestIds()
+os.register_at_fork(after_in_child=_ids.reset)
+request_id = _ids.next  # a random UUID4 string (X-Request-ID) from the OS's CSPRNG
 
 
 __all__ = [

@@ -277,7 +277,7 @@ async def send(
 
     Transport failures propagate (the engine answers them with 4002/4003).
     """
-    headers = outbound_headers(req, auth, body, signature)
+    headers = wire.outbound_headers(req, auth, body, signature, wire.request_id())
     timeout = ctx.settings.forward_timeout
     return relay(ctx, req, await ctx.transport.request(method, url, headers, body, timeout))
 
