@@ -229,15 +229,12 @@ cpdef list relay_headers(object req, list received):
     return out
 
 
-cpdef Py_ssize_t header_index(list headers, str lower_name):
-    cdef Py_ssize_t i, size = len(lower_name)
-    cdef tuple item
-    cdef str key
-    for i in range(len(headers)):
-        item = <tuple> headers[i]
-        key = <str> item[0]
+cpdef Py_ssize_t header_index(object headers, str lower_name):
+    cdef Py_ssize_t i = 0, size = len(lower_name)
+    for key, _ in headers:  # (any iterable of pairs, as the pure twin takes)
         if len(key) == size and key.lower() == lower_name:
             return i
+        i += 1
     return -1
 
 

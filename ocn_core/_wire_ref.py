@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -149,7 +150,7 @@ def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tu
     return out
 
 
-def header_index(headers: list[tuple[str, str]], lower_name: str) -> int:
+def header_index(headers: Iterable[Sequence[str]], lower_name: str) -> int:
     """Index of the first header named ``lower_name`` (given in lower case), or -1."""
     size = len(lower_name)
     for i, (key, _) in enumerate(headers):

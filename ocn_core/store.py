@@ -100,7 +100,7 @@ class Store:
 
 def _shared_word(path: Path) -> mmap.mmap:
     """Eight bytes in ``path`` (created zeroed), mapped shared: every process sees each write."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # (as LMDB's own files)
     try:
         if os.fstat(fd).st_size < len(NO_GENERATION):
             os.ftruncate(fd, len(NO_GENERATION))

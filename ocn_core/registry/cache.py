@@ -55,6 +55,7 @@ class RegistryCache:
                     )
                 for db in (*c.DATA_DBS, c.DB_META):
                     txn.drop(self.store.db(db), delete=False)
+                self.store.bump_routing_generation(txn)  # every entry is gone: so are memos
             txn.put(c.META_LAYOUT, c.LAYOUT)
 
     # --- routing lookups ----------------------------------------------------------------------

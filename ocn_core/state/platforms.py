@@ -47,6 +47,7 @@ class ForwardPlan(NamedTuple):
 
 # Authorization, both party pairs, module, interface, version, method
 PlanKey = tuple[str | int, ...]
+PLAN_RECHECK_S = 1.0  # forward plans read LMDB's routing generation at least this often
 
 
 class RoleConflict(Exception):
@@ -62,6 +63,7 @@ class PlatformStore:
         self._facts: dict[_FactsKey, RouteFacts] = {}
         self._facts_gen: bytes | None = b"-"  # the routing generation the memo is valid for
         self._plans: dict[PlanKey, ForwardPlan] = {}  # kept and dropped with the facts
+        self._plans_checked = 0.0  # when forward_plan last read LMDB's generation
         self._token_keys: dict[str, tuple[bytes, ...]] = {}  # Authorization -> token C keys
         self.store = store
         self.env = store.env
@@ -137,12 +139,21 @@ class PlatformStore:
         return facts
 
     def forward_plan(self, key: PlanKey) -> ForwardPlan | None:
-        """The plan kept for ``key``, while the routing generation it was made in holds (asked
-        of the announced generation first: no read transaction while nothing changed)."""
-        if self.store.announced_generation() != (self._facts_gen or NO_GENERATION):
+        """The plan kept for ``key``, while the routing generation it was made in holds.
+
+        Asked of the announced generation: no read transaction while nothing changed. LMDB is
+        read when the two differ, and at least once a second anyway (a writer that does not
+        announce, such as an older release during an upgrade, is seen within that second).
+        """
+        now = time.monotonic()
+        if (
+            self.store.announced_generation() != (self._facts_gen or NO_GENERATION)
+            or now >= self._plans_checked + PLAN_RECHECK_S
+        ):
             with self.env.begin() as txn:
                 if txn.get(ROUTING_GENERATION, db=self._meta) != self._facts_gen:
                     return None  # the next route_facts drops the plans with the facts
+            self._plans_checked = now
         return self._plans.get(key)
 
     def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:

@@ -21,12 +21,13 @@ from ocn_core.config import Settings
 from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.routing import module_route
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord, codec
+from ocn_core.state import platforms as platforms_module
 from ocn_core.state.backend import NodeState, lmdb_state, open_state
 from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
 from ocn_core.state.platforms import ForwardPlan
 from ocn_core.state.records import EndpointRecord
 from ocn_core.state.rules import BLACKLIST, NO_RULES, RuleEntry, Rules
-from ocn_core.store import Store
+from ocn_core.store import ROUTING_GENERATION, Store
 
 OpenReplica = Callable[[], NodeState]  # a new worker (LMDB) or replica (PostgreSQL) of one node
 
@@ -395,7 +396,9 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
     assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
 
 
-def test_announced_generation_runs_ahead_of_lmdb_never_behind(store: Store) -> None:
+def test_announced_generation_runs_ahead_of_lmdb_never_behind(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     platforms = PlatformStore(store)
     platforms.register(None, _platform("cpo", ("CPO", "CH", "CPO")), "c-cpo")
     platforms.register(None, _platform("msp", ("EMSP", "DE", "MSP")), "c-msp")
@@ -419,6 +422,18 @@ def test_announced_generation_runs_ahead_of_lmdb_never_behind(store: Store) -> N
 
     _in_other_process(store, "open")  # a process opening the store re-announces LMDB's
     assert store.announced_generation() == committed
+
+    # a writer that does not announce (an older release): seen within PLAN_RECHECK_S
+    monkeypatch.setattr(platforms_module, "PLAN_RECHECK_S", 0.05)
+    assert platforms.forward_plan(key) is plan
+    with store.env.begin(write=True) as txn:
+        txn.put(ROUTING_GENERATION, b"\xff" * 8, db=store.db("meta"))
+    time.sleep(0.06)
+    assert platforms.forward_plan(key) is None
+    with store.env.begin(write=True) as txn:  # back, for the committed write below
+        txn.put(ROUTING_GENERATION, committed, db=store.db("meta"))
+    assert platforms.route_facts("Token c-msp", "DEMSP", "CHCPO", "locations", "SENDER")
+    platforms.keep_forward_plan(key, plan)
     platforms.delete("cpo")  # a committed routing write: announced first, the plan is dropped
     assert store.announced_generation() > committed
     assert platforms.forward_plan(key) is None
