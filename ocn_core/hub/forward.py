@@ -143,8 +143,8 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     plain forward (:class:`ForwardPlan`) is sent without deciding again; only what differs per
     request (ids present, the partner limits, the request's signature) is checked.
     """
-    if req.kind is RouteKind.MODULE and not origin:
-        key = plan_key(req)
+    key = plan_key(req) if req.kind is RouteKind.MODULE and not origin else None
+    if key is not None:
         plan = ctx.platforms.forward_plan(key)
         if (
             plan is not None
@@ -205,12 +205,12 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
     if bridging:  # parties on different OCPI versions (never same-version traffic)
         body, signature = bridged.request(ctx, req, notary, *versions)
     elif (
-        row is not None
-        and not origin
+        key is not None
+        and row is not None
         and not (copied or row.response_url or rules is not NO_RULES)
         and (ctx.copies is None or ctx.platforms.facts_generation != b"-")
     ):  # a plain forward: the next request like this one skips the decision
-        ctx.platforms.keep_forward_plan(plan_key(req), ForwardPlan(url, auth, row))
+        ctx.platforms.keep_forward_plan(key, ForwardPlan(url, auth, row))
     resp = await send(ctx, req, req.method, target_url(url, req.path_suffix, query), auth, body,
                       signature)  # fmt: skip
     if bridging and versions[0]:  # (to another node: its own node translates the answer)
@@ -277,7 +277,7 @@ async def send(
 
     Transport failures propagate (the engine answers them with 4002/4003).
     """
-    headers = wire.outbound_headers(req, auth, body, signature, wire.request_id())
+    headers = outbound_headers(req, auth, body, signature)
     timeout = ctx.settings.forward_timeout
     return relay(ctx, req, await ctx.transport.request(method, url, headers, body, timeout))
 

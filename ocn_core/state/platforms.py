@@ -47,7 +47,7 @@ class ForwardPlan(NamedTuple):
 
 # Authorization, both party pairs, module, interface, version, method
 PlanKey = tuple[str | int, ...]
-PLAN_RECHECK_S = 1.0  # forward plans read LMDB's routing generation at least this often
+MEMO_RECHECK_S = 1.0  # the memos read LMDB's routing generation at least this often
 
 
 class RoleConflict(Exception):
@@ -63,7 +63,7 @@ class PlatformStore:
         self._facts: dict[_FactsKey, RouteFacts] = {}
         self._facts_gen: bytes | None = b"-"  # the routing generation the memo is valid for
         self._plans: dict[PlanKey, ForwardPlan] = {}  # kept and dropped with the facts
-        self._plans_checked = 0.0  # when forward_plan last read LMDB's generation
+        self._memo_checked = 0.0  # when LMDB's routing generation was last read
         self._token_keys: dict[str, tuple[bytes, ...]] = {}  # Authorization -> token C keys
         self.store = store
         self.env = store.env
@@ -122,16 +122,15 @@ class PlatformStore:
         registration tokens and status bookkeeping leave the memo warm.
         """
         key = (authorization, from_key, to_key, module, interface)
+        if self._announced_holds():
+            found = self._facts.get(key)
+            if found is not None:
+                return found
         with self.env.begin() as txn:
-            generation = txn.get(ROUTING_GENERATION, db=self._meta)  # Store.routing_generation
-            if generation == self._facts_gen:
+            if self._sync_generation(txn):
                 found = self._facts.get(key)
                 if found is not None:
                     return found
-            else:
-                self._facts.clear()
-                self._plans.clear()
-                self._facts_gen = generation
             facts = self._read_facts(txn, authorization, from_key, to_key, module, interface)
         if len(self._facts) >= FACTS_CACHE_SIZE:
             self._facts.clear()
@@ -139,22 +138,33 @@ class PlatformStore:
         return facts
 
     def forward_plan(self, key: PlanKey) -> ForwardPlan | None:
-        """The plan kept for ``key``, while the routing generation it was made in holds.
-
-        Asked of the announced generation: no read transaction while nothing changed. LMDB is
-        read when the two differ, and at least once a second anyway (a writer that does not
-        announce, such as an older release during an upgrade, is seen within that second).
-        """
-        now = time.monotonic()
-        if (
-            self.store.announced_generation() != (self._facts_gen or NO_GENERATION)
-            or now >= self._plans_checked + PLAN_RECHECK_S
-        ):
+        """The plan kept for ``key``, while the routing generation it was made in holds."""
+        if not self._announced_holds():
             with self.env.begin() as txn:
-                if txn.get(ROUTING_GENERATION, db=self._meta) != self._facts_gen:
-                    return None  # the next route_facts drops the plans with the facts
-            self._plans_checked = now
+                if not self._sync_generation(txn):
+                    return None
         return self._plans.get(key)
+
+    def _announced_holds(self) -> bool:
+        """The memos' generation is still the announced one (no read transaction), and LMDB's
+        was read within MEMO_RECHECK_S (a writer that does not announce, such as an older
+        release during an upgrade, is seen within that time)."""
+        return (
+            self.store.announced_generation() == (self._facts_gen or NO_GENERATION)
+            and time.monotonic() < self._memo_checked + MEMO_RECHECK_S
+        )
+
+    def _sync_generation(self, txn: Any) -> bool:
+        """Read LMDB's routing generation in ``txn``; whether the memos still hold (when it
+        moved, they are dropped and restart at it)."""
+        generation = txn.get(ROUTING_GENERATION, db=self._meta)  # Store.routing_generation
+        self._memo_checked = time.monotonic()
+        if generation == self._facts_gen:
+            return True
+        self._facts.clear()
+        self._plans.clear()
+        self._facts_gen = generation
+        return False
 
     def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:
         """Keep ``plan``, made from route facts of the memo's generation."""

@@ -423,8 +423,8 @@ def test_announced_generation_runs_ahead_of_lmdb_never_behind(
     _in_other_process(store, "open")  # a process opening the store re-announces LMDB's
     assert store.announced_generation() == committed
 
-    # a writer that does not announce (an older release): seen within PLAN_RECHECK_S
-    monkeypatch.setattr(platforms_module, "PLAN_RECHECK_S", 0.05)
+    # a writer that does not announce (an older release): seen within MEMO_RECHECK_S
+    monkeypatch.setattr(platforms_module, "MEMO_RECHECK_S", 0.05)
     assert platforms.forward_plan(key) is plan
     with store.env.begin(write=True) as txn:
         txn.put(ROUTING_GENERATION, b"\xff" * 8, db=store.db("meta"))
