@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import httptools
 import structlog
 
+from ocn_core.adapters.write_burst import WriteBurst, write_burst
 from ocn_core.config import Settings
 from ocn_core.http11 import parse_request
 from ocn_core.wire import response_bytes
@@ -186,6 +187,7 @@ class HttpProtocol(asyncio.Protocol):
         self.on_close = on_close
         self.transport: asyncio.Transport | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.burst: WriteBurst  # the loop's, from connection_made
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
         self.headers: dict[str, str] = {}
@@ -214,6 +216,7 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()  # (asked once: each ask costs a getpid in 3.11)
+        self.burst = write_burst(self.loop)
         if not self.front.opened(self):
             headers = [("Retry-After", "1")]
             resp = self.front.refuse(503, "Too many open connections", {})
@@ -403,7 +406,12 @@ class HttpProtocol(asyncio.Protocol):
             return
         status = response.status
         line = STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n"
-        self.transport.write(response_bytes(line, response.headers, response.body, keep_alive))
+        data = response_bytes(line, response.headers, response.body, keep_alive)
+        if keep_alive:
+            self.burst.write(self.transport, data)
+        else:  # a close follows: out now, after what is queued
+            self.burst.flush()
+            self.transport.write(data)
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` after the answers already owed, read nothing more, close."""
@@ -423,6 +431,7 @@ class HttpProtocol(asyncio.Protocol):
         self.phase = _LINGER
         self._resume_reading()
         if self.transport is not None and self.transport.can_write_eof():
+            self.burst.flush()
             self.transport.write_eof()
         else:
             self._close()
@@ -471,6 +480,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _close(self) -> None:
         if self.transport is not None:
+            self.burst.flush()
             self.transport.close()
             self.transport = None
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from ocn_core.adapters.write_burst import WriteBurst, write_burst
 from ocn_core.http11 import parse_response
 from ocn_core.transport import HttpResult, TransportTimeout, TransportUnreachable
 from ocn_core.wire import request_bytes
@@ -29,6 +30,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.burst: WriteBurst  # the loop's, from connection_made
         self.parser = httptools.HttpResponseParser(self)
         self.future: asyncio.Future[HttpResult] | None = None
         self.headers: list[tuple[str, str]] = []
@@ -42,6 +44,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()  # (each ask costs a getpid in 3.11)
+        self.burst = write_burst(self.loop)
 
     def data_received(self, data: bytes) -> None:
         if not self.in_message and self.future is not None:
@@ -88,7 +91,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.future = self.loop.create_future()
         self.headers, self.body, self.headers_done = [], [], False
-        self.transport.write(payload)
+        self.burst.write(self.transport, payload)
         return self.future
 
     def timed_out(self, host: str) -> None:

