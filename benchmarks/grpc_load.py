@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.grpc_load TARGET KIND CONC SECONDS TOKEN_C`` prints one JSON line:
 calls, elapsed, client CPU and HdrHistogram percentiles (µs) of the per-call latency.
-Kinds: ``empty`` (the floor), ``route`` (locations GET forwarded to the upstream party),
+Kinds: ``empty`` (the floor of a call), ``hop`` (the floor of a forwarding Route: the empty call
+plus the upstream GET), ``route`` (locations GET forwarded to the upstream party),
 ``route-local`` (GET versions: answered by the engine itself), ``stream`` (``route`` calls
 multiplexed on one RouteStream).
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from benchmarks import stats
 from benchmarks.decision_bench import route_request
-from benchmarks.grpc_server import EMPTY_METHOD
+from benchmarks.grpc_server import EMPTY_METHOD, HOP_METHOD
 from ocn_core.model import RouteKind, RouteRequest
 from ocn_grpc.client import OcnClient
 
@@ -68,9 +69,9 @@ def _checked(
 async def main(target: str, kind: str, conc: int, seconds: float, token_c: str) -> dict[str, Any]:
     client = OcnClient(target)
     try:
-        if kind == "empty":
-            empty: Any = client.channel.unary_unary(EMPTY_METHOD)
-            return await _drive(lambda: empty(b""), conc, seconds)
+        if kind in ("empty", "hop"):
+            raw: Any = client.channel.unary_unary(EMPTY_METHOD if kind == "empty" else HOP_METHOD)
+            return await _drive(lambda: raw(b""), conc, seconds)
         make = (
             (lambda: _versions(token_c))
             if kind == "route-local"
