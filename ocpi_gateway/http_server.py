@@ -217,6 +217,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.loop = asyncio.get_running_loop()  # (asked once: each ask costs a getpid in 3.11)
         self.burst = write_burst(self.loop)
+        self.burst.connections += 1
         if not self.front.opened(self):
             headers = [("Retry-After", "1")]
             resp = self.front.refuse(503, "Too many open connections", {})
@@ -225,6 +226,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.burst.connections -= 1
         self.front.connections.discard(self)
         if self.write_paused is not None and not self.write_paused.done():
             self.write_paused.set_result(None)

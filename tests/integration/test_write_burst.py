@@ -23,7 +23,7 @@ async def _pair() -> tuple[asyncio.WriteTransport, socket.socket]:
     peer, _ = listener.accept()
     listener.close()
     peer.setblocking(False)
-    return transport, peer  # type: ignore[return-value]
+    return transport, peer
 
 
 def _received(peer: socket.socket) -> bytes:
@@ -50,8 +50,12 @@ async def _settle(peer: socket.socket, expected: int) -> bytes:
 
 @pytest.fixture
 async def pairs() -> AsyncIterator[list[tuple[asyncio.WriteTransport, socket.socket]]]:
+    """Two connections, with the loop's burst told that it serves two more."""
     made = [await _pair(), await _pair()]
+    burst = write_burst(asyncio.get_running_loop())
+    burst.connections += 2
     yield made
+    burst.connections -= 2
     for transport, peer in made:
         transport.close()
         peer.close()
@@ -100,6 +104,43 @@ async def test_a_closed_connection_loses_only_its_own_writes(pairs) -> None:  # 
     assert _received(peer_a) == b""
 
 
+async def test_with_one_connection_served_writes_go_out_at_once() -> None:
+    (a, peer_a) = await _pair()
+    burst = write_burst(asyncio.get_running_loop())
+    burst.connections += 1
+    try:
+        burst.write(a, b"now")
+        assert await _settle(peer_a, 3) == b"now"  # no pass needed to end
+    finally:
+        burst.connections -= 1
+        a.close()
+        peer_a.close()
+
+
+async def test_the_server_counts_the_connections_it_serves() -> None:
+    async def handler(request: Request) -> Response:
+        return Response(200, [], b"ok")
+
+    port = free_port()
+    server = await serve(handler, "127.0.0.1", port)
+    burst = write_burst(asyncio.get_running_loop())
+    try:
+        streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        for reader, writer in streams:  # one answer each: both connections are served
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await asyncio.wait_for(reader.readuntil(b"ok"), 5)).startswith(b"HTTP/1.1 200")
+        assert burst.connections == 2  # from now on their answers are held for the pass
+        for _, writer in streams:
+            writer.close()
+        for _ in range(200):
+            if burst.connections == 0:
+                break
+            await asyncio.sleep(0.005)
+        assert burst.connections == 0
+    finally:
+        server.close()
+
+
 async def test_one_burst_per_loop() -> None:
     loop = asyncio.get_running_loop()
     assert write_burst(loop) is write_burst(loop)
@@ -113,7 +154,9 @@ async def test_server_answers_keep_alive_then_close_in_order() -> None:
         return Response(200, [], request.path.encode())
 
     port = free_port()
-    server = await serve(handler, "127.0.0.1", port)  # type: ignore[arg-type]
+    server = await serve(handler, "127.0.0.1", port)
+    burst = write_burst(asyncio.get_running_loop())
+    burst.connections += 1  # as if it served another connection: this one's answers are held
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         pipelined = (
@@ -124,6 +167,7 @@ async def test_server_answers_keep_alive_then_close_in_order() -> None:
         data = await asyncio.wait_for(reader.read(-1), 5)
         writer.close()
     finally:
+        burst.connections -= 1
         server.close()
     bodies = [b"/n%d" % i for i in range(20)] + [b"/last"]
     positions = [data.index(body) for body in bodies]
