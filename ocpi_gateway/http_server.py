@@ -480,6 +480,10 @@ class HttpProtocol(asyncio.Protocol):
         else:
             self._close()
 
+    def close(self) -> None:
+        """Close the connection after the answers written so far (held ones included)."""
+        self._close()
+
     def _close(self) -> None:
         if self.transport is not None:
             self.burst.flush()

@@ -238,8 +238,7 @@ class Connections:
 
     def _close(self, protocol: HttpProtocol) -> None:
         self.open.discard(protocol)
-        if protocol.transport is not None:
-            protocol.transport.close()
+        protocol.close()  # after the answers it wrote, held ones included
 
 
 async def run_housekeeping(engine: Engine, every: float = 60.0) -> None:
