@@ -57,15 +57,16 @@ def one_run(cell: Cell, upstream: list[int], plan: Plan) -> dict[str, Any]:
     if plan.warm > 0:
         wrk.run(cell.url, cell.script, cell.conc, plan.warm, load_cpus)
     foreign0, t0, stat0 = procs.foreign_cpu_ticks([os.getpid()]), time.monotonic(), _cpu_stat()
-    sut0, up0 = procs.tree_cpu_s(cell.sut), procs.tree_cpu_s(upstream)
+    (sut0, sys0), up0 = procs.tree_cpu_split(cell.sut), procs.tree_cpu_s(upstream)
     r = wrk.run(cell.url, cell.script, cell.conc, plan.seconds, load_cpus)
-    sut1, up1 = procs.tree_cpu_s(cell.sut), procs.tree_cpu_s(upstream)
+    (sut1, sys1), up1 = procs.tree_cpu_split(cell.sut), procs.tree_cpu_s(upstream)
     stat1, t1 = _cpu_stat(), time.monotonic()
     foreign = procs.foreign_pct(foreign0, procs.foreign_cpu_ticks([os.getpid()]), t1 - t0)
     n = max(1, r["requests"])
     d = [b - a for a, b in zip(stat0, stat1, strict=True)]
     r.update({
         "sut_cpu_us_req": (sut1 - sut0) * 1e6 / n,
+        "sut_kernel_us_req": (sys1 - sys0) * 1e6 / n,  # of which in the kernel (stime)
         "upstream_cpu_us_req": 0.0 if is_upstream else (up1 - up0) * 1e6 / n,
         "wrk_cpu_us_req": r["wrk_cpu_s"] * 1e6 / n,
         "steal_pct": 100.0 * d[7] / max(1, sum(d)),
@@ -116,7 +117,7 @@ def summarize(cell: Cell) -> dict[str, Any]:
     row["percentiles_us"] = {
         k: stats.median_of([r["pct_us"] for r in ok], k) for k in ok[0]["pct_us"]
     }
-    for key in ("upstream_cpu_us_req", "wrk_cpu_us_req", "steal_pct"):
+    for key in ("sut_kernel_us_req", "upstream_cpu_us_req", "wrk_cpu_us_req", "steal_pct"):
         row[key] = stats.median_of(ok, key)
     row["foreign_cpu_pct_max"] = max(r["foreign_cpu_pct"] for r in ok)
     row["errors"] = sum(r["errors"] for r in ok)

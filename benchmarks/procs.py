@@ -62,9 +62,9 @@ def wait_port(
     raise RuntimeError(f"127.0.0.1:{port} not up after {timeout:.0f} s")
 
 
-def _stat_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, utime+stime ticks) for every process."""
-    table: dict[int, tuple[int, int]] = {}
+def _stat_table() -> dict[int, tuple[int, int, int]]:
+    """pid -> (ppid, utime+stime ticks, stime ticks) for every process."""
+    table: dict[int, tuple[int, int, int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -73,14 +73,16 @@ def _stat_table() -> dict[int, tuple[int, int]]:
         except OSError:
             continue
         rest = raw[raw.rfind(")") + 2 :].split()
-        table[int(entry)] = (int(rest[1]), int(rest[11]) + int(rest[12]))
+        table[int(entry)] = (int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[12]))
     return table
 
 
-def tree_pids(roots: Iterable[int], table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+def tree_pids(
+    roots: Iterable[int], table: dict[int, tuple[int, int, int]] | None = None
+) -> list[int]:
     table = table if table is not None else _stat_table()
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         kids.setdefault(ppid, []).append(pid)
     out: list[int] = []
     todo = [r for r in roots if r in table]
@@ -94,15 +96,21 @@ def tree_pids(roots: Iterable[int], table: dict[int, tuple[int, int]] | None = N
 
 def tree_cpu_s(roots: Iterable[int]) -> float:
     """utime+stime (seconds) of the live process trees under ``roots``."""
+    return tree_cpu_split(roots)[0]
+
+
+def tree_cpu_split(roots: Iterable[int]) -> tuple[float, float]:
+    """(utime+stime, stime) in seconds of the live process trees under ``roots``."""
     table = _stat_table()
-    return sum(table[p][1] for p in tree_pids(roots, table)) / CLK
+    pids = tree_pids(roots, table)
+    return sum(table[p][1] for p in pids) / CLK, sum(table[p][2] for p in pids) / CLK
 
 
 def foreign_cpu_ticks(ours: Iterable[int]) -> dict[int, int]:
     """CPU ticks of every process outside the trees of ``ours`` (for the foreign-load guard)."""
     table = _stat_table()
     mine = set(tree_pids(ours, table))
-    return {pid: ticks for pid, (_, ticks) in table.items() if pid not in mine}
+    return {pid: ticks for pid, (_, ticks, _) in table.items() if pid not in mine}
 
 
 def foreign_pct(before: dict[int, int], after: dict[int, int], seconds: float) -> float:

@@ -22,7 +22,7 @@ def http(res: dict[str, Any]) -> list[str]:
     for r in res["rows"]:
         if "rps" not in r:
             rows.append([r["name"], str(r["workers"]), str(r["conc"]), "failed: " +
-                         "; ".join(r["failed_runs"])[:200]] + ["-"] * 8)  # fmt: skip
+                         "; ".join(r["failed_runs"])[:200]] + ["-"] * 9)  # fmt: skip
             continue
         name = r["name"]
         if "x_node_rps" in r:  # production defaults: req/s against the node without them
@@ -32,13 +32,15 @@ def http(res: dict[str, Any]) -> list[str]:
         rows.append([
             name, str(r["workers"]), str(r["conc"]), spread(r["rps"]),
             ratio(r.get("x_nginx_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
-            ratio(r.get("x_nginx_p99")), spread(r["sut_cpu_us_req"], 1), ratio(r.get("x_bare_cpu")),
+            ratio(r.get("x_nginx_p99")), spread(r["sut_cpu_us_req"], 1),
+            num(r.get("sut_kernel_us_req"), 1), ratio(r.get("x_bare_cpu")),
             num(r["upstream_cpu_us_req"] + r["wrk_cpu_us_req"], 1),
             f"{r['errors']} / {r['foreign_cpu_pct_max']:.0f}% / {r['steal_pct']:.0f}%",
         ])  # fmt: skip
     head = ["hop", "w", "c", "req/s median [min-max] spread", "x nginx hop", "p50 µs",
-            "p99 µs median [min-max] spread", "p99 x nginx", "SUT CPU µs/req", "CPU x bare hop",
-            "upstream+wrk µs/req", "errors / foreign max / steal"]  # fmt: skip
+            "p99 µs median [min-max] spread", "p99 x nginx", "SUT CPU µs/req",
+            "of it kernel µs/req", "CPU x bare hop", "upstream+wrk µs/req",
+            "errors / foreign max / steal"]  # fmt: skip
     meta = res["meta"]
     p = meta["plan"]
     note = (f"wrk -t1, {p['runs']} interleaved runs x {p['seconds']} s (warm-up {p['warm']} s); "
