@@ -5,15 +5,16 @@ A write to a socket wakes its reader when the reader sleeps, and on a busy machi
 message per request on each of two connections: the request to the receiver, the answer to the
 sender. Written as soon as each is made, with the engine's work in between, every message wakes
 its peer again. Held until the loop has run what is ready, the writes of one pass go out back to
-back and a peer woken by the first finds the rest waiting (measured: +10 % requests/s at c16,
-+23 % at c64 with two workers).
+back and a peer woken by the first finds the rest waiting (measured in interleaved A/B runs
+with two workers: +8-9 % requests/s at c16, +18-22 % at c64).
 
 Writes are held only while the loop serves two or more connections (the HTTP server counts them
 in :attr:`WriteBurst.connections`): a lone connection has nothing to go out with, and holding
 would only add a loop pass to its latency (measured: -4 % requests/s at c1). Counting requests in
 progress instead kept c1 whole but lost most of the gain at c16 (+2.5 % instead of +9 %).
 Order on a connection is kept: its writes queue in one list, and whoever closes or half-closes a
-connection calls :meth:`WriteBurst.flush` first. A burst over :data:`HOLD_BYTES` goes out at
+connection (the server's protocol, also for the shutdown drain) calls :meth:`WriteBurst.flush`
+first. A burst over :data:`HOLD_BYTES` goes out at
 once, so a transport's flow control (``pause_writing``) reacts to large answers as before.
 """
 
