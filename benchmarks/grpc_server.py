@@ -34,7 +34,7 @@ async def _empty(request: bytes, context: Any) -> bytes:
     return b""
 
 
-def empty_handler(upstream: str) -> grpc.GenericRpcHandler:
+def floor_handlers(upstream: str) -> grpc.GenericRpcHandler:
     """Call (empty) and Hop (one GET of the Route row's location, answer discarded)."""
     client = HttpClient()
     url = upstream + payloads.UPSTREAM_PATH
@@ -59,7 +59,7 @@ async def serve(data_dir: Path, address: str, public_url: str, upstream: str) ->
     engine = open_node(settings)
     server = grpc.aio.server()
     routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(engine), server)
-    server.add_generic_rpc_handlers((empty_handler(upstream),))
+    server.add_generic_rpc_handlers((floor_handlers(upstream),))
     if not server.add_insecure_port(address):
         raise RuntimeError(f"cannot bind {address}")
     await server.start()

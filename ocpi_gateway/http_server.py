@@ -222,7 +222,7 @@ class HttpProtocol(asyncio.Protocol):
             headers = [("Retry-After", "1")]
             resp = self.front.refuse(503, "Too many open connections", {})
             self._write(Response(resp.status, resp.headers + headers, resp.body), False)
-            self._close()
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -250,7 +250,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.closing:
             self.lingered += len(data)
             if self.lingered > _LINGER_BYTES:
-                self._close()
+                self.close()
             return
         self.received += 1
         if self.pending or self.read_paused:
@@ -394,7 +394,7 @@ class HttpProtocol(asyncio.Protocol):
                     )
                 self._write(response, keep_alive)
                 if not keep_alive:
-                    self._close()
+                    self.close()
                     return
                 if self.write_paused is not None:
                     await self.write_paused  # the client is not reading: wait for it
@@ -411,9 +411,8 @@ class HttpProtocol(asyncio.Protocol):
         data = response_bytes(line, response.headers, response.body, keep_alive)
         if keep_alive:
             self.burst.write(self.transport, data)
-        else:  # a close follows: out now, after what is queued
-            self.burst.flush()
-            self.transport.write(data)
+        else:  # a close follows
+            self.burst.write_now(self.transport, data)
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` after the answers already owed, read nothing more, close."""
@@ -436,7 +435,7 @@ class HttpProtocol(asyncio.Protocol):
             self.burst.flush()
             self.transport.write_eof()
         else:
-            self._close()
+            self.close()
 
     def _pause_reading(self) -> None:
         if not self.read_paused and self.transport is not None:
@@ -478,13 +477,10 @@ class HttpProtocol(asyncio.Protocol):
         elif self.write_paused is not None and self.transport is not None:
             self.transport.abort()  # answers the client does not read: drop them
         else:
-            self._close()
+            self.close()
 
     def close(self) -> None:
         """Close the connection after the answers written so far (held ones included)."""
-        self._close()
-
-    def _close(self) -> None:
         if self.transport is not None:
             self.burst.flush()
             self.transport.close()

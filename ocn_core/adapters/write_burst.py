@@ -14,8 +14,9 @@ would only add a loop pass to its latency (measured: -4 % requests/s at c1). Cou
 progress instead kept c1 whole but lost most of the gain at c16 (+2.5 % instead of +9 %).
 Order on a connection is kept: its writes queue in one list, and whoever closes or half-closes a
 connection (the server's protocol, also for the shutdown drain) calls :meth:`WriteBurst.flush`
-first. A burst over :data:`HOLD_BYTES` goes out at
-once, so a transport's flow control (``pause_writing``) reacts to large answers as before.
+first, and a write that must go out at once (:meth:`WriteBurst.write_now`) goes after the held
+ones. A burst over :data:`HOLD_BYTES` goes out at once, so a transport's flow control
+(``pause_writing``) reacts to large answers as before.
 """
 
 from __future__ import annotations
@@ -50,8 +51,7 @@ class WriteBurst:
             return
         held = self._bytes + len(data)
         if held > HOLD_BYTES:
-            self.flush()
-            transport.write(data)
+            self.write_now(transport, data)
             return
         self._pending.append((transport, data))
         self._bytes = held
@@ -60,6 +60,11 @@ class WriteBurst:
             if loop is not None:
                 loop.call_soon(self._scheduled_flush)
                 self._scheduled = True
+
+    def write_now(self, transport: asyncio.WriteTransport, data: bytes) -> None:
+        """Write ``data`` now, after everything held (its connection's order is kept)."""
+        self.flush()
+        transport.write(data)
 
     def flush(self) -> None:
         """Write everything queued, in order (before a connection is closed or half-closed)."""
