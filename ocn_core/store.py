@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import mmap
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lmdb
 
@@ -21,6 +22,12 @@ SCHEMA_VERSION = b"1"
 ROUTING_GENERATION = b"routing_generation"  # in "meta": bumped by every write routing reads
 GENERATION_FILE = "routing-generation"  # the generation announced to every process (8 bytes)
 NO_GENERATION = bytes(8)  # the generation before the first routing write
+UNREAD = b"-"  # a memo's generation before it read one
+MEMO_RECHECK_S = 1.0  # a memo reads LMDB's routing generation at least this often
+MEMO_SIZE = 4096  # entries per memo table (a full table starts over)
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Store:
@@ -96,6 +103,69 @@ class Store:
     def close(self) -> None:
         self._announced.close()
         self.env.close()
+
+
+class GenerationMemo:
+    """Tables of answers read under one routing generation of ``store``, dropped together
+    when it moves.
+
+    The memo holds while its generation equals the one the store's writers announced (no read
+    transaction) and LMDB's was read within MEMO_RECHECK_S (a writer that does not announce,
+    such as an older release during an upgrade, is seen within that time).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.generation: bytes | None = UNREAD  # None: LMDB has none yet
+        self.checked = 0.0  # when LMDB's generation was last read
+        self._tables: list[dict[Any, Any]] = []
+
+    def table(self) -> dict[Any, Any]:
+        """A new table, kept and dropped with this memo's generation."""
+        table: dict[Any, Any] = {}
+        self._tables.append(table)
+        return table
+
+    def holds(self) -> bool:
+        """The tables are current by the announced generation (no read transaction)."""
+        return (
+            self.store.announced_generation() == (self.generation or NO_GENERATION)
+            and time.monotonic() < self.checked + MEMO_RECHECK_S
+        )
+
+    def sync(self, txn: Any) -> bool:
+        """Read LMDB's generation in ``txn``: whether the tables still hold (when it moved,
+        they are dropped and restart at it)."""
+        self.checked = time.monotonic()
+        return self.at(self.store.routing_generation(txn))
+
+    def at(self, generation: bytes | None) -> bool:
+        """Follow ``generation`` read elsewhere: whether the tables still hold."""
+        if generation == self.generation:
+            return True
+        self.forget()
+        self.generation = generation
+        return False
+
+    def current(self) -> bool:
+        """:meth:`holds`, else :meth:`sync` in a short read transaction."""
+        if self.holds():
+            return True
+        with self.store.env.begin() as txn:
+            return self.sync(txn)
+
+    def forget(self) -> None:
+        """Drop every table: the next read goes to LMDB (as after a write)."""
+        for table in self._tables:
+            table.clear()
+        self.generation = UNREAD
+
+
+def remember(table: dict[K, V], key: K, value: V, size: int = MEMO_SIZE) -> None:
+    """Put ``key`` in the memo ``table`` (a full table starts over: memos stay bounded)."""
+    if len(table) >= size:
+        table.clear()
+    table[key] = value
 
 
 def _shared_word(path: Path) -> mmap.mmap:

@@ -20,6 +20,7 @@ from ocn_core import ocpi, signing
 from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.store import UNREAD, GenerationMemo, remember
 
 log = structlog.get_logger(__name__)
 
@@ -48,8 +49,10 @@ class ServiceCopies:
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
-        self._memo: dict[tuple[str, str, str, str, str, InterfaceRole], tuple[PartyRef, ...]] = {}
-        self._generation: bytes | None = b"-"
+        self._memo = GenerationMemo(ctx.store)
+        self._targets: dict[tuple[str, str, str, str, str, InterfaceRole], tuple[PartyRef, ...]] = (
+            self._memo.table()
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     def targets(self, req: RouteRequest) -> tuple[PartyRef, ...]:
@@ -57,16 +60,14 @@ class ServiceCopies:
         # the routing generation this request's decision read (a registry write, agreements
         # and services included, moves it): no extra read transaction on the hot path
         generation = self.ctx.platforms.facts_generation
-        if generation == b"-":
-            with self.ctx.store.env.begin() as txn:
-                generation = self.ctx.store.routing_generation(txn)
-        if generation != self._generation:
-            self._memo.clear()
-            self._generation = generation
+        if generation == UNREAD:
+            self._memo.current()
+        else:
+            self._memo.at(generation)
         frm, to = req.from_party, req.to_party
         key = (frm.country_code, frm.party_id, to.country_code, to.party_id, req.module,
                req.interface_role)  # fmt: skip
-        found = self._memo.get(key)
+        found = self._targets.get(key)
         if found is None:
             interface = req.interface_role.ocpi
             services = self.ctx.registry.agreements(frm.country_code, frm.party_id)
@@ -77,9 +78,7 @@ class ServiceCopies:
                 and (s.country_code + s.party_id).upper() not in (to.key, frm.key)
                 and covers(s.permissions, req.module, interface)
             )
-            if len(self._memo) >= 4096:
-                self._memo.clear()
-            self._memo[key] = found
+            remember(self._targets, key, found)
         return found
 
     def fire(self, req: RouteRequest) -> bool:

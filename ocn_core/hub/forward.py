@@ -29,6 +29,7 @@ from ocn_core.model import RouteKind, RouteRequest, RouteResponse
 from ocn_core.routing import module_route
 from ocn_core.state.platforms import ForwardPlan, PlanKey, RouteFacts
 from ocn_core.state.rules import NO_RULES
+from ocn_core.store import UNREAD
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 from ocn_core.wire import envelope_status
 
@@ -208,7 +209,7 @@ async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") ->
         key is not None
         and row is not None
         and not (copied or row.response_url or rules is not NO_RULES)
-        and (ctx.copies is None or ctx.platforms.facts_generation != b"-")
+        and (ctx.copies is None or ctx.platforms.facts_generation != UNREAD)
     ):  # a plain forward: the next request like this one skips the decision
         ctx.platforms.keep_forward_plan(key, ForwardPlan(url, auth, row))
     resp = await send(ctx, req, req.method, target_url(url, req.path_suffix, query), auth, body,

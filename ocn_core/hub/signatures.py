@@ -119,8 +119,9 @@ def sign_envelope(ctx: NodeContext, envelope: dict[str, Any]) -> dict[str, Any]:
 
 def _check_signatory(ctx: NodeContext, party: PartyRef, signatory: str) -> None:
     listing = ctx.registry.party(party.country_code, party.party_id)
-    allowed = {a.lower() for a in (listing.address, listing.operator) if a} if listing else set()
-    if signatory.lower() not in allowed:
+    signer = signatory.lower()
+    allowed = (listing.address.lower(), listing.operator.lower()) if listing else ()
+    if not signer or signer not in allowed:  # (an empty address allows nobody)
         address = listing.address if listing else "unknown"
         operator = listing.operator if listing else "unknown"
         raise SignatureError(

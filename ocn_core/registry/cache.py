@@ -18,7 +18,7 @@ from ocn_core.registry import _lookup_ref
 from ocn_core.registry import codec as c
 from ocn_core.registry.errors import InvalidRegistryEntry, RegistryLayoutMismatch
 from ocn_core.registry.types import Agreement, Node, Party, RegistryStatus, Service
-from ocn_core.store import Store
+from ocn_core.store import GenerationMemo, Store, remember
 
 _impl: ModuleType = _ext.load("registry", "ocn_core.registry._lookup_cy", _lookup_ref)
 IMPLEMENTATION = "cy" if _impl is not _lookup_ref else "ref"
@@ -40,6 +40,8 @@ class RegistryCache:
         self._agreements = store.db(c.DB_AGREEMENTS)
         self._meta = store.db(c.DB_META)
         self._lookup = _impl.lookup_party
+        self._memo = GenerationMemo(store)  # answers of party(), while no write moved routing
+        self._party_memo: dict[tuple[str, str], Party | None] = self._memo.table()
         self._check_layout()
 
     def _check_layout(self) -> None:
@@ -61,8 +63,15 @@ class RegistryCache:
     # --- routing lookups ----------------------------------------------------------------------
 
     def party(self, country_code: str, party_id: str) -> Party | None:
-        """The party listed under the OCPI id (case-insensitive): the hot routing lookup."""
-        return self._lookup(self.env, self._parties, self._nodes, country_code, party_id)  # type: ignore[no-any-return]
+        """The party listed under the OCPI id (case-insensitive): the hot routing lookup,
+        memoised while the store's routing generation holds (every registry write moves it)."""
+        key = (country_code, party_id)
+        if self._memo.current() and key in self._party_memo:
+            return self._party_memo[key]  # (None too: not listed)
+        party: Party | None = self._lookup(self.env, self._parties, self._nodes, country_code,
+                                           party_id)  # fmt: skip
+        remember(self._party_memo, key, party)
+        return party
 
     def party_by_address(self, address: str) -> Party | None:
         """The party whose signing address is ``address`` (any case)."""

@@ -23,7 +23,6 @@ from ocn_core.state.codec import token_digest
 from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.pg_bridge import PgBridge
 from ocn_core.state.platforms import (
-    FACTS_CACHE_SIZE,
     ForwardPlan,
     PlanKey,
     RoleConflict,
@@ -34,6 +33,7 @@ from ocn_core.state.proxy import ProxyStore
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant
 from ocn_core.state.rules import NO_RULES, Rules
 from ocn_core.state.rules import decode as decode_rules
+from ocn_core.store import UNREAD, remember
 
 _FactsKey = tuple[str, str, str, str, str]
 
@@ -174,9 +174,7 @@ class PgPlatformStore:
             rules = mirror.rules.get(receiver, NO_RULES)
         versions = self._versions(mirror, sender, receiver)
         facts = RouteFacts(sender, from_owner, receiver, url, auth, rules, *versions)
-        if len(self._facts) >= FACTS_CACHE_SIZE:
-            self._facts.clear()
-        self._facts[key] = facts
+        remember(self._facts, key, facts)
         return facts
 
     def forget_route_facts(self) -> None:
@@ -190,15 +188,13 @@ class PgPlatformStore:
         return self._plans.get(key) if self.mirror is self._facts_of else None
 
     def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:
-        if len(self._plans) >= FACTS_CACHE_SIZE:
-            self._plans.clear()
-        self._plans[key] = plan
+        remember(self._plans, key, plan)
 
     @property
     def facts_generation(self) -> bytes | None:
         """Always "none read": route facts come from the mirror, not from LMDB, so memos over
         LMDB data (the registry) read LMDB's routing generation themselves."""
-        return b"-"
+        return UNREAD
 
     @staticmethod
     def _versions(mirror: Mirror, *platform_ids: str | None) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from ocn_core.state.interface import TokenAlreadyUsed
 from ocn_core.state.records import CONNECTED, Platform, RegistrationGrant, RoleRecord
 from ocn_core.state.rules import NO_RULES, RULES_DB, Rules
 from ocn_core.state.rules import decode as decode_rules
-from ocn_core.store import NO_GENERATION, ROUTING_GENERATION, Store
+from ocn_core.store import GenerationMemo, Store, remember
 
 
 class RouteFacts(NamedTuple):
@@ -47,7 +47,6 @@ class ForwardPlan(NamedTuple):
 
 # Authorization, both party pairs, module, interface, version, method
 PlanKey = tuple[str | int, ...]
-MEMO_RECHECK_S = 1.0  # the memos read LMDB's routing generation at least this often
 
 
 class RoleConflict(Exception):
@@ -55,15 +54,13 @@ class RoleConflict(Exception):
 
 
 _FactsKey = tuple[str, str, str, str, str]
-FACTS_CACHE_SIZE = 4096
 
 
 class PlatformStore:
     def __init__(self, store: Store) -> None:
-        self._facts: dict[_FactsKey, RouteFacts] = {}
-        self._facts_gen: bytes | None = b"-"  # the routing generation the memo is valid for
-        self._plans: dict[PlanKey, ForwardPlan] = {}  # kept and dropped with the facts
-        self._memo_checked = 0.0  # when LMDB's routing generation was last read
+        self._memo = GenerationMemo(store)
+        self._facts: dict[_FactsKey, RouteFacts] = self._memo.table()
+        self._plans: dict[PlanKey, ForwardPlan] = self._memo.table()
         self._token_keys: dict[str, tuple[bytes, ...]] = {}  # Authorization -> token C keys
         self.store = store
         self.env = store.env
@@ -74,7 +71,6 @@ class PlatformStore:
         self.auth = store.db("state.auth")
         self.versions = store.db("state.versions")
         self.rules = store.db(RULES_DB)
-        self._meta = store.db("meta")
 
     # --- registration tokens (A) -----------------------------------------------------------
 
@@ -122,55 +118,26 @@ class PlatformStore:
         registration tokens and status bookkeeping leave the memo warm.
         """
         key = (authorization, from_key, to_key, module, interface)
-        if self._announced_holds():
+        if self._memo.holds():
             found = self._facts.get(key)
             if found is not None:
                 return found
         with self.env.begin() as txn:
-            if self._sync_generation(txn):
+            if self._memo.sync(txn):
                 found = self._facts.get(key)
                 if found is not None:
                     return found
             facts = self._read_facts(txn, authorization, from_key, to_key, module, interface)
-        if len(self._facts) >= FACTS_CACHE_SIZE:
-            self._facts.clear()
-        self._facts[key] = facts
+        remember(self._facts, key, facts)
         return facts
 
     def forward_plan(self, key: PlanKey) -> ForwardPlan | None:
         """The plan kept for ``key``, while the routing generation it was made in holds."""
-        if not self._announced_holds():
-            with self.env.begin() as txn:
-                if not self._sync_generation(txn):
-                    return None
-        return self._plans.get(key)
-
-    def _announced_holds(self) -> bool:
-        """The memos' generation is still the announced one (no read transaction), and LMDB's
-        was read within MEMO_RECHECK_S (a writer that does not announce, such as an older
-        release during an upgrade, is seen within that time)."""
-        return (
-            self.store.announced_generation() == (self._facts_gen or NO_GENERATION)
-            and time.monotonic() < self._memo_checked + MEMO_RECHECK_S
-        )
-
-    def _sync_generation(self, txn: Any) -> bool:
-        """Read LMDB's routing generation in ``txn``; whether the memos still hold (when it
-        moved, they are dropped and restart at it)."""
-        generation = txn.get(ROUTING_GENERATION, db=self._meta)  # Store.routing_generation
-        self._memo_checked = time.monotonic()
-        if generation == self._facts_gen:
-            return True
-        self._facts.clear()
-        self._plans.clear()
-        self._facts_gen = generation
-        return False
+        return self._plans.get(key) if self._memo.current() else None
 
     def keep_forward_plan(self, key: PlanKey, plan: ForwardPlan) -> None:
         """Keep ``plan``, made from route facts of the memo's generation."""
-        if len(self._plans) >= FACTS_CACHE_SIZE:
-            self._plans.clear()
-        self._plans[key] = plan
+        remember(self._plans, key, plan)
 
     @property
     def facts_generation(self) -> bytes | None:
@@ -178,13 +145,11 @@ class PlatformStore:
 
         Memos derived from the same request's decision (registry entries included) key on it.
         """
-        return self._facts_gen
+        return self._memo.generation
 
     def forget_route_facts(self) -> None:
         """Drop the memo: the next decision reads LMDB (the cold path, as after a write)."""
-        self._facts.clear()
-        self._plans.clear()
-        self._facts_gen = b"-"
+        self._memo.forget()
 
     def _read_facts(
         self,
@@ -225,9 +190,7 @@ class PlatformStore:
         if found is None:
             candidates = token_candidates(token_from_header(authorization))
             found = tuple(codec.token_key("C", token) for token in candidates)
-            if len(self._token_keys) >= FACTS_CACHE_SIZE:
-                self._token_keys.clear()
-            self._token_keys[authorization] = found
+            remember(self._token_keys, authorization, found)
         return found
 
     def _version(self, txn: Any, platform_id: str | None) -> str:

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ocn_core import store as store_module
 from ocn_core.config import Settings
 from ocn_core.registry import LocalRegistry, RegistryCache
 from ocn_core.routing import module_route
 from ocn_core.state import Platform, PlatformStore, ProxyStore, RoleConflict, RoleRecord, codec
-from ocn_core.state import platforms as platforms_module
 from ocn_core.state.backend import NodeState, lmdb_state, open_state
 from ocn_core.state.interface import ReplayClaims, TokenAlreadyUsed
 from ocn_core.state.platforms import ForwardPlan
@@ -396,6 +396,27 @@ def test_route_memo_outlives_bookkeeping_writes_but_not_routing_writes(store: St
     assert [w.route_facts(*args).receiver for w in workers] == ["cpo2", "cpo2"]
 
 
+def test_registry_party_memo_follows_every_process_writes(store: Store) -> None:
+    workers = [RegistryCache(store), RegistryCache(store)]  # two memos, as in two workers
+    LocalRegistry(workers[0]).set_party("DE", "MSP", ["EMSP"], "0x" + "22" * 20)
+    listed = [w.party("de", "msp") for w in workers]
+    assert listed[0] is not None and listed[0].roles == ("EMSP",)
+    assert all(w.party("de", "msp") is p for w, p in zip(workers, listed, strict=True))
+    assert [w.party("NL", "ABC") for w in workers] == [None, None]  # "not listed" is kept too
+
+    _in_other_process(store, "bookkeeping")  # registry status and other non-routing writes
+    assert all(w.party("de", "msp") is p for w, p in zip(workers, listed, strict=True))
+
+    _in_other_process(store, "registry")  # another process lists NL ABC
+    found = [w.party("NL", "ABC") for w in workers]
+    assert [p.operator if p else None for p in found] == ["0x" + "11" * 20] * 2
+    assert [w.party("de", "msp") for w in workers] == listed  # re-read: same listing
+
+    with workers[1].writer() as w:  # a write in this process, through the other worker
+        assert w.delete_party("NL", "ABC")
+    assert [w.party("NL", "ABC") for w in workers] == [None, None]
+
+
 def test_announced_generation_runs_ahead_of_lmdb_never_behind(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -424,7 +445,7 @@ def test_announced_generation_runs_ahead_of_lmdb_never_behind(
     assert store.announced_generation() == committed
 
     # a writer that does not announce (an older release): seen within MEMO_RECHECK_S
-    monkeypatch.setattr(platforms_module, "MEMO_RECHECK_S", 0.05)
+    monkeypatch.setattr(store_module, "MEMO_RECHECK_S", 0.05)
     assert platforms.forward_plan(key) is plan
     with store.env.begin(write=True) as txn:
         txn.put(ROUTING_GENERATION, b"\xff" * 8, db=store.db("meta"))
