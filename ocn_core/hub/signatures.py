@@ -18,6 +18,7 @@ from ocn_core import ocpi, signing, telemetry
 from ocn_core.errors import BadResponse, MalformedJson, OcnError, SignatureError
 from ocn_core.hub.context import NodeContext
 from ocn_core.model import PartyRef, RouteKind, RouteRequest, RouteResponse
+from ocn_core.registry.types import Party
 
 _OCN_SIGNATURE = re.compile(rb'"ocn_signature"\s*:\s*("(?:[^"\\]|\\.)*")')
 
@@ -119,15 +120,22 @@ def sign_envelope(ctx: NodeContext, envelope: dict[str, Any]) -> dict[str, Any]:
 
 def _check_signatory(ctx: NodeContext, party: PartyRef, signatory: str) -> None:
     listing = ctx.registry.party(party.country_code, party.party_id)
-    signer = signatory.lower()
-    allowed = (listing.address.lower(), listing.operator.lower()) if listing else ()
-    if not signer or signer not in allowed:  # (an empty address allows nobody)
+    if listing is None or not signatory or not _same_address(signatory, listing):
         address = listing.address if listing else "unknown"
         operator = listing.operator if listing else "unknown"
         raise SignatureError(
             f"Actual signatory {signatory} differs from expected signatory {address} (party) "
             f"or {operator} (operator)"
         )
+
+
+def _same_address(signatory: str, listing: Party) -> bool:
+    """``signatory`` is the listing's address or its operator (checksummed as the registry
+    keeps them, or in any case)."""
+    if signatory in (listing.address, listing.operator):
+        return True
+    signer = signatory.lower()
+    return signer in (listing.address.lower(), listing.operator.lower())
 
 
 def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:

@@ -213,3 +213,33 @@ async def test_a_planned_forward_still_checks_every_signature(hub: SignedHub) ->
     warm = await answers()
     assert warm == cold
     assert {v[3] for v in warm.values()} == {0}  # none reached the receiver
+
+
+async def test_the_signatory_check_follows_the_registry_at_once(hub: SignedHub) -> None:
+    """The sender's listing is memoised (no registry read per signed request) until the
+    registry changes: a new signing address counts from the next request on."""
+    path = "/ocpi/sender/2.2.1/locations/L1"
+    headers = hub.msp.routing_headers(to=CPO)
+    values = signing.request_values({k.lower(): v for k, v in headers.items()}, None, None)
+    lower = signing.sign(values, hub.msp_key)
+    lower.signatory = lower.signatory.lower()  # any case names the listed address
+    headers["OCN-Signature"] = lower.serialize()
+    for _ in range(2):  # the second is answered from the memo
+        status, answer, _ = await _send(hub, "GET", path, headers)
+        assert (status, answer["status_code"]) == (200, 1000), answer
+
+    new_key = secrets.token_bytes(32)
+    status, body = await hub.node.admin(
+        "POST",
+        "/admin/registry/parties",
+        {"country_code": MSP[0], "party_id": MSP[1], "roles": ["EMSP"],
+         "address": signing.address_of(new_key)},
+    )  # fmt: skip
+    assert status == 200, body
+    sent = len(hub.cpo.received)
+    status, answer, _ = await _send(hub, "GET", path, _signed_headers(hub, None, None))
+    assert (status, answer["status_code"]) == (400, 2001)
+    assert answer["status_message"].startswith("Actual signatory")
+    assert len(hub.cpo.received) == sent
+    status, answer, _ = await _send(hub, "GET", path, _signed_headers(hub, None, None, new_key))
+    assert (status, answer["status_code"]) == (200, 1000), answer
