@@ -20,6 +20,7 @@ from ocn_core.hub.context import NodeContext
 from ocn_core.model import PartyRef, RouteKind, RouteRequest, RouteResponse
 from ocn_core.registry.types import Party
 
+_SIGNED_RESPONSE_HEADERS = frozenset(signing.RESPONSE_HEADERS)
 _OCN_SIGNATURE = re.compile(rb'"ocn_signature"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
@@ -91,7 +92,7 @@ def verify_response(ctx: NodeContext, req: RouteRequest, resp: RouteResponse, bo
                 raise SignatureError("Missing OCN-Signature")
             return
         notary = signing.Notary.deserialize(header)
-        notary.verify(signing.response_values(_lower(resp.headers), body))
+        notary.verify(signing.response_values(_signed_headers(resp.headers), body))
         _check_signatory(ctx, req.to_party, notary.signatory)
     except SignatureError as exc:
         telemetry.count("signature_verifications", "response", "failed")
@@ -107,7 +108,9 @@ def resign_response(ctx: NodeContext, resp: RouteResponse, stash: dict[str, Any]
     body = orjson.loads(resp.body)
     notary = signing.Notary.deserialize(orjson.loads(found.group(1)))
     notary.stash(stash)
-    notary.sign(signing.response_values(_lower(resp.headers), body), ctx.settings.private_key_bytes)
+    notary.sign(
+        signing.response_values(_signed_headers(resp.headers), body), ctx.settings.private_key_bytes
+    )
     start, end = found.span(1)
     resp.body = resp.body[:start] + orjson.dumps(notary.serialize()) + resp.body[end:]
 
@@ -138,5 +141,11 @@ def _same_address(signatory: str, listing: Party) -> bool:
     return signer in (listing.address.lower(), listing.operator.lower())
 
 
-def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers}
+def _signed_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """The response headers a signature covers, by lower-case name (the last one counts)."""
+    found = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _SIGNED_RESPONSE_HEADERS:
+            found[lower] = value
+    return found

@@ -400,7 +400,8 @@ def test_registry_party_memo_follows_every_process_writes(store: Store) -> None:
     workers = [RegistryCache(store), RegistryCache(store)]  # two memos, as in two workers
     LocalRegistry(workers[0]).set_party("DE", "MSP", ["EMSP"], "0x" + "22" * 20)
     listed = [w.party("de", "msp") for w in workers]
-    assert listed[0] is not None and listed[0].roles == ("EMSP",)
+    assert listed[0] is not None
+    assert listed[0].roles == ("EMSP",)
     assert all(w.party("de", "msp") is p for w, p in zip(workers, listed, strict=True))
     assert [w.party("NL", "ABC") for w in workers] == [None, None]  # "not listed" is kept too
 
