@@ -23,6 +23,7 @@ from ocn_core.store import GenerationMemo, Store, remember
 _impl: ModuleType = _ext.load("registry", "ocn_core.registry._lookup_cy", _lookup_ref)
 IMPLEMENTATION = "cy" if _impl is not _lookup_ref else "ref"
 
+_NOT_KEPT = Party("", "", "", (), (), (), "", "")  # not in the memo (None is a kept answer)
 SOURCE_LOCAL = "local"
 SOURCE_ETHEREUM = "ethereum"
 
@@ -66,8 +67,10 @@ class RegistryCache:
         """The party listed under the OCPI id (case-insensitive): the hot routing lookup,
         memoised while the store's routing generation holds (every registry write moves it)."""
         key = (country_code, party_id)
-        if self._memo.current() and key in self._party_memo:
-            return self._party_memo[key]  # (None too: not listed)
+        if self._memo.current():
+            found = self._party_memo.get(key, _NOT_KEPT)  # (one lookup: a clear may interleave)
+            if found is not _NOT_KEPT:
+                return found  # (None too: not listed)
         party: Party | None = self._lookup(self.env, self._parties, self._nodes, country_code,
                                            party_id)  # fmt: skip
         remember(self._party_memo, key, party)

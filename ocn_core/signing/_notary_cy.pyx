@@ -450,6 +450,9 @@ def sign(values, private_key):
 
 
 cdef dict _pick(object headers, tuple names):
+    cdef dict picked = {n: headers[n] for n in names if n in headers}
+    if len(picked) == len(headers):  # only signed headers, already in lower case
+        return picked
     cdef dict lower = {k.lower(): v for k, v in headers.items()}
     return {n: lower[n] for n in names if n in lower}
 

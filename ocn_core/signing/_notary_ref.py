@@ -201,6 +201,10 @@ def sign(values: Mapping[str, Any], private_key: bytes | str) -> Notary:
 
 
 def _pick(headers: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """``names`` (lower case) found in ``headers`` by any case, the last one counting."""
+    picked = {n: headers[n] for n in names if n in headers}
+    if len(picked) == len(headers):  # only signed headers, already in lower case
+        return picked
     lower = {k.lower(): v for k, v in headers.items()}
     return {n: lower[n] for n in names if n in lower}
 

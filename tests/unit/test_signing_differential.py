@@ -200,3 +200,31 @@ def test_split_fields_fast_path_agrees(raw: bytes) -> None:
     for _ in range(2):  # second time from the fields cache
         a = outcome(ref.Notary.deserialize, header)
         assert a == outcome(cy.Notary.deserialize, header)
+
+
+_NAMES = [*ref.REQUEST_HEADERS, *ref.RESPONSE_HEADERS]
+header_names = st.one_of(
+    st.sampled_from(_NAMES),
+    st.sampled_from(_NAMES).map(str.upper),
+    st.sampled_from(_NAMES).map(str.title),
+    st.sampled_from(["content-type", "x-request-id", "Authorization", "LINK"]),
+)
+
+
+@SETTINGS
+@given(headers=st.lists(st.tuples(header_names, st.text(max_size=4)), max_size=8))
+def test_signed_headers_agree(headers: list[tuple[str, str]]) -> None:
+    """Both twins pick the signed headers by any case, the last one counting (whether or not
+    the headers are only signed ones in lower case, the fast path)."""
+    mapping = dict(headers)
+    expected: dict[str, str] = {}
+    for name, value in mapping.items():
+        expected[name.lower()] = value
+    for names, build in ((ref.REQUEST_HEADERS, "request_values"), (ref.RESPONSE_HEADERS, None)):
+        want = {n: expected[n] for n in names if n in expected}
+        for m in (ref, cy):
+            got = (
+                m.request_values(mapping, None, None) if build else m.response_values(mapping, None)
+            )
+            assert got["headers"] == want
+            assert list(got["headers"]) == list(want)  # in the signed order
