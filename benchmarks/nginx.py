@@ -53,7 +53,7 @@ def upstream_body(port: int, routes: dict[str, bytes], default: bytes) -> str:
 
 
 def proxy_body(port: int, upstream_port: int) -> str:
-    """The nginx proxy hop (the baseline of the node's rows).
+    """An nginx proxy hop: the node rows' baseline and each hop of the federation's nginx chain.
 
     ``reuseport`` gives each worker its own accept queue, as a multi-worker nginx is deployed:
     without it one worker could take most of wrk's connections (``multi_accept``), and the
