@@ -29,6 +29,7 @@ from ocn_core.hub import (
     credentials,
     forward,
     initiative,
+    proxying,
     responses,
     rules,
     signatures,
@@ -97,8 +98,16 @@ class Engine:
         """
         try:
             validation.check_request(req)  # every edge's input, before anything reads it
-            if req.kind is RouteKind.MODULE:  # the hot path, without a dispatch frame
-                return await forward.route_module(self.ctx, req, origin)
+            if req.kind is RouteKind.MODULE:  # the hot path: no frame but this one
+                ctx = self.ctx
+                hop = None if origin else forward.planned_hop(ctx, req)  # route_planned, inline
+                if hop is None:
+                    return await forward.route_module(ctx, req, origin, planned=False)
+                plan, target, headers = hop
+                timeout = ctx.settings.forward_timeout
+                result = await ctx.transport.request(req.method, target, headers, req.body, timeout)
+                return proxying.proxy_response_headers(ctx, req, plan.row,
+                                                       forward.relay(ctx, req, result))  # fmt: skip
             return await self._dispatch(req, origin)
         except (OcnError, TransportError) as exc:
             if isinstance(exc, RefusedInput) and isinstance(exc.request, RouteRequest):

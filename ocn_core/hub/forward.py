@@ -33,6 +33,7 @@ from ocn_core.store import UNREAD
 from ocn_core.transport import HttpResult, TransportError, TransportTimeout
 from ocn_core.wire import envelope_status
 
+Headers = list[tuple[str, str]]
 NO_VERSIONS = ("", "")  # a message from another node: its sender's version is not known here
 
 
@@ -134,33 +135,58 @@ def plan_key(req: RouteRequest) -> PlanKey:
             req.module, req.interface_role, req.ocpi_version, req.method)  # fmt: skip
 
 
-async def route_module(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:
+def planned_hop(ctx: NodeContext, req: RouteRequest) -> tuple[ForwardPlan, str, Headers] | None:
+    """A request whose decision was made before, in the same routing generation, and came out a
+    plain forward (:class:`ForwardPlan`): its plan, target URL and outbound headers, after the
+    checks that differ per request (ids present, the partner limits, the request's signature).
+    None: decide (:func:`route_module`).
+
+    The engine sends it without a coroutine frame of its own, as :func:`route_planned` does for
+    other callers.
+    """
+    plan = ctx.platforms.forward_plan(plan_key(req))
+    if (
+        plan is None
+        or not req.request_id
+        or not req.correlation_id
+        or not req.has_from
+        or not req.has_to
+    ):
+        return None
+    if ctx.hub.limits.active:
+        ctx.hub.limits.admit(req.from_party.key, len(req.body))
+    if req.ocn_signature or ctx.settings.signatures:
+        signatures.verify_request(ctx, req)
+    target = target_url(plan.url, req.path_suffix, req.query)
+    headers = wire.outbound_headers(req, plan.auth, req.body, req.ocn_signature, wire.request_id())
+    return plan, target, headers  # (outbound_headers, without its frame)
+
+
+async def route_planned(ctx: NodeContext, req: RouteRequest) -> RouteResponse:
+    """A MODULE request from a local platform: its plan when one holds, else decided."""
+    hop = planned_hop(ctx, req)
+    if hop is None:
+        return await route_module(ctx, req, planned=False)
+    plan, target, headers = hop
+    timeout = ctx.settings.forward_timeout
+    result = await ctx.transport.request(req.method, target, headers, req.body, timeout)
+    return proxying.proxy_response_headers(ctx, req, plan.row, relay(ctx, req, result))
+
+
+async def route_module(
+    ctx: NodeContext, req: RouteRequest, origin: str = "", planned: bool = True
+) -> RouteResponse:
     """MODULE and CUSTOM: forward to the receiver's endpoint for (module, interface).
 
     ``origin`` is the sending node's address for a request that came in an ``/ocn/message``
     (its sender was checked by that node); the receiver is then local by construction.
 
-    A request whose decision was made before, in the same routing generation, and came out a
-    plain forward (:class:`ForwardPlan`) is sent without deciding again; only what differs per
-    request (ids present, the partner limits, the request's signature) is checked.
+    ``planned=False``: the caller tried :func:`planned_hop` already. A decision that comes out
+    a plain forward is kept as the plan for the next request like this one.
     """
     key = plan_key(req) if req.kind is RouteKind.MODULE and not origin else None
-    if key is not None:
-        plan = ctx.platforms.forward_plan(key)
-        if (
-            plan is not None
-            and req.request_id
-            and req.correlation_id
-            and req.has_from
-            and req.has_to
-        ):
-            if ctx.hub.limits.active:
-                ctx.hub.limits.admit(req.from_party.key, len(req.body))
-            if req.ocn_signature or ctx.settings.signatures:
-                signatures.verify_request(ctx, req)
-            target = target_url(plan.url, req.path_suffix, req.query)
-            resp = await send(ctx, req, req.method, target, plan.auth, req.body, req.ocn_signature)
-            return proxying.proxy_response_headers(ctx, req, plan.row, resp)
+    if key is not None and planned:
+        return await route_planned(ctx, req)
     interface = req.interface_role.ocpi
     row = (
         module_route(req.module, interface, req.ocpi_version)
@@ -317,7 +343,9 @@ __all__ = [
     "decide",
     "envelope_status",
     "plan_key",
+    "planned_hop",
     "route_module",
+    "route_planned",
     "route_proxied",
     "send",
     "transport_error",
