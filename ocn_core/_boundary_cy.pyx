@@ -10,22 +10,34 @@ cdef object _KIND = RouteKind
 cdef object _ROLE = InterfaceRole
 
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object s)
+    const unsigned char *PyUnicode_1BYTE_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+
+
 cdef inline bint _text(str s):
-    """Printable ASCII only (space allowed)."""
-    cdef Py_UCS4 c
-    for c in s:
-        if c < 32 or c > 126:
-            return False
-    return True
+    """Printable ASCII only (space allowed): one branch-free pass over the ASCII bytes."""
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    cdef const unsigned char *d = PyUnicode_1BYTE_DATA(s)
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(s)
+    cdef unsigned char bad = 0
+    for i in range(n):
+        bad |= (d[i] < 32) | (d[i] == 127)
+    return not bad
 
 
 cdef inline bint _routed(str s):
     """Printable ASCII without space or backslash."""
-    cdef Py_UCS4 c
-    for c in s:
-        if c <= 32 or c > 126 or c == 92:
-            return False
-    return True
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    cdef const unsigned char *d = PyUnicode_1BYTE_DATA(s)
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(s)
+    cdef unsigned char bad = 0
+    for i in range(n):
+        bad |= (d[i] <= 32) | (d[i] == 127) | (d[i] == 92)
+    return not bad
 
 
 def fields_safe(str suffix, str query, str module, str version, str proxy_id, str auth,

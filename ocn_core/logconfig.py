@@ -103,10 +103,16 @@ _info_off = False  # configure_logging set a level above info
 def info_lines_on() -> bool:
     """Whether an info line would be written: False only while the pipeline
     :func:`configure_logging` installed drops info (callers skip building the line)."""
-    return not (_info_off and _our_pipeline())
+    if not _info_off:
+        return True
+    config = _STRUCTLOG_CONFIG  # (_our_pipeline's common case inline: once per request)
+    if config is not None and config.default_processors is _installed_processors:
+        return _installed_processors[-1] is not _json_renderer
+    return not _our_pipeline()
 
 
 _json_renderer: Any = None  # that pipeline's renderer
+_installed_processors: list[Any] = []  # and its processor list, as structlog keeps it
 
 
 def access_line(event: str, fields: dict[str, Any]) -> bool:
@@ -212,12 +218,13 @@ def configure_logging(fmt: str = "auto", level: str = "info", cache: bool = True
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         stream = LineStream(sys.stderr.buffer)
         factory = structlog.BytesLoggerFactory(cast(BinaryIO, stream))  # it uses write, flush
-    global _access_out, _json_renderer, _info_off
+    global _access_out, _json_renderer, _info_off, _installed_processors
     _access_out = None if use_console or numeric > logging.INFO else stream
     _info_off = numeric > logging.INFO
     _json_renderer = renderer
+    _installed_processors = [*shared, renderer]
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=_installed_processors,
         logger_factory=factory,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=cache,

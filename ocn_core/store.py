@@ -116,6 +116,7 @@ class GenerationMemo:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._announced = store._announced  # (announced_generation() without its frame)
         self.generation: bytes | None = UNREAD  # None: LMDB has none yet
         self.checked = 0.0  # when LMDB's generation was last read
         self._tables: list[dict[Any, Any]] = []
@@ -129,7 +130,7 @@ class GenerationMemo:
     def holds(self) -> bool:
         """The tables are current by the announced generation (no read transaction)."""
         return (
-            self.store.announced_generation() == (self.generation or NO_GENERATION)
+            self._announced[:] == (self.generation or NO_GENERATION)
             and time.monotonic() < self.checked + MEMO_RECHECK_S
         )
 
@@ -149,7 +150,10 @@ class GenerationMemo:
 
     def current(self) -> bool:
         """:meth:`holds`, else :meth:`sync` in a short read transaction."""
-        if self.holds():
+        if (  # holds(), inline: once per routed request
+            self._announced[:] == (self.generation or NO_GENERATION)
+            and time.monotonic() < self.checked + MEMO_RECHECK_S
+        ):
             return True
         with self.store.env.begin() as txn:
             return self.sync(txn)
