@@ -6,6 +6,8 @@ header and request builders are the same steps without the interpreter loop.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
 
 import os
 
@@ -248,10 +250,80 @@ cdef inline void _header_lines(list parts, list headers):
         parts.append("\r\n")
 
 
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object s)
+    const char *PyUnicode_1BYTE_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t n)
+    int PyUnicode_1BYTE_KIND
+
+
+cdef inline bint _latin1(object s) noexcept:
+    """A str whose characters are all one byte (latin-1: its bytes are its encoding)."""
+    return type(s) is str and PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND
+
+
+cdef inline Py_ssize_t _put(char* out, Py_ssize_t at, str s) noexcept:
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(s)
+    memcpy(out + at, PyUnicode_1BYTE_DATA(s), n)
+    return at + n
+
+
+cdef inline Py_ssize_t _put_c(char* out, Py_ssize_t at, const char* s, Py_ssize_t n) noexcept:
+    memcpy(out + at, s, n)
+    return at + n
+
+
+cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, bytes body):
+    """``lead``, the header lines, ``Content-Length`` (``length`` >= 0), ``Connection: close``,
+    the blank line and ``body`` written once into one bytes object; None when some text is not
+    one byte per character (the caller then encodes as the pure twin does, raising the same)."""
+    cdef Py_ssize_t total = 2 + PyBytes_GET_SIZE(body), at = 0, digits = 0
+    cdef char number[24]
+    cdef tuple item
+    cdef object text
+    for text in lead:
+        if not _latin1(text):
+            return None
+        total += PyUnicode_GET_LENGTH(text)
+    for item in headers:
+        if len(item) != 2 or not _latin1(item[0]) or not _latin1(item[1]):
+            return None
+        total += PyUnicode_GET_LENGTH(item[0]) + PyUnicode_GET_LENGTH(item[1]) + 4
+    if length >= 0:
+        digits = snprintf(number, 24, "%zd", length)
+        total += 18 + digits
+    if close:
+        total += 19
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
+    cdef char* buf = PyBytes_AS_STRING(out)
+    for text in lead:
+        at = _put(buf, at, text)
+    for item in headers:
+        at = _put(buf, at, item[0])
+        at = _put_c(buf, at, b": ", 2)
+        at = _put(buf, at, item[1])
+        at = _put_c(buf, at, b"\r\n", 2)
+    if length >= 0:
+        at = _put_c(buf, at, b"Content-Length: ", 16)
+        at = _put_c(buf, at, number, digits)
+        at = _put_c(buf, at, b"\r\n", 2)
+    if close:
+        at = _put_c(buf, at, b"Connection: close\r\n", 19)
+    at = _put_c(buf, at, b"\r\n", 2)
+    memcpy(buf + at, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))
+    return out
+
+
 cpdef bytes request_bytes(str method, str target, str host, list headers, bytes body):
+    cdef Py_ssize_t length = len(body) if body or method in _BODY_METHODS else -1
+    made = _message((method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"), headers, length,
+                    False, body)
+    if made is not None:
+        return made
     cdef list parts = [method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"]
     _header_lines(parts, headers)
-    if body or method in _BODY_METHODS:
+    if length >= 0:
         parts.append("Content-Length: ")
         parts.append(str(len(body)))
         parts.append("\r\n")
@@ -260,6 +332,9 @@ cpdef bytes request_bytes(str method, str target, str host, list headers, bytes 
 
 
 cpdef bytes response_bytes(str head, list headers, bytes body, bint keep_alive):
+    made = _message((head,), headers, len(body), not keep_alive, body)
+    if made is not None:
+        return made
     cdef list parts = [head]
     _header_lines(parts, headers)
     parts.append("Content-Length: ")

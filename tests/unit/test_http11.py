@@ -123,6 +123,32 @@ def test_response_twins_agree_and_httptools_reads_what_is_accepted(raw: bytes) -
         assert _httptools_response(raw) == (status, headers, body, keep_alive)
 
 
+LONG = b"abcdefghijklmnopqrstuvwxyz0123"  # longer than the compiled twin's 8-byte steps
+
+
+@pytest.mark.parametrize("where", ["target", "value", "reason"])
+def test_every_byte_at_every_offset_of_a_long_field(where: str) -> None:
+    """Each byte value at each offset of a long target, header value or reason phrase: the
+    twins accept and decline the same messages (the word-at-a-time scan against the bytewise)."""
+    for at in range(len(LONG)):
+        for byte in range(256):
+            text = LONG[:at] + bytes((byte,)) + LONG[at + 1 :]
+            if where == "reason":
+                raw = b"HTTP/1.1 200 " + text + b"\r\nContent-Length: 2\r\n\r\n{}"
+                found = [m.parse_response(raw) for m in TWINS]
+            else:
+                target, value = (b"/" + text, b"v") if where == "target" else (b"/", text)
+                raw = b"GET " + target + b" HTTP/1.1\r\nX-Long: " + value + b"\r\nHost: h\r\n\r\n"
+                found = [m.parse_request(raw, 0, *LIMITS) for m in TWINS]
+            assert all(f == found[0] for f in found), (at, byte)
+            visible = 0x20 <= byte <= 0x7E
+            if where == "target":
+                visible = visible and byte not in b" #"
+            elif where == "value" and at in (0, len(LONG) - 1):
+                visible = visible and byte != 0x20  # no blank at either end of a value
+            assert (found[0] is not None) == visible, (at, byte)
+
+
 def test_plain_request_is_read_with_its_offset() -> None:
     two = PLAIN + PLAIN.replace(b"GET", b"DELETE")
     first = http11.parse_request(two, 0, *LIMITS)
