@@ -7,11 +7,11 @@ header and request builders are the same steps without the interpreter loop.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdio cimport snprintf
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcpy
 
 import os
 
-from ocn_core._wire_ref import PASSED_HEADERS, POOL_BYTES, parse_status
+from ocn_core._wire_ref import PASSED_HEADERS, POOL_BYTES, SPLITS_REQUEST, parse_status
 
 cdef tuple _PASSED = PASSED_HEADERS
 cdef frozenset _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -274,10 +274,22 @@ cdef inline Py_ssize_t _put_c(char* out, Py_ssize_t at, const char* s, Py_ssize_
     return at + n
 
 
-cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, bytes body):
+cdef bint _splits(str s):
+    """``s`` holds a CR or LF."""
+    cdef Py_ssize_t n
+    cdef const char* d
+    if PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND:
+        return "\r" in s or "\n" in s
+    n, d = PyUnicode_GET_LENGTH(s), PyUnicode_1BYTE_DATA(s)
+    return memchr(d, 13, n) != NULL or memchr(d, 10, n) != NULL
+
+
+cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, bytes body,
+                     bint values_checked=False):
     """``lead``, the header lines, ``Content-Length`` (``length`` >= 0), ``Connection: close``,
     the blank line and ``body`` written once into one bytes object; None when some text is not
-    one byte per character (the caller then encodes as the pure twin does, raising the same)."""
+    one byte per character (the caller then encodes as the pure twin does, raising the same).
+    ``values_checked``: ValueError for a header value with a CR or LF."""
     cdef Py_ssize_t total = 2 + PyBytes_GET_SIZE(body), at = 0, digits = 0
     cdef char number[24]
     cdef tuple item
@@ -289,6 +301,8 @@ cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, by
     for item in headers:
         if len(item) != 2 or not _latin1(item[0]) or not _latin1(item[1]):
             return None
+        if values_checked and _splits(item[1]):
+            raise ValueError(SPLITS_REQUEST)
         total += PyUnicode_GET_LENGTH(item[0]) + PyUnicode_GET_LENGTH(item[1]) + 4
     if length >= 0:
         digits = snprintf(number, 24, "%zd", length)
@@ -317,10 +331,15 @@ cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, by
 
 cpdef bytes request_bytes(str method, str target, str host, list headers, bytes body):
     cdef Py_ssize_t length = len(body) if body or method in _BODY_METHODS else -1
+    if _splits(target) or _splits(host):
+        raise ValueError(SPLITS_REQUEST)
     made = _message((method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"), headers, length,
-                    False, body)
+                    False, body, True)
     if made is not None:
         return made
+    for item in headers:  # (the text is not all Latin-1: checked as the pure twin does)
+        if _splits(<str> item[1]):
+            raise ValueError(SPLITS_REQUEST)
     cdef list parts = [method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"]
     _header_lines(parts, headers)
     if length >= 0:

@@ -159,6 +159,9 @@ def header_index(headers: Iterable[Sequence[str]], lower_name: str) -> int:
     return -1
 
 
+SPLITS_REQUEST = "a CR or LF in the request target, Host or a header value"
+
+
 def response_bytes(
     head: str, headers: list[tuple[str, str]], body: bytes, keep_alive: bool
 ) -> bytes:
@@ -175,7 +178,14 @@ def response_bytes(
 def request_bytes(
     method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
 ) -> bytes:
-    """An HTTP/1.1 request: request line, Host, ``headers``, Content-Length when due, body."""
+    """An HTTP/1.1 request: request line, Host, ``headers``, Content-Length when due, body.
+
+    ValueError when the target, Host or a header value holds a CR or LF (it would split the
+    request); UnicodeEncodeError (a ValueError too) when some text is not Latin-1.
+    """
+    probe = "".join([target, host, *[v for _, v in headers]])
+    if "\r" in probe or "\n" in probe:
+        raise ValueError(SPLITS_REQUEST)
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
     lines += [f"{k}: {v}\r\n" for k, v in headers]
     if body or method in ("POST", "PUT", "PATCH"):

@@ -148,15 +148,15 @@ class HttpClient:
         retry_safe: bool = False,
     ) -> HttpResult:
         origin, host, target = self._split(url)
-        # a CR or LF in the target, Host or a header value would split the request (memchr)
-        probe = "".join([target, host, *[v for _, v in headers]])
-        if "\r" in probe or "\n" in probe:
-            raise TransportUnreachable("refusing a request target or header with CR or LF")
-        try:
+        try:  # (refuses a CR or LF in the target, Host or a header value: it would split it)
             payload = request_bytes(method, target, host, headers, body)
         except UnicodeEncodeError:
             raise TransportUnreachable(
                 "refusing a request target or header out of Latin-1"
+            ) from None
+        except ValueError:
+            raise TransportUnreachable(
+                "refusing a request target or header with CR or LF"
             ) from None
         for attempt in (1, 2):
             conn = self._pooled(origin)

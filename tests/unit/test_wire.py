@@ -151,8 +151,26 @@ def test_request_bytes_twins_agree(method: str, target: str, body: bytes,
             return module.request_bytes(method, target, "h:1", headers, body)
         except UnicodeEncodeError:
             return "not latin-1"
+        except ValueError as exc:  # a CR or LF that would split the request
+            return str(exc)
 
     assert made(COMPILED) == made(_wire_ref)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("twin", [_wire_ref] + ([COMPILED] if COMPILED is not None else []))
+def test_request_bytes_refuses_what_would_split_the_request(twin: ModuleType) -> None:
+    for target, host, headers in [
+        ("/a\r\nX-Evil: 1", "h", []),
+        ("/a", "h\n", []),
+        ("/a", "h", [("A", "b"), ("X-Request-ID", "id\nX-Evil: 1")]),
+        ("/\u20ac", "h", [("A", "\r")]),  # CR or LF first, as the client reports it
+        ("/a", "h", [("A", "\u20ac"), ("B", "x\r\ny")]),
+    ]:
+        with pytest.raises(ValueError, match=_wire_ref.SPLITS_REQUEST) as refused:
+            twin.request_bytes("GET", target, host, headers, b"")
+        assert not isinstance(refused.value, UnicodeEncodeError), (target, host, headers)
+    with pytest.raises(UnicodeEncodeError):
+        twin.request_bytes("GET", "/a", "h", [("A", "\u20ac")], b"")
 
 
 def test_request_bytes_layout() -> None:
