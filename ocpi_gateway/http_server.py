@@ -198,6 +198,7 @@ class HttpProtocol(asyncio.Protocol):
         self.final: Response | None = None
         self.busy = False
         self.task: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[None] | None = None  # the drain task, parked between requests
         # progress, read by the sweep
         self.phase = _IDLE
         self.seq = 0  # requests begun
@@ -226,6 +227,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # the parked drain task sees no transport and ends
         self.burst.connections -= 1
         self.front.connections.discard(self)
         if self.write_paused is not None and not self.write_paused.done():
@@ -372,34 +376,46 @@ class HttpProtocol(asyncio.Protocol):
         self.queue.append((request, keep_alive))
         if not self.busy:
             self.busy = True
-            self.task = (self.loop or asyncio.get_running_loop()).create_task(self._drain())
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None:  # wake the connection's drain task (no new task per request)
+                waiter.set_result(None)
+            else:
+                self.task = (self.loop or asyncio.get_running_loop()).create_task(self._drain())
         elif len(self.queue) >= self.front.limits.max_pipelined:
             self._pause_reading()
 
     async def _drain(self) -> None:
+        """Answer the queued requests in order, then park until :meth:`_queue` wakes it: one
+        task per connection, not per request. It ends with the connection."""
         try:
-            while self.queue:
-                item, keep_alive = self.queue.popleft()
-                if item is None:  # the refusal queued behind the earlier answers
-                    if self.final is not None:
-                        self._write(self.final, keep_alive=False)
-                    self._linger()
+            while True:
+                while self.queue:
+                    item, keep_alive = self.queue.popleft()
+                    if item is None:  # the refusal queued behind the earlier answers
+                        if self.final is not None:
+                            self._write(self.final, keep_alive=False)
+                        self._linger()
+                        return
+                    try:
+                        response = await self.handler(item)
+                    except Exception:
+                        log.exception("unhandled_error", method=item.method, path=item.path)
+                        response = Response(
+                            500, [("Content-Type", "text/plain")], b"Internal Server Error"
+                        )
+                    self._write(response, keep_alive)
+                    if not keep_alive:
+                        self.close()
+                        return
+                    if self.write_paused is not None:
+                        await self.write_paused  # the client is not reading: wait for it
+                    if self.read_paused and len(self.queue) < self.front.limits.max_pipelined:
+                        self._resume_reading()
+                self.busy = False
+                if self.transport is None:
                     return
-                try:
-                    response = await self.handler(item)
-                except Exception:
-                    log.exception("unhandled_error", method=item.method, path=item.path)
-                    response = Response(
-                        500, [("Content-Type", "text/plain")], b"Internal Server Error"
-                    )
-                self._write(response, keep_alive)
-                if not keep_alive:
-                    self.close()
-                    return
-                if self.write_paused is not None:
-                    await self.write_paused  # the client is not reading: wait for it
-                if self.read_paused and len(self.queue) < self.front.limits.max_pipelined:
-                    self._resume_reading()
+                self.waiter = waiter = (self.loop or asyncio.get_running_loop()).create_future()
+                await waiter  # set by _queue (busy again) or by connection_lost (queue empty)
         finally:
             self.busy = False
 

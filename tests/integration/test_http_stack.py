@@ -179,3 +179,29 @@ async def test_server_limits_body_and_rejects_garbage() -> None:
     garbage = await _exchange(port, b"NOT HTTP AT ALL\r\n\r\n")
     assert garbage.startswith(b"HTTP/1.1 400 ")
     server.close()
+
+
+async def test_one_drain_task_per_keep_alive_connection_ending_with_it() -> None:
+    """Sequential requests on one connection are answered by one task, parked between them;
+    it ends when the client closes (no task is left behind per request or per connection)."""
+    tasks: list[asyncio.Task[object] | None] = []
+
+    async def handler(request: Request) -> Response:
+        tasks.append(asyncio.current_task())
+        return Response(200, [], request.path.encode())
+
+    server, port = await _gateway(handler)  # type: ignore[arg-type]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for path in (b"/a", b"/b", b"/c"):
+        writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert await reader.readexactly(2) == path
+    assert len(tasks) == 3
+    assert tasks[0] is tasks[1] is tasks[2]
+    drain = tasks[0]
+    assert drain is not None
+    assert not drain.done()  # parked, waiting for the next request
+    writer.close()
+    await asyncio.wait_for(asyncio.shield(drain), 5)  # ends with the connection
+    server.close()
