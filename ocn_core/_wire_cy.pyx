@@ -14,10 +14,15 @@ import os
 from ocn_core._wire_ref import PASSED_HEADERS, POOL_BYTES, SPLITS_REQUEST, parse_status
 
 cdef tuple _PASSED = PASSED_HEADERS
+cdef frozenset _PASSED_SIZES = frozenset(len(name) for name in PASSED_HEADERS)
 cdef frozenset _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 cdef const char* _HEX = b"0123456789abcdef"
 cdef const char* _VARIANT = b"89ab"
 cdef Py_ssize_t _TAIL = 512
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object s)
 
 
 cdef inline bint _ws(unsigned char c) noexcept:
@@ -225,8 +230,13 @@ cpdef list relay_headers(object req, list received):
         ("OCPI-from-country-code", to.country_code),
         ("OCPI-from-party-id", to.party_id),
     ]
+    cdef Py_ssize_t size
     for item in received:
-        if (<str> item[0]).lower() in _PASSED:
+        name = <str> item[0]
+        size = PyUnicode_GET_LENGTH(name)
+        if PyUnicode_IS_ASCII(name) and size not in _PASSED_SIZES:
+            continue  # (an ASCII name keeps its length when lower-cased)
+        if name.lower() in _PASSED:
             out.append((item[0], item[1]))
     return out
 

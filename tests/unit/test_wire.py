@@ -114,8 +114,10 @@ def test_a_forked_child_draws_other_request_ids() -> None:
 
 
 PARTY = st.builds(PartyRef, st.text(max_size=3), st.text(max_size=4))
+# (U+212A, the Kelvin sign, lower-cases to "k": "Lin\u212a" is passed on as "link" is)
 HEADERS = st.lists(st.tuples(st.sampled_from(["Link", "LOCATION", "X-Total-Count", "x-limit",
-                                              "Server", "Content-Length", "linK", "Kink"]),
+                                              "Server", "Content-Length", "linK", "Kink", "Date",
+                                              "Lin\u212a", "\u0130ink", "X-LIMIT"]),
                              st.text(max_size=8)), max_size=6)  # fmt: skip
 
 
