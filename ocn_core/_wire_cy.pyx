@@ -23,6 +23,11 @@ cdef Py_ssize_t _TAIL = 512
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object s)
+    int PyUnicode_KIND(object s)
+    const char *PyUnicode_1BYTE_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t n)
+    int PyUnicode_1BYTE_KIND
 
 
 cdef inline bint _ws(unsigned char c) noexcept:
@@ -260,14 +265,6 @@ cdef inline void _header_lines(list parts, list headers):
         parts.append("\r\n")
 
 
-cdef extern from "Python.h":
-    int PyUnicode_KIND(object s)
-    const char *PyUnicode_1BYTE_DATA(object s)
-    Py_ssize_t PyUnicode_GET_LENGTH(object s)
-    bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t n)
-    int PyUnicode_1BYTE_KIND
-
-
 cdef inline bint _latin1(object s) noexcept:
     """A str whose characters are all one byte (latin-1: its bytes are its encoding)."""
     return type(s) is str and PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND
@@ -294,12 +291,10 @@ cdef bint _splits(str s):
     return memchr(d, 13, n) != NULL or memchr(d, 10, n) != NULL
 
 
-cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, bytes body,
-                     bint values_checked=False):
+cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, bytes body):
     """``lead``, the header lines, ``Content-Length`` (``length`` >= 0), ``Connection: close``,
     the blank line and ``body`` written once into one bytes object; None when some text is not
-    one byte per character (the caller then encodes as the pure twin does, raising the same).
-    ``values_checked``: ValueError for a header value with a CR or LF."""
+    one byte per character (the caller then encodes as the pure twin does, raising the same)."""
     cdef Py_ssize_t total = 2 + PyBytes_GET_SIZE(body), at = 0, digits = 0
     cdef char number[24]
     cdef tuple item
@@ -311,8 +306,6 @@ cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, by
     for item in headers:
         if len(item) != 2 or not _latin1(item[0]) or not _latin1(item[1]):
             return None
-        if values_checked and _splits(item[1]):
-            raise ValueError(SPLITS_REQUEST)
         total += PyUnicode_GET_LENGTH(item[0]) + PyUnicode_GET_LENGTH(item[1]) + 4
     if length >= 0:
         digits = snprintf(number, 24, "%zd", length)
@@ -341,15 +334,16 @@ cdef object _message(tuple lead, list headers, Py_ssize_t length, bint close, by
 
 cpdef bytes request_bytes(str method, str target, str host, list headers, bytes body):
     cdef Py_ssize_t length = len(body) if body or method in _BODY_METHODS else -1
+    cdef tuple item
     if _splits(target) or _splits(host):
         raise ValueError(SPLITS_REQUEST)
-    made = _message((method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"), headers, length,
-                    False, body, True)
-    if made is not None:
-        return made
-    for item in headers:  # (the text is not all Latin-1: checked as the pure twin does)
+    for item in headers:  # (before any encoding, as the pure twin checks)
         if _splits(<str> item[1]):
             raise ValueError(SPLITS_REQUEST)
+    made = _message((method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"), headers, length,
+                    False, body)
+    if made is not None:
+        return made
     cdef list parts = [method, " ", target, " HTTP/1.1\r\nHost: ", host, "\r\n"]
     _header_lines(parts, headers)
     if length >= 0:
