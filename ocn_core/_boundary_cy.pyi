@@ -1,19 +1,10 @@
-def fields_safe(
-    suffix: str,
-    query: str,
-    module: str,
-    version: str,
-    proxy_id: str,
-    auth: str,
-    request_id: str,
-    correlation_id: str,
-    from_cc: str,
-    from_pid: str,
-    to_cc: str,
-    to_pid: str,
-    signature: str,
-    content_type: str,
+from ocn_core.model import RouteRequest
+
+def screen(req: RouteRequest) -> int: ...
+def request_from_http(
+    found: tuple[int, str, int, str, str, str],
     method: str,
-    kind: object,
-    role: object,
-) -> bool: ...
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> RouteRequest: ...

@@ -1,33 +1,76 @@
-"""Reference fast check of a RouteRequest's text fields (the oracle of ``_boundary_cy``).
+"""Reference twin of ``_boundary_cy`` (its oracle): the HTTP edge's RouteRequest and the fast
+screen of any edge's request.
 
-``fields_safe(...)`` takes the request's fields in the order of its signature (plain arguments
-are cheaper than attribute reads from compiled code). True when every routed and header-bound
-string is printable ASCII, the routed ones (suffix, query, module, version, proxy id) also
-without space or backslash, the method is a known HTTP method and both enums are members.
-Anything False gets the detailed (slow) diagnosis in :mod:`ocn_core.validation`.
+``request_from_http`` maps a matched OCPI URL and the request's lower-case header dict onto a
+RouteRequest (the HTTP edge's half of the core boundary). ``screen`` sorts a request into
+``REFUSED`` (a text field is unsafe: a control, non-ASCII, space or backslash where routed; an
+unknown method or enum), ``CLEAR`` (nothing more to look at: no ``.`` or ``%`` in the suffix, no
+``%`` in the query, no body) or ``SAFE`` (fields fine, the rest to check). Refusals get the
+detailed (slow) diagnosis in :mod:`ocn_core.validation`.
 """
 
 from __future__ import annotations
 
-from ocn_core.model import InterfaceRole, RouteKind
+from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+REFUSED, SAFE, CLEAR = 0, 1, 2
+ROLES = tuple(InterfaceRole)  # by value
 
 
-def fields_safe(
-    suffix: str, query: str, module: str, version: str, proxy_id: str, auth: str,
-    request_id: str, correlation_id: str, from_cc: str, from_pid: str, to_cc: str, to_pid: str,
-    signature: str, content_type: str, method: str, kind: object, role: object,
-) -> bool:  # fmt: skip
-    route = "".join((suffix, query, module, version, proxy_id))
-    text = "".join((route, auth, request_id, correlation_id, from_cc, from_pid, to_cc, to_pid,
-                    signature, content_type))  # fmt: skip
-    return (
+def request_from_http(
+    found: tuple[int, str, int, str, str, str],
+    method: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> RouteRequest:
+    """``found`` is the URL matcher's (kind, module, interface, version, suffix, proxy id)."""
+    h = headers
+    kind, module, interface, version, suffix, proxy_id = found
+    fcc, fpid = h.get("ocpi-from-country-code"), h.get("ocpi-from-party-id")
+    tcc, tpid = h.get("ocpi-to-country-code"), h.get("ocpi-to-party-id")
+    return RouteRequest(
+        kind=KINDS_BY_VALUE[kind],
+        module=module,
+        interface_role=ROLES[interface],
+        method=method,
+        ocpi_version=version,
+        path_suffix=suffix,
+        query=query,
+        authorization=h.get("authorization", ""),
+        request_id=h.get("x-request-id", ""),
+        correlation_id=h.get("x-correlation-id", ""),
+        from_party=PartyRef(fcc or "", fpid or ""),
+        to_party=PartyRef(tcc or "", tpid or ""),
+        ocn_signature=h.get("ocn-signature", ""),
+        body=body,
+        content_type=h.get("content-type", ""),
+        proxy_id=proxy_id,
+        call_id=0,
+        has_from=fcc is not None and fpid is not None,
+        has_to=tcc is not None and tpid is not None,
+    )
+
+
+def screen(req: RouteRequest) -> int:
+    """REFUSED, SAFE or CLEAR (see the module docstring)."""
+    frm, to = req.from_party, req.to_party
+    suffix, query = req.path_suffix, req.query
+    route = "".join((suffix, query, req.module, req.ocpi_version, req.proxy_id))
+    text = "".join((route, req.authorization, req.request_id, req.correlation_id,
+                    frm.country_code, frm.party_id, to.country_code, to.party_id,
+                    req.ocn_signature, req.content_type))  # fmt: skip
+    if not (
         text.isascii()
         and text.isprintable()
         and " " not in route
         and "\\" not in route
-        and method in METHODS
-        and type(kind) is RouteKind  # an enum member is always a known value
-        and type(role) is InterfaceRole
-    )
+        and req.method in METHODS
+        and type(req.kind) is RouteKind  # an enum member is always a known value
+        and type(req.interface_role) is InterfaceRole
+    ):
+        return REFUSED
+    if "." in suffix or "%" in suffix or "%" in query or req.body:
+        return SAFE
+    return CLEAR

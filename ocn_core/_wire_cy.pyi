@@ -1,6 +1,7 @@
 from collections.abc import Iterable, Sequence
 
-from ocn_core.model import RouteRequest
+from ocn_core.model import RouteRequest, RouteResponse
+from ocn_core.transport import HttpResult
 
 class RequestIds:
     def next(self) -> str: ...
@@ -12,7 +13,9 @@ def outbound_headers(
     req: RouteRequest, auth: str, body: bytes, signature: str, request_id: str
 ) -> list[tuple[str, str]]: ...
 def header_index(headers: Iterable[Sequence[str]], lower_name: str) -> int: ...
-def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tuple[str, str]]: ...
+def relay_response(
+    req: RouteRequest, result: HttpResult, ocpi_status: int | None = None
+) -> RouteResponse: ...
 def request_bytes(
     method: str, target: str, host: str, headers: list[tuple[str, str]], body: bytes
 ) -> bytes: ...

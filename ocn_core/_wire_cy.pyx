@@ -9,9 +9,16 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdio cimport snprintf
 from libc.string cimport memchr, memcpy
 
+from cpython.object cimport PyObject
+
+from ocn_core._slots cimport alloc, borrowed, offset, set_slot, slot
+
 import os
 
+from ocn_core import _wire_ref
 from ocn_core._wire_ref import PASSED_HEADERS, POOL_BYTES, SPLITS_REQUEST, parse_status
+from ocn_core.model import PartyRef, RouteRequest, RouteResponse
+from ocn_core.transport import HttpResult
 
 cdef tuple _PASSED = PASSED_HEADERS
 cdef frozenset _PASSED_SIZES = frozenset(len(name) for name in PASSED_HEADERS)
@@ -19,6 +26,43 @@ cdef frozenset _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 cdef const char* _HEX = b"0123456789abcdef"
 cdef const char* _VARIANT = b"89ab"
 cdef Py_ssize_t _TAIL = 512
+cdef type _REQ = RouteRequest
+cdef type _PARTY = PartyRef
+cdef type _RESULT = HttpResult
+cdef type _RESPONSE = RouteResponse
+cdef object _ref_outbound = _wire_ref.outbound_headers
+cdef object _ref_relay = _wire_ref.relay_response
+# the fields read or written here, as slot offsets (see ocn_core._slots)
+cdef Py_ssize_t REQ_ID = offset(_REQ, "request_id")
+cdef Py_ssize_t REQ_CORRELATION = offset(_REQ, "correlation_id")
+cdef Py_ssize_t REQ_FROM = offset(_REQ, "from_party")
+cdef Py_ssize_t REQ_TO = offset(_REQ, "to_party")
+cdef Py_ssize_t REQ_CONTENT_TYPE = offset(_REQ, "content_type")
+cdef Py_ssize_t REQ_CALL = offset(_REQ, "call_id")
+cdef Py_ssize_t CC = offset(_PARTY, "country_code")
+cdef Py_ssize_t PID = offset(_PARTY, "party_id")
+cdef Py_ssize_t RESULT_STATUS = offset(_RESULT, "status")
+cdef Py_ssize_t RESULT_HEADERS = offset(_RESULT, "headers")
+cdef Py_ssize_t RESULT_BODY = offset(_RESULT, "body")
+cdef Py_ssize_t RESP_STATUS = offset(_RESPONSE, "status")
+cdef Py_ssize_t RESP_HEADERS = offset(_RESPONSE, "headers")
+cdef Py_ssize_t RESP_BODY = offset(_RESPONSE, "body")
+cdef Py_ssize_t RESP_OCPI = offset(_RESPONSE, "ocpi_status")
+cdef Py_ssize_t RESP_REASON = offset(_RESPONSE, "error_reason")
+cdef Py_ssize_t RESP_CALL = offset(_RESPONSE, "call_id")
+if len(_RESPONSE.__slots__) != 6:
+    raise ImportError("RouteResponse fields changed: update _wire_cy")
+
+
+cdef inline object slot_or_none(object o, Py_ssize_t at):
+    cdef PyObject *v = borrowed(o, at)
+    return <object> v if v != NULL else None
+
+
+cdef inline bint _plain(object req) noexcept:
+    """A RouteRequest with PartyRef parties: its slots may be read directly."""
+    return (type(req) is _REQ and type(slot_or_none(req, REQ_FROM)) is _PARTY
+            and type(slot_or_none(req, REQ_TO)) is _PARTY)
 
 
 cdef extern from "Python.h":
@@ -204,46 +248,59 @@ cdef class RequestIds:
 
 
 cpdef list outbound_headers(object req, str auth, bytes body, str signature, str request_id):
-    cdef object frm = req.from_party, to = req.to_party
-    cdef str content_type
+    if not _plain(req):
+        return _ref_outbound(req, auth, body, signature, request_id)
+    cdef object frm = slot(req, REQ_FROM), to = slot(req, REQ_TO)
     cdef list headers = [
         ("Authorization", auth),
         ("X-Request-ID", request_id),
-        ("X-Correlation-ID", req.correlation_id),
-        ("OCPI-from-country-code", frm.country_code),
-        ("OCPI-from-party-id", frm.party_id),
-        ("OCPI-to-country-code", to.country_code),
-        ("OCPI-to-party-id", to.party_id),
+        ("X-Correlation-ID", slot(req, REQ_CORRELATION)),
+        ("OCPI-from-country-code", slot(frm, CC)),
+        ("OCPI-from-party-id", slot(frm, PID)),
+        ("OCPI-to-country-code", slot(to, CC)),
+        ("OCPI-to-party-id", slot(to, PID)),
     ]
     if signature:
         headers.append(("OCN-Signature", signature))
     if body:
-        content_type = req.content_type
-        headers.append(("Content-Type", content_type or "application/json"))
+        headers.append(("Content-Type", slot(req, REQ_CONTENT_TYPE) or "application/json"))
     return headers
 
 
-cpdef list relay_headers(object req, list received):
-    cdef object frm = req.from_party, to = req.to_party
+cpdef object relay_response(object req, object result, object ocpi_status=None):
+    if (not _plain(req) or type(result) is not _RESULT
+            or type(slot_or_none(result, RESULT_HEADERS)) is not list):
+        return _ref_relay(req, result, ocpi_status)
+    cdef object frm = slot(req, REQ_FROM), to = slot(req, REQ_TO)
+    cdef object body = slot(result, RESULT_BODY)
     cdef tuple item
     cdef list out = [
         ("Content-Type", "application/json"),
-        ("X-Request-ID", req.request_id),
-        ("X-Correlation-ID", req.correlation_id),
-        ("OCPI-to-country-code", frm.country_code),
-        ("OCPI-to-party-id", frm.party_id),
-        ("OCPI-from-country-code", to.country_code),
-        ("OCPI-from-party-id", to.party_id),
+        ("X-Request-ID", slot(req, REQ_ID)),
+        ("X-Correlation-ID", slot(req, REQ_CORRELATION)),
+        ("OCPI-to-country-code", slot(frm, CC)),
+        ("OCPI-to-party-id", slot(frm, PID)),
+        ("OCPI-from-country-code", slot(to, CC)),
+        ("OCPI-from-party-id", slot(to, PID)),
     ]
     cdef Py_ssize_t size
-    for item in received:
+    for item in slot(result, RESULT_HEADERS):
         name = <str> item[0]
         size = PyUnicode_GET_LENGTH(name)
         if PyUnicode_IS_ASCII(name) and size not in _PASSED_SIZES:
             continue  # (an ASCII name keeps its length when lower-cased)
         if name.lower() in _PASSED:
             out.append((item[0], item[1]))
-    return out
+    if ocpi_status is None:
+        ocpi_status = envelope_status(body)
+    cdef object resp = alloc(_RESPONSE)
+    set_slot(resp, RESP_STATUS, slot(result, RESULT_STATUS))
+    set_slot(resp, RESP_HEADERS, out)
+    set_slot(resp, RESP_BODY, body)
+    set_slot(resp, RESP_OCPI, ocpi_status)
+    set_slot(resp, RESP_REASON, "")
+    set_slot(resp, RESP_CALL, slot(req, REQ_CALL))
+    return resp
 
 
 cpdef Py_ssize_t header_index(object headers, str lower_name):

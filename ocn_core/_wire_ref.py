@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from ocn_core.errors import BadResponse
-
-if TYPE_CHECKING:  # (model imports this twin through ocn_core.wire for header_index)
-    from ocn_core.model import RouteRequest
+from ocn_core.model import RouteRequest, RouteResponse
+from ocn_core.transport import HttpResult
 
 PASSED_HEADERS = ("x-total-count", "x-limit", "link", "location")
 _LEADING_STATUS = re.compile(rb'^\s*\{\s*"status_code"\s*:\s*(-?\d{1,9})\s*[,}]')
@@ -132,8 +131,12 @@ def outbound_headers(
     return headers
 
 
-def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The requester's headers: ids, TO = requester, FROM = receiver, passed-on paging headers."""
+def relay_response(
+    req: RouteRequest, result: HttpResult, ocpi_status: int | None = None
+) -> RouteResponse:
+    """The requester's answer: the receiver's status and raw body, its envelope's status_code
+    (``ocpi_status``, else read off the body), ids, TO = requester, FROM = receiver and the
+    passed-on paging headers."""
     frm, to = req.from_party, req.to_party
     out = [
         ("Content-Type", "application/json"),
@@ -144,10 +147,12 @@ def relay_headers(req: RouteRequest, received: list[tuple[str, str]]) -> list[tu
         ("OCPI-from-country-code", to.country_code),
         ("OCPI-from-party-id", to.party_id),
     ]
-    for name, value in received:
+    for name, value in result.headers:
         if name.lower() in PASSED_HEADERS:
             out.append((name, value))
-    return out
+    if ocpi_status is None:
+        ocpi_status = envelope_status(result.body)
+    return RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
 
 
 def header_index(headers: Iterable[Sequence[str]], lower_name: str) -> int:

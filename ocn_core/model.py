@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ocn_core._route_kind import RouteKind  # generated from the proto (tools/gen_protos.py)
-from ocn_core.wire import header_index  # (compiled or pure twin)
 
 # RouteKind by value, for decoding by tuple index (values the proto leaves unused: UNSPECIFIED)
 KINDS_BY_VALUE: tuple[RouteKind, ...] = tuple(
@@ -97,11 +96,12 @@ __all__ = [
     "RouteRequest",
     "RouteResponse",
     "find_header",
-    "header_index",
 ]
 
 
 def find_header(headers: list[tuple[str, str]], name: str) -> str | None:
     """First value of header ``name`` (case-insensitive) in a list of pairs."""
+    from ocn_core.wire import header_index  # (wire's twins build this module's objects)
+
     at = header_index(headers, name.lower())
     return headers[at][1] if at >= 0 else None

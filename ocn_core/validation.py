@@ -4,14 +4,17 @@ Every string that ends up in an outbound request line or header must be printabl
 suffixes may not climb (``..``, ``%2e%2e``), hide separators (``%2f``, ``\\``) or carry encoded
 controls; enum fields must hold known values; bodies of JSON modules must parse. The common,
 valid request costs one compiled pass over its strings (``_boundary_cy``; ``_boundary_ref`` is
-the pure twin); only suspicious input (a ``.`` or ``%`` in the suffix, a ``%`` in the query)
-takes the detailed path.
+the pure twin); only suspicious input (a ``.`` or ``%`` in the suffix, a ``%`` in the query) and
+bodies take the detailed path.
+
+``request_from_http`` is the HTTP edge's RouteRequest (from the URL match and the header dict).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import orjson
@@ -20,8 +23,13 @@ from ocn_core import _boundary_ref, _ext
 from ocn_core.errors import RefusedInput
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
 
-_impl = _ext.load("boundary", "ocn_core._boundary_cy", _boundary_ref)
-fields_safe = _impl.fields_safe
+if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks a twin
+    from ocn_core._boundary_ref import request_from_http, screen
+else:
+    _impl = _ext.load("boundary", "ocn_core._boundary_cy", _boundary_ref)
+    screen = _impl.screen
+    request_from_http = _impl.request_from_http
+_CLEAR, _REFUSED = _boundary_ref.CLEAR, _boundary_ref.REFUSED
 _METHODS = _boundary_ref.METHODS
 _JSON_KINDS = (RouteKind.MODULE, RouteKind.PAGE, RouteKind.PROXIED)
 _ENCODED_CONTROL = re.compile(r"%(?:[01][0-9a-fA-F]|7[fF])")
@@ -29,13 +37,10 @@ _ENCODED_CONTROL = re.compile(r"%(?:[01][0-9a-fA-F]|7[fF])")
 
 def check_request(req: RouteRequest) -> None:
     """Raise :class:`RefusedInput` (HTTP 400 / OCPI 2001) unless ``req`` is safe to route."""
-    frm, to = req.from_party, req.to_party
-    if not fields_safe(
-        req.path_suffix, req.query, req.module, req.ocpi_version, req.proxy_id,
-        req.authorization, req.request_id, req.correlation_id, frm.country_code, frm.party_id,
-        to.country_code, to.party_id, req.ocn_signature, req.content_type, req.method,
-        req.kind, req.interface_role,
-    ):  # fmt: skip
+    verdict = screen(req)
+    if verdict == _CLEAR:  # the common GET: no dots, no escapes, no body
+        return
+    if verdict == _REFUSED:
         _refuse(req, _why(req))
     suffix, query = req.path_suffix, req.query
     if ("." in suffix or "%" in suffix) and (why := _path_problem(suffix)):
@@ -121,3 +126,6 @@ def _refuse(req: RouteRequest, why: str) -> None:
         has_to=req.has_to and safe_to,
     )
     raise RefusedInput(why, clean)
+
+
+__all__ = ["check_request", "request_from_http", "screen"]

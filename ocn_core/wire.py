@@ -1,5 +1,5 @@
 """Wire assembly of one forwarded hop (compiled or pure twin): the receiver's headers and request
-bytes, the receiver's envelope status, the requester's headers, fresh request ids."""
+bytes, the receiver's envelope status, the requester's answer, fresh request ids."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks
         envelope_status,
         header_index,
         outbound_headers,
-        relay_headers,
+        relay_response,
         request_bytes,
         request_id_of,
         response_bytes,
@@ -25,7 +25,7 @@ else:
     envelope_status = _impl.envelope_status
     header_index = _impl.header_index
     outbound_headers = _impl.outbound_headers
-    relay_headers = _impl.relay_headers
+    relay_response = _impl.relay_response
     request_bytes = _impl.request_bytes
     request_id_of = _impl.request_id_of
     response_bytes = _impl.response_bytes
@@ -44,7 +44,7 @@ __all__ = [
     "header_index",
     "outbound_headers",
     "parse_envelope",
-    "relay_headers",
+    "relay_response",
     "request_bytes",
     "request_id",
     "request_id_of",

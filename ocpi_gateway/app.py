@@ -15,8 +15,9 @@ from ocn_core.engine import Engine
 from ocn_core.errors import AdminError, AdminUnauthorized, OcnError
 from ocn_core.hub.admin import key_matches
 from ocn_core.logconfig import REQUEST_CONTEXT, access_line, info_lines_on, request_context
-from ocn_core.model import KINDS_BY_VALUE, InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.model import InterfaceRole, RouteKind, RouteRequest
 from ocn_core.routing import match
+from ocn_core.validation import request_from_http
 from ocn_core.views import to_json
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import Answer, Request, Response
@@ -24,8 +25,6 @@ from ocpi_gateway.openapi import OPENAPI_PATH, document_bytes
 
 log = structlog.get_logger("ocpi_gateway.access")
 JSON = ("Content-Type", "application/json")
-_KINDS = KINDS_BY_VALUE  # index = enum value
-_ROLES = tuple(InterfaceRole)
 
 
 class Gateway:
@@ -106,7 +105,7 @@ class Gateway:
                                    request.method, 404, 2000, "not_found", "", "", "", "",
                                    time.perf_counter() - started)  # fmt: skip
             return Response(404, [JSON], body)
-        req = to_route_request(request, found)
+        req = request_from_http(found, request.method, request.query, request.headers, request.body)
         bound = REQUEST_CONTEXT.set(req)  # request_context(req), inline on the hot path
         try:
             resp = await self.core.route(req)
@@ -180,32 +179,8 @@ def _log_access(event: str, fields: dict[str, Any]) -> None:
 
 
 def to_route_request(request: Request, found: tuple[int, str, int, str, str, str]) -> RouteRequest:
-    h = request.headers
-    kind, module, interface, version, suffix, proxy_id = found
-    fcc, fpid = h.get("ocpi-from-country-code"), h.get("ocpi-from-party-id")
-    tcc, tpid = h.get("ocpi-to-country-code"), h.get("ocpi-to-party-id")
-    # positional, in field order (a test checks it): keywords cost twice as much per request
-    return RouteRequest(
-        _KINDS[kind],
-        module,
-        _ROLES[interface],
-        request.method,
-        version,
-        suffix,
-        request.query,
-        h.get("authorization", ""),
-        h.get("x-request-id", ""),
-        h.get("x-correlation-id", ""),
-        PartyRef(fcc or "", fpid or ""),
-        PartyRef(tcc or "", tpid or ""),
-        h.get("ocn-signature", ""),
-        request.body,
-        h.get("content-type", ""),
-        proxy_id,
-        0,  # call_id
-        fcc is not None and fpid is not None,
-        tcc is not None and tpid is not None,
-    )
+    """The RouteRequest of an OCPI request whose URL matched ``found``."""
+    return request_from_http(found, request.method, request.query, request.headers, request.body)
 
 
 def scrape(

@@ -318,16 +318,11 @@ def outbound_headers(
 
 def relay(ctx: NodeContext, req: RouteRequest, result: HttpResult) -> RouteResponse:
     """The receiver's answer for the requester: raw body, ids, TO = requester, FROM = receiver."""
-    signed = signatures.active(ctx, req)
-    if signed:  # the signature check parses the answer anyway: one parse serves both
-        envelope = wire.parse_envelope(result.body)
-        ocpi_status = wire.status_of(envelope)
-    else:
-        ocpi_status = envelope_status(result.body)
-    out = wire.relay_headers(req, result.headers)
-    resp = RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
-    if signed:
-        signatures.verify_response(ctx, req, resp, envelope)
+    if not signatures.active(ctx, req):
+        return wire.relay_response(req, result)
+    envelope = wire.parse_envelope(result.body)  # the signature check parses the answer anyway
+    resp = wire.relay_response(req, result, wire.status_of(envelope))
+    signatures.verify_response(ctx, req, resp, envelope)
     return resp
 
 

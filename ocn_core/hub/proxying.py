@@ -12,8 +12,9 @@ from __future__ import annotations
 from ocn_core.hub import signatures
 from ocn_core.hub.context import NodeContext
 from ocn_core.hub.rewrite import next_link, swap_body_response_url, swap_query_response_url
-from ocn_core.model import RouteRequest, RouteResponse, header_index
+from ocn_core.model import RouteRequest, RouteResponse
 from ocn_core.routing import ModuleRoute, module_route
+from ocn_core.wire import header_index
 
 
 def _version(req: RouteRequest) -> str:

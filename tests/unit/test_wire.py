@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from ocn_core import _wire_ref, wire
 from ocn_core.errors import BadResponse
-from ocn_core.model import PartyRef, RouteRequest
+from ocn_core.model import PartyRef, RouteRequest, RouteResponse
+from ocn_core.transport import HttpResult
 
 try:
     from ocn_core import _wire_cy
@@ -113,6 +114,18 @@ def test_a_forked_child_draws_other_request_ids() -> None:
     assert len(child) == 36
 
 
+class _Request(RouteRequest):
+    __slots__ = ()
+
+
+class _Party(PartyRef):
+    __slots__ = ()
+
+
+class _Result(HttpResult):
+    __slots__ = ()
+
+
 PARTY = st.builds(PartyRef, st.text(max_size=3), st.text(max_size=4))
 # (U+212A, the Kelvin sign, lower-cases to "k": "Lin\u212a" is passed on as "link" is)
 HEADERS = st.lists(st.tuples(st.sampled_from(["Link", "LOCATION", "X-Total-Count", "x-limit",
@@ -125,17 +138,39 @@ HEADERS = st.lists(st.tuples(st.sampled_from(["Link", "LOCATION", "X-Total-Count
 @settings(max_examples=500, deadline=None)
 @given(frm=PARTY, to=PARTY, corr=st.text(max_size=8), rid=st.text(max_size=8),
        ctype=st.text(max_size=8), auth=st.text(max_size=8), body=st.binary(max_size=4),
-       sig=st.text(max_size=4), received=HEADERS)  # fmt: skip
+       sig=st.text(max_size=4), received=HEADERS, status=st.integers(100, 599),
+       ocpi_status=st.sampled_from([None, 1000, 2001]), call_id=st.integers(0, 9),
+       answer=st.sampled_from([b"", b'{"status_code": 1000}', b'{"status_code": 3001}']),
+       odd=st.sampled_from(["", "request", "party", "result"]))  # fmt: skip
 def test_header_twins_agree(frm: PartyRef, to: PartyRef, corr: str, rid: str, ctype: str,
-                            auth: str, body: bytes, sig: str,
-                            received: list[tuple[str, str]]) -> None:  # fmt: skip
+                            auth: str, body: bytes, sig: str, received: list[tuple[str, str]],
+                            status: int, ocpi_status: int | None, call_id: int, answer: bytes,
+                            odd: str) -> None:  # fmt: skip
+    """Both twins build the same outbound headers and the same relayed answer, for a plain
+    RouteRequest / HttpResult (read slot by slot) and for a subclass or a duck-typed party
+    (the compiled twin hands those to the reference)."""
     req = RouteRequest(request_id=rid, correlation_id=corr, from_party=frm, to_party=to,
-                       content_type=ctype)  # fmt: skip
+                       content_type=ctype, call_id=call_id)  # fmt: skip
+    result = HttpResult(status, received, answer)
+    if odd == "request":
+        req = _Request(**{f: getattr(req, f) for f in req.__slots__})
+    elif odd == "party":
+        req.to_party = _Party(to.country_code, to.party_id)
+    elif odd == "result":
+        result = _Result(status, received, answer)
     cy: ModuleType = COMPILED  # type: ignore[assignment]
     assert cy.outbound_headers(req, auth, body, sig, "id") == _wire_ref.outbound_headers(
         req, auth, body, sig, "id"
     )
-    assert cy.relay_headers(req, received) == _wire_ref.relay_headers(req, received)
+
+    def relayed(module: ModuleType) -> object:
+        try:
+            return module.relay_response(req, result, ocpi_status)
+        except BadResponse as exc:  # (a body without an envelope, when its status is read)
+            return exc.message
+
+    assert relayed(cy) == relayed(_wire_ref)
+    assert type(relayed(cy)) in (RouteResponse, str)
     for name in ("link", "location", "kink", "x-limit"):
         for shape in (received, tuple(received), [list(pair) for pair in received]):
             assert cy.header_index(shape, name) == _wire_ref.header_index(shape, name)
