@@ -1,8 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Compiled URL matcher; behaviour identical to ``_match_ref`` (differential tests check it).
 
-Reads the same derived route table (:data:`ocn_core.routing.table.SHAPES`) at import time.
+Reads the same derived route table (:data:`ocn_core.routing.table.SHAPES`) at import time. The
+common shape, ``/ocpi/{sender|receiver}/{v}/{module}/…`` of a forwarded module, is read in one
+pass over an ASCII path without splitting it, and answers with the table's own version and
+module strings (their hashes are cached); every other path takes the general split below.
 """
+
+from libc.string cimport memchr, memcmp
 
 from ocn_core._route_kind import RouteKind
 from ocn_core.routing.table import SHAPES
@@ -25,7 +30,85 @@ cdef int _role(str name):
     return 0
 
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object s)
+    const char *PyUnicode_1BYTE_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    str PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
+
+# (version, its shapes, its modules) of the table, for the one-pass reading
+cdef tuple _VERSIONS = tuple((v, shapes, tuple(sorted(shapes.modules))) for v, shapes in SHAPES.items())
+
+
+cdef inline bint _is(const char *d, Py_ssize_t n, str word) noexcept:
+    """The ASCII bytes ``d[:n]`` spell ``word`` (an ASCII table string)."""
+    return n == PyUnicode_GET_LENGTH(word) and memcmp(d, PyUnicode_1BYTE_DATA(word), n) == 0
+
+
+cdef object _forwarded(str method, str path):
+    """The match of a plain forwarded-module path, or None: not that shape, or a shape whose
+    answer needs the table's further rows (the general path decides)."""
+    cdef const char *d = PyUnicode_1BYTE_DATA(path)
+    cdef Py_ssize_t i = 0, end = PyUnicode_GET_LENGTH(path), at, count
+    cdef int role
+    cdef const char *slash
+    cdef tuple entry
+    while i < end and d[i] == 47:  # path.strip("/")
+        i += 1
+    while end > i and d[end - 1] == 47:
+        end -= 1
+    if end - i < 5 or memcmp(d + i, b"ocpi/", 5) != 0:
+        return None
+    i += 5
+    if end - i > 7 and memcmp(d + i, b"sender/", 7) == 0:
+        role, i = 1, i + 7
+    elif end - i > 9 and memcmp(d + i, b"receiver/", 9) == 0:
+        role, i = 2, i + 9
+    else:
+        return None
+    slash = <const char *> memchr(d + i, 47, end - i)
+    if slash == NULL:
+        return None
+    at = slash - d
+    version = shapes = modules = None  # (a version or module is a table string: ASCII)
+    for entry in _VERSIONS:
+        if _is(d + i, at - i, <str> entry[0]):
+            version, shapes, modules = entry
+            break
+    if version is None:
+        return None
+    i = at + 1
+    slash = <const char *> memchr(d + i, 47, end - i)
+    at = slash - d if slash != NULL else end
+    module = None
+    for name in <tuple> modules:
+        if _is(d + i, at - i, <str> name):
+            module = name
+            break
+    if module is None:  # (unknown, or served by the node itself)
+        return None
+    cdef Py_ssize_t rest = at + 1 if at < end else end  # where the suffix starts
+    count = 0  # segments after the module; an empty one is the general path's refusal
+    i = rest
+    while i < end:
+        slash = <const char *> memchr(d + i, 47, end - i)
+        at = slash - d if slash != NULL else end
+        if at == i:
+            return None
+        count += 1
+        i = at + 1
+    if count == 1 and method == "GET" and module in shapes.items[role]:
+        return None  # a node-issued item URL
+    if count == 2 and (module in shapes.paged or module in shapes.proxied[role]):
+        return None  # a page or a proxied resource, maybe
+    return (K_MODULE, module, role, version, PyUnicode_Substring(path, rest, end), "")
+
+
 cpdef object match(str method, str path):
+    if PyUnicode_IS_ASCII(path):
+        found = _forwarded(method, path)
+        if found is not None:
+            return found
     cdef list parts = path.strip("/").split("/")
     cdef Py_ssize_t n = len(parts)
     cdef str head

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocn_core.routing import _match_ref
+from ocn_core.routing.table import SHAPES
 
 IMPLS: list[ModuleType] = [_match_ref]
 try:
@@ -104,4 +105,27 @@ SEGMENTS = st.sampled_from(
 )
 def test_compiled_twin_agrees(method: str, parts: list[str], trailing: bool) -> None:
     path = "/" + "/".join(parts) + ("/" if trailing else "")
+    assert IMPLS[1].match(method, path) == _match_ref.match(method, path)
+
+
+MODULES = sorted({m for shapes in SHAPES.values() for m in shapes.modules})
+TAIL = st.sampled_from(["LOC1", "", "page", "1", "x.y", "é", "START_SESSION", "DE", "CPO"])
+
+
+@pytest.mark.skipif(len(IMPLS) < 2, reason="compiled twin not built")
+@settings(max_examples=3000, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    role=st.sampled_from(["sender", "receiver", "senders", "receive"]),
+    version=st.sampled_from([*SHAPES, "2.2.", "", "x"]),
+    module=st.sampled_from([*MODULES, "ocnrules", "location", "", "é"]),
+    tail=st.lists(TAIL, max_size=4),
+    slashes=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
+def test_forwarded_module_paths_agree(method: str, role: str, version: str, module: str,
+                                      tail: list[str], slashes: tuple[int, int]) -> None:  # fmt: skip
+    """The compiled twin's one-pass reading of /ocpi/{role}/{v}/{module}/… answers as the
+    reference does, for near misses too (extra or missing slashes, empty segments, unknown
+    versions and modules, page and proxied shapes)."""
+    path = "/" * slashes[0] + "/".join(["ocpi", role, version, module, *tail]) + "/" * slashes[1]
     assert IMPLS[1].match(method, path) == _match_ref.match(method, path)
