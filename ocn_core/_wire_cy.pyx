@@ -32,6 +32,7 @@ cdef type _RESULT = HttpResult
 cdef type _RESPONSE = RouteResponse
 cdef object _ref_outbound = _wire_ref.outbound_headers
 cdef object _ref_relay = _wire_ref.relay_response
+cdef object _ref_target = _wire_ref.target_url
 # the fields read or written here, as slot offsets (see ocn_core._slots)
 cdef Py_ssize_t REQ_ID = offset(_REQ, "request_id")
 cdef Py_ssize_t REQ_CORRELATION = offset(_REQ, "correlation_id")
@@ -71,6 +72,8 @@ cdef extern from "Python.h":
     const char *PyUnicode_1BYTE_DATA(object s)
     Py_ssize_t PyUnicode_GET_LENGTH(object s)
     bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t n)
+    str PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    Py_UCS4 PyUnicode_MAX_CHAR_VALUE(object s)
     int PyUnicode_1BYTE_KIND
 
 
@@ -208,26 +211,31 @@ cpdef object envelope_status(bytes body):
     return parse_status(body)
 
 
-cpdef str request_id_of(bytes raw):
-    cdef const unsigned char* r = <const unsigned char*> PyBytes_AS_STRING(raw)
-    cdef char out[36]
-    cdef int k, o = 0
+cdef str _uuid4(const unsigned char* r):
+    """The UUID4 string of the 16 random bytes at ``r``, written straight into a new str."""
+    cdef str out = PyUnicode_New(36, 127)
+    cdef char* o = <char*> PyUnicode_1BYTE_DATA(out)
+    cdef int k, at = 0
     cdef unsigned char b
-    if PyBytes_GET_SIZE(raw) != 16:
-        raise ValueError("16 random bytes expected")
     for k in range(16):
         if k == 4 or k == 6 or k == 8 or k == 10:
-            out[o] = 45  # '-'
-            o += 1
+            o[at] = 45  # '-'
+            at += 1
         b = r[k]
-        out[o] = _HEX[b >> 4]
-        out[o + 1] = _HEX[b & 15]
+        o[at] = _HEX[b >> 4]
+        o[at + 1] = _HEX[b & 15]
         if k == 6:
-            out[o] = 52  # '4': version nibble
+            o[at] = 52  # '4': version nibble
         elif k == 8:
-            out[o] = _VARIANT[(b >> 4) & 3]
-        o += 2
-    return out[:36].decode("ascii")
+            o[at] = _VARIANT[(b >> 4) & 3]
+        at += 2
+    return out
+
+
+cpdef str request_id_of(bytes raw):
+    if PyBytes_GET_SIZE(raw) != 16:
+        raise ValueError("16 random bytes expected")
+    return _uuid4(<const unsigned char*> PyBytes_AS_STRING(raw))
 
 
 cdef class RequestIds:
@@ -241,7 +249,7 @@ cdef class RequestIds:
         if self.at >= PyBytes_GET_SIZE(self.block):
             self.block, self.at = os.urandom(POOL_BYTES), 0
         self.at += 16
-        return request_id_of(self.block[self.at - 16 : self.at])
+        return _uuid4(<const unsigned char*> PyBytes_AS_STRING(self.block) + self.at - 16)
 
     def reset(self):
         self.block, self.at = b"", 0
@@ -301,6 +309,39 @@ cpdef object relay_response(object req, object result, object ocpi_status=None):
     set_slot(resp, RESP_REASON, "")
     set_slot(resp, RESP_CALL, slot(req, REQ_CALL))
     return resp
+
+
+cpdef str target_url(str base, str suffix, str query):
+    if base is None or suffix is None or query is None:
+        return _ref_target(base, suffix, query)  # (its error)
+    if (PyUnicode_KIND(base) != PyUnicode_1BYTE_KIND or PyUnicode_KIND(suffix) != PyUnicode_1BYTE_KIND
+            or PyUnicode_KIND(query) != PyUnicode_1BYTE_KIND):
+        return _ref_target(base, suffix, query)
+    cdef const char* b = PyUnicode_1BYTE_DATA(base)
+    cdef const char* x = PyUnicode_1BYTE_DATA(suffix)
+    cdef Py_ssize_t nb = PyUnicode_GET_LENGTH(base), start = 0, nx = PyUnicode_GET_LENGTH(suffix)
+    cdef Py_ssize_t nq = PyUnicode_GET_LENGTH(query), at
+    if nx:
+        while nb and b[nb - 1] == 47:  # base.rstrip("/")
+            nb -= 1
+        while start < nx and x[start] == 47:  # suffix.lstrip("/")
+            start += 1
+    elif not nq:
+        return base
+    cdef Py_UCS4 top = max(PyUnicode_MAX_CHAR_VALUE(base), PyUnicode_MAX_CHAR_VALUE(suffix),
+                           PyUnicode_MAX_CHAR_VALUE(query))
+    cdef str out = PyUnicode_New(nb + (1 + nx - start if nx else 0) + (1 + nq if nq else 0), top)
+    cdef char* o = <char*> PyUnicode_1BYTE_DATA(out)
+    memcpy(o, b, nb)
+    at = nb
+    if nx:
+        o[at] = 47
+        memcpy(o + at + 1, x + start, nx - start)
+        at += 1 + nx - start
+    if nq:
+        o[at] = 63  # '?'
+        memcpy(o + at + 1, PyUnicode_1BYTE_DATA(query), nq)
+    return out
 
 
 cpdef Py_ssize_t header_index(object headers, str lower_name):

@@ -155,6 +155,13 @@ def relay_response(
     return RouteResponse(result.status, out, result.body, ocpi_status, "", req.call_id)
 
 
+def target_url(base: str, suffix: str, query: str) -> str:
+    """An endpoint URL, a path suffix with exactly one slash between them (OCPI 1.10; none when
+    the suffix is empty) and ``?query`` when there is one."""
+    target = base.rstrip("/") + "/" + suffix.lstrip("/") if suffix else base
+    return target + "?" + query if query else target
+
+
 def header_index(headers: Iterable[Sequence[str]], lower_name: str) -> int:
     """Index of the first header named ``lower_name`` (given in lower case), or -1."""
     size = len(lower_name)

@@ -95,6 +95,4 @@ def build_query(pairs: list[tuple[str, str]]) -> str:
 
 def join_url(base: str, suffix: str) -> str:
     """Join an endpoint URL and a suffix with exactly one slash (OCPI 1.10)."""
-    if not suffix:
-        return base
-    return base.rstrip("/") + "/" + suffix.lstrip("/")
+    return wire.target_url(base, suffix, "")

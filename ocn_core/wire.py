@@ -1,5 +1,5 @@
 """Wire assembly of one forwarded hop (compiled or pure twin): the receiver's headers and request
-bytes, the receiver's envelope status, the requester's answer, fresh request ids."""
+bytes and URL, the receiver's envelope status, the requester's answer, fresh request ids."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # checkers see the reference twin's signatures; runtime picks
         request_bytes,
         request_id_of,
         response_bytes,
+        target_url,
     )
 else:
     _impl = _ext.load("wire", "ocn_core._wire_cy", _wire_ref)
@@ -29,6 +30,7 @@ else:
     request_bytes = _impl.request_bytes
     request_id_of = _impl.request_id_of
     response_bytes = _impl.response_bytes
+    target_url = _impl.target_url
 
 PASSED_HEADERS = _wire_ref.PASSED_HEADERS
 parse_envelope = _wire_ref.parse_envelope  # a full parse (orjson): one twin serves
@@ -50,4 +52,5 @@ __all__ = [
     "request_id_of",
     "response_bytes",
     "status_of",
+    "target_url",
 ]

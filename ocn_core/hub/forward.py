@@ -157,7 +157,7 @@ def planned_hop(ctx: NodeContext, req: RouteRequest) -> tuple[ForwardPlan, str, 
         ctx.hub.limits.admit(req.from_party.key, len(req.body))
     if req.ocn_signature or ctx.settings.signatures:
         signatures.verify_request(ctx, req)
-    target = target_url(plan.url, req.path_suffix, req.query)
+    target = wire.target_url(plan.url, req.path_suffix, req.query)
     headers = wire.outbound_headers(req, plan.auth, req.body, req.ocn_signature, wire.request_id())
     return plan, target, headers  # (outbound_headers, without its frame)
 
@@ -238,19 +238,13 @@ async def route_module(
         and (ctx.copies is None or ctx.platforms.facts_generation != UNREAD)
     ):  # a plain forward: the next request like this one skips the decision
         ctx.platforms.keep_forward_plan(key, ForwardPlan(url, auth, row))
-    resp = await send(ctx, req, req.method, target_url(url, req.path_suffix, query), auth, body,
-                      signature)  # fmt: skip
+    target = wire.target_url(url, req.path_suffix, query)
+    resp = await send(ctx, req, req.method, target, auth, body, signature)
     if bridging and versions[0]:  # (to another node: its own node translates the answer)
         resp = bridged.response(ctx, req, resp, versions[1], versions[0])
     if origin:  # the requester's node proxies Link / Location
         return inbound.handed_out(ctx, req, row, resp)
     return proxying.proxy_response_headers(ctx, req, row, resp)
-
-
-def target_url(base: str, suffix: str, query: str) -> str:
-    """The receiver's URL for a request: its endpoint, the path suffix and the query."""
-    target = ocpi.join_url(base, suffix)
-    return target + "?" + query if query else target
 
 
 async def route_proxied(ctx: NodeContext, req: RouteRequest, origin: str = "") -> RouteResponse:

@@ -91,6 +91,18 @@ def test_request_id_twins_agree(raw: bytes) -> None:
     assert (made[14], made[19] in "89ab", len(made)) == ("4", True, 36)
 
 
+@needs_cy
+@settings(max_examples=500, deadline=None)
+@given(base=st.text(st.sampled_from("h:/é\u20ac\U0001f600a"), max_size=8),
+       suffix=st.text(st.sampled_from("/xé\u20ac"), max_size=5),
+       query=st.text(st.sampled_from("a=b&\u0101"), max_size=5))  # fmt: skip
+def test_target_url_twins_agree(base: str, suffix: str, query: str) -> None:
+    made = COMPILED.target_url(base, suffix, query)  # type: ignore[union-attr]
+    assert made == _wire_ref.target_url(base, suffix, query)
+    assert _wire_ref.target_url("http://p/loc/", "//L1", "q=1") == "http://p/loc/L1?q=1"
+    assert _wire_ref.target_url("http://p/loc/", "", "") == "http://p/loc/"
+
+
 def test_request_ids_are_fresh_uuid4() -> None:
     import uuid
 
