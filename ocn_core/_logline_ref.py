@@ -1,7 +1,9 @@
 """Access lines rendered as the JSON log pipeline writes them (pure twin of ``_logline_cy``).
 
 One access line is kept as its parts until its batch is written (:mod:`ocn_core.logconfig`):
-event, fields, the request's context, bound context variables and ``time.time()``. The line
+event, fields, the request's context (a dict, or the object bound with ``request_context``:
+its ``log_context()`` is read when the line is rendered), bound context variables and
+``time.time()``. The line
 is what structlog's pipeline would write: fields over the request's context over bound
 variables, then event, level and structlog's ``TimeStamper(fmt="iso", utc=True)`` timestamp.
 """
@@ -14,7 +16,7 @@ from typing import Any
 import orjson
 
 # event, fields, the request's context, bound context variables, time.time() when logged
-AccessParts = tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], float]
+AccessParts = tuple[str, dict[str, Any], Any, dict[str, Any], float]
 
 _second: list[Any] = [-1, ""]  # the last whole second and its ISO text
 
@@ -33,6 +35,8 @@ def render(pending: list[AccessParts]) -> bytes:
         if context is None:
             line = {**fields, "event": event, "level": "info", "timestamp": stamp}
         else:
+            if not isinstance(context, dict):
+                context = context.log_context()
             line = {**context, **fields, "event": event, "level": "info", "timestamp": stamp}
         if bound_vars:
             line = {**bound_vars, **line}

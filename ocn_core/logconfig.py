@@ -123,14 +123,14 @@ def access_line(event: str, fields: dict[str, Any]) -> bool:
     Inside an event loop the line is flushed within ``ACCESS_FLUSH_S`` (or sooner, when the
     stream's buffer fills or any other line is logged), not one write per request; outside a
     loop, at once. :func:`flush_access_lines` flushes now (the gateway does so on shutdown).
-    ``fields`` is kept until then: hand over a dict of your own.
+    ``fields`` and the bound request are kept until then: hand over a dict of your own.
     """
     out = _access_out
     if out is None or not _our_pipeline():
         return False  # not our JSON pipeline (or reconfigured since, e.g. to capture logs)
-    bound = REQUEST_CONTEXT.get()  # (the values now: the request itself is not kept)
-    context = bound.log_context() if bound is not None else None
-    out.add((event, fields, context, _bound_contextvars(), time.time()))
+    # the bound request itself: its context is read when the batch is rendered (within
+    # ACCESS_FLUSH_S or 64 lines; a request is not changed once it is answered)
+    out.add((event, fields, REQUEST_CONTEXT.get(), _bound_contextvars(), time.time()))
     now = time.monotonic()
     if now < _flush_due[0]:  # a flush is on its way
         return True
@@ -157,10 +157,15 @@ _PREFIX = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
 def _our_pipeline() -> bool:
     """structlog still renders with the JSON renderer :func:`configure_logging` installed."""
     config = _STRUCTLOG_CONFIG
+    if config is not None and config.default_processors is _installed_processors:
+        return _installed_processors[-1] is _json_renderer  # (the common case: as installed)
     processors = (
         getattr(config, "default_processors", None) if config is not None else None
     ) or structlog.get_config()["processors"]
     return bool(processors) and processors[-1] is _json_renderer
+
+
+_NONE_BOUND: dict[str, Any] = {}  # (never changed: renderers copy before merging)
 
 
 def _bound_contextvars() -> dict[str, Any]:
@@ -168,7 +173,7 @@ def _bound_contextvars() -> dict[str, Any]:
     if _STRUCTLOG_VARS is None:
         return structlog.contextvars.get_contextvars()
     if not _STRUCTLOG_VARS:  # none bound anywhere, ever
-        return {}
+        return _NONE_BOUND
     found = ((name[_PREFIX:], var.get()) for name, var in _STRUCTLOG_VARS.items())
     return {name: value for name, value in found if value is not Ellipsis}
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocn_core import _logline_ref
+from ocn_core.model import PartyRef, RouteRequest
 from tests.support.twins import twins
 
 IMPLS = twins(_logline_ref, "ocn_core._logline_cy")
@@ -56,3 +57,30 @@ def test_twins_write_the_same_bytes(pending: list[tuple[Any, ...]]) -> None:
 def _copy(pending: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Fresh dicts per twin (a renderer may reuse the ones it is handed)."""
     return [(e, dict(f), None if c is None else dict(c), dict(b), at) for e, f, c, b, at in pending]
+
+
+class _Request(RouteRequest):
+    __slots__ = ()
+
+
+PARTY_TEXT = st.text(st.sampled_from("aZ9é\u212a\u0130ß-"), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rid=st.text(max_size=6), cid=st.text(max_size=6),
+       parties=st.tuples(PARTY_TEXT, PARTY_TEXT, PARTY_TEXT, PARTY_TEXT),
+       shape=st.sampled_from(["plain", "subclass"]), fields=DICTS, at=TIMES)  # fmt: skip
+def test_a_bound_request_renders_as_its_log_context(rid: str, cid: str,
+                                                   parties: tuple[str, str, str, str],
+                                                   shape: str, fields: dict[str, Any],
+                                                   at: float) -> None:  # fmt: skip
+    """The request bound with request_context is kept as it is and read when its line is
+    rendered: both twins write what its ``log_context()`` dict would give."""
+    fcc, fpid, tcc, tpid = parties
+    req = RouteRequest(request_id=rid, correlation_id=cid, from_party=PartyRef(fcc, fpid),
+                       to_party=PartyRef(tcc, tpid))  # fmt: skip
+    if shape == "subclass":
+        req = _Request(**{f: getattr(req, f) for f in req.__slots__})
+    expected = _logline_ref.render([("e", dict(fields), req.log_context(), {}, at)])
+    for impl in IMPLS:
+        assert impl.values[0].render([("e", dict(fields), req, {}, at)]) == expected
