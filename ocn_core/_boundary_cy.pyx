@@ -5,7 +5,7 @@ pass; anything not of the exact expected types takes the reference twin."""
 
 from cpython.object cimport PyObject
 
-from ocn_core._slots cimport alloc, borrowed, offset, set_slot
+from ocn_core._slots cimport RequestSlots, alloc, borrowed, request_slots, set_slot
 
 from ocn_core import _boundary_ref
 from ocn_core._boundary_ref import CLEAR, METHODS, REFUSED, ROLES, SAFE
@@ -22,30 +22,7 @@ cdef object _ref_screen = _boundary_ref.screen
 cdef object _ref_request = _boundary_ref.request_from_http
 cdef int _CLEAR = CLEAR, _SAFE = SAFE, _REFUSED = REFUSED
 cdef int ROUTED = 5  # suffix, query, module, version, proxy id
-
-cdef Py_ssize_t KIND = offset(_REQ, "kind")
-cdef Py_ssize_t MODULE = offset(_REQ, "module")
-cdef Py_ssize_t ROLE = offset(_REQ, "interface_role")
-cdef Py_ssize_t METHOD = offset(_REQ, "method")
-cdef Py_ssize_t VERSION = offset(_REQ, "ocpi_version")
-cdef Py_ssize_t SUFFIX = offset(_REQ, "path_suffix")
-cdef Py_ssize_t QUERY = offset(_REQ, "query")
-cdef Py_ssize_t AUTH = offset(_REQ, "authorization")
-cdef Py_ssize_t REQUEST_ID = offset(_REQ, "request_id")
-cdef Py_ssize_t CORRELATION_ID = offset(_REQ, "correlation_id")
-cdef Py_ssize_t FROM = offset(_REQ, "from_party")
-cdef Py_ssize_t TO = offset(_REQ, "to_party")
-cdef Py_ssize_t SIGNATURE = offset(_REQ, "ocn_signature")
-cdef Py_ssize_t BODY = offset(_REQ, "body")
-cdef Py_ssize_t CONTENT_TYPE = offset(_REQ, "content_type")
-cdef Py_ssize_t PROXY_ID = offset(_REQ, "proxy_id")
-cdef Py_ssize_t CALL_ID = offset(_REQ, "call_id")
-cdef Py_ssize_t HAS_FROM = offset(_REQ, "has_from")
-cdef Py_ssize_t HAS_TO = offset(_REQ, "has_to")
-cdef Py_ssize_t CC = offset(_PARTY, "country_code")
-cdef Py_ssize_t PID = offset(_PARTY, "party_id")
-if len(_REQ.__slots__) != 19 or len(_PARTY.__slots__) != 2:
-    raise ImportError("RouteRequest / PartyRef fields changed: update _boundary_cy")
+cdef RequestSlots R = request_slots()  # RouteRequest's and PartyRef's slot offsets
 
 
 cdef extern from "Python.h":
@@ -74,29 +51,29 @@ cdef inline bint _text(PyObject *s, unsigned char least) noexcept:
 cpdef int screen(object req) except -1:
     if type(req) is not _REQ:
         return _ref_screen(req)
-    cdef PyObject *frm = borrowed(req, FROM)
-    cdef PyObject *to = borrowed(req, TO)
+    cdef PyObject *frm = borrowed(req, R.from_party)
+    cdef PyObject *to = borrowed(req, R.to_party)
     if frm == NULL or to == NULL or type(<object> frm) is not _PARTY or type(<object> to) is not _PARTY:
         return _ref_screen(req)
     cdef PyObject *fields[14]
-    fields[0] = borrowed(req, SUFFIX)  # the routed fields first (ROUTED of them)
-    fields[1] = borrowed(req, QUERY)
-    fields[2] = borrowed(req, MODULE)
-    fields[3] = borrowed(req, VERSION)
-    fields[4] = borrowed(req, PROXY_ID)
-    fields[5] = borrowed(req, AUTH)
-    fields[6] = borrowed(req, REQUEST_ID)
-    fields[7] = borrowed(req, CORRELATION_ID)
-    fields[8] = borrowed(<object> frm, CC)
-    fields[9] = borrowed(<object> frm, PID)
-    fields[10] = borrowed(<object> to, CC)
-    fields[11] = borrowed(<object> to, PID)
-    fields[12] = borrowed(req, SIGNATURE)
-    fields[13] = borrowed(req, CONTENT_TYPE)
-    cdef PyObject *method = borrowed(req, METHOD)
-    cdef PyObject *body = borrowed(req, BODY)
-    cdef PyObject *kind = borrowed(req, KIND)
-    cdef PyObject *role = borrowed(req, ROLE)
+    fields[0] = borrowed(req, R.path_suffix)  # the routed fields first (ROUTED of them)
+    fields[1] = borrowed(req, R.query)
+    fields[2] = borrowed(req, R.module)
+    fields[3] = borrowed(req, R.ocpi_version)
+    fields[4] = borrowed(req, R.proxy_id)
+    fields[5] = borrowed(req, R.authorization)
+    fields[6] = borrowed(req, R.request_id)
+    fields[7] = borrowed(req, R.correlation_id)
+    fields[8] = borrowed(<object> frm, R.country_code)
+    fields[9] = borrowed(<object> frm, R.party_id)
+    fields[10] = borrowed(<object> to, R.country_code)
+    fields[11] = borrowed(<object> to, R.party_id)
+    fields[12] = borrowed(req, R.ocn_signature)
+    fields[13] = borrowed(req, R.content_type)
+    cdef PyObject *method = borrowed(req, R.method)
+    cdef PyObject *body = borrowed(req, R.body)
+    cdef PyObject *kind = borrowed(req, R.kind)
+    cdef PyObject *role = borrowed(req, R.interface_role)
     cdef int i
     cdef bint ok = True
     for i in range(14):
@@ -121,8 +98,8 @@ cpdef int screen(object req) except -1:
 
 cdef inline object _party(object cc, object pid):
     cdef object party = alloc(_PARTY)
-    set_slot(party, CC, cc if cc is not None else "")
-    set_slot(party, PID, pid if pid is not None else "")
+    set_slot(party, R.country_code, cc if cc is not None else "")
+    set_slot(party, R.party_id, pid if pid is not None else "")
     return party
 
 
@@ -135,23 +112,23 @@ cpdef object request_from_http(tuple found, object method, object query, object 
     tcc, tpid = h.get("ocpi-to-country-code"), h.get("ocpi-to-party-id")
     kind, role = _KINDS[found[0]], _ROLES[found[2]]  # (IndexError as the reference's)
     cdef object req = alloc(_REQ)
-    set_slot(req, KIND, kind)
-    set_slot(req, MODULE, found[1])
-    set_slot(req, ROLE, role)
-    set_slot(req, METHOD, method)
-    set_slot(req, VERSION, found[3])
-    set_slot(req, SUFFIX, found[4])
-    set_slot(req, QUERY, query)
-    set_slot(req, AUTH, h.get("authorization", ""))
-    set_slot(req, REQUEST_ID, h.get("x-request-id", ""))
-    set_slot(req, CORRELATION_ID, h.get("x-correlation-id", ""))
-    set_slot(req, FROM, _party(fcc, fpid))
-    set_slot(req, TO, _party(tcc, tpid))
-    set_slot(req, SIGNATURE, h.get("ocn-signature", ""))
-    set_slot(req, BODY, body)
-    set_slot(req, CONTENT_TYPE, h.get("content-type", ""))
-    set_slot(req, PROXY_ID, found[5])
-    set_slot(req, CALL_ID, 0)
-    set_slot(req, HAS_FROM, fcc is not None and fpid is not None)
-    set_slot(req, HAS_TO, tcc is not None and tpid is not None)
+    set_slot(req, R.kind, kind)
+    set_slot(req, R.module, found[1])
+    set_slot(req, R.interface_role, role)
+    set_slot(req, R.method, method)
+    set_slot(req, R.ocpi_version, found[3])
+    set_slot(req, R.path_suffix, found[4])
+    set_slot(req, R.query, query)
+    set_slot(req, R.authorization, h.get("authorization", ""))
+    set_slot(req, R.request_id, h.get("x-request-id", ""))
+    set_slot(req, R.correlation_id, h.get("x-correlation-id", ""))
+    set_slot(req, R.from_party, _party(fcc, fpid))
+    set_slot(req, R.to_party, _party(tcc, tpid))
+    set_slot(req, R.ocn_signature, h.get("ocn-signature", ""))
+    set_slot(req, R.body, body)
+    set_slot(req, R.content_type, h.get("content-type", ""))
+    set_slot(req, R.proxy_id, found[5])
+    set_slot(req, R.call_id, 0)
+    set_slot(req, R.has_from, fcc is not None and fpid is not None)
+    set_slot(req, R.has_to, tcc is not None and tpid is not None)
     return req

@@ -12,7 +12,7 @@ from cpython.dict cimport PyDict_Size
 from cpython.object cimport PyObject
 from libc.string cimport memcpy
 
-from ocn_core._slots cimport borrowed, offset, slot
+from ocn_core._slots cimport RequestSlots, borrowed, request_slots, slot
 
 from ocn_core.model import PartyRef, RouteRequest
 
@@ -22,12 +22,7 @@ cdef long long _second = -1
 cdef str _prefix = ""
 cdef type _REQ = RouteRequest
 cdef type _PARTY = PartyRef
-cdef Py_ssize_t REQUEST_ID = offset(_REQ, "request_id")
-cdef Py_ssize_t CORRELATION_ID = offset(_REQ, "correlation_id")
-cdef Py_ssize_t FROM = offset(_REQ, "from_party")
-cdef Py_ssize_t TO = offset(_REQ, "to_party")
-cdef Py_ssize_t CC = offset(_PARTY, "country_code")
-cdef Py_ssize_t PID = offset(_PARTY, "party_id")
+cdef RequestSlots R = request_slots()  # RouteRequest's and PartyRef's slot offsets
 
 
 cdef extern from "Python.h":
@@ -68,7 +63,7 @@ cdef str _stamp(double at):
 
 cdef object _key(object party):
     """PartyRef.key: (country_code + party_id).upper(), one new str for ASCII parts."""
-    cc, pid = slot(party, CC), slot(party, PID)
+    cc, pid = slot(party, R.country_code), slot(party, R.party_id)
     if type(cc) is not str or type(pid) is not str or not (PyUnicode_IS_ASCII(cc)
                                                           and PyUnicode_IS_ASCII(pid)):
         return (cc + pid).upper()
@@ -89,7 +84,7 @@ cdef inline bint _plain(object req) noexcept:
     cdef PyObject *to
     if type(req) is not _REQ:
         return False
-    frm, to = borrowed(req, FROM), borrowed(req, TO)
+    frm, to = borrowed(req, R.from_party), borrowed(req, R.to_party)
     return (frm != NULL and to != NULL and type(<object> frm) is _PARTY
             and type(<object> to) is _PARTY)
 
@@ -102,10 +97,10 @@ cdef dict _line(object context, dict fields):
     elif type(context) is dict:
         line.update(<dict> context)
     elif _plain(context):
-        line["request_id"] = slot(context, REQUEST_ID)
-        line["correlation_id"] = slot(context, CORRELATION_ID)
-        line["sender"] = _key(slot(context, FROM))
-        line["receiver"] = _key(slot(context, TO))
+        line["request_id"] = slot(context, R.request_id)
+        line["correlation_id"] = slot(context, R.correlation_id)
+        line["sender"] = _key(slot(context, R.from_party))
+        line["receiver"] = _key(slot(context, R.to_party))
     else:
         line.update(context.log_context())
     line.update(fields)

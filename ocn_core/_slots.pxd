@@ -56,3 +56,43 @@ cdef inline Py_ssize_t offset(type cls, str name) except -1:
     if at < 0:
         raise TypeError(f"{cls.__name__}.{name} is not an object slot")
     return at
+
+
+ctypedef struct RequestSlots:
+    # RouteRequest's fields
+    Py_ssize_t kind, module, interface_role, method, ocpi_version, path_suffix, query
+    Py_ssize_t authorization, request_id, correlation_id, from_party, to_party
+    Py_ssize_t ocn_signature, body, content_type, proxy_id, call_id, has_from, has_to
+    # PartyRef's (the two parties)
+    Py_ssize_t country_code, party_id
+
+
+cdef inline RequestSlots request_slots() except *:
+    """The offsets of RouteRequest's and PartyRef's fields (ImportError when they changed)."""
+    from ocn_core.model import PartyRef, RouteRequest
+
+    cdef RequestSlots s
+    if len(RouteRequest.__slots__) != 19 or len(PartyRef.__slots__) != 2:
+        raise ImportError("RouteRequest / PartyRef fields changed: update ocn_core/_slots.pxd")
+    s.kind = offset(RouteRequest, "kind")
+    s.module = offset(RouteRequest, "module")
+    s.interface_role = offset(RouteRequest, "interface_role")
+    s.method = offset(RouteRequest, "method")
+    s.ocpi_version = offset(RouteRequest, "ocpi_version")
+    s.path_suffix = offset(RouteRequest, "path_suffix")
+    s.query = offset(RouteRequest, "query")
+    s.authorization = offset(RouteRequest, "authorization")
+    s.request_id = offset(RouteRequest, "request_id")
+    s.correlation_id = offset(RouteRequest, "correlation_id")
+    s.from_party = offset(RouteRequest, "from_party")
+    s.to_party = offset(RouteRequest, "to_party")
+    s.ocn_signature = offset(RouteRequest, "ocn_signature")
+    s.body = offset(RouteRequest, "body")
+    s.content_type = offset(RouteRequest, "content_type")
+    s.proxy_id = offset(RouteRequest, "proxy_id")
+    s.call_id = offset(RouteRequest, "call_id")
+    s.has_from = offset(RouteRequest, "has_from")
+    s.has_to = offset(RouteRequest, "has_to")
+    s.country_code = offset(PartyRef, "country_code")
+    s.party_id = offset(PartyRef, "party_id")
+    return s

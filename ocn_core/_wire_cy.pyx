@@ -11,7 +11,7 @@ from libc.string cimport memchr, memcpy
 
 from cpython.object cimport PyObject
 
-from ocn_core._slots cimport alloc, borrowed, offset, set_slot, slot
+from ocn_core._slots cimport RequestSlots, alloc, borrowed, offset, request_slots, set_slot, slot
 
 import os
 
@@ -34,14 +34,7 @@ cdef object _ref_outbound = _wire_ref.outbound_headers
 cdef object _ref_relay = _wire_ref.relay_response
 cdef object _ref_target = _wire_ref.target_url
 # the fields read or written here, as slot offsets (see ocn_core._slots)
-cdef Py_ssize_t REQ_ID = offset(_REQ, "request_id")
-cdef Py_ssize_t REQ_CORRELATION = offset(_REQ, "correlation_id")
-cdef Py_ssize_t REQ_FROM = offset(_REQ, "from_party")
-cdef Py_ssize_t REQ_TO = offset(_REQ, "to_party")
-cdef Py_ssize_t REQ_CONTENT_TYPE = offset(_REQ, "content_type")
-cdef Py_ssize_t REQ_CALL = offset(_REQ, "call_id")
-cdef Py_ssize_t CC = offset(_PARTY, "country_code")
-cdef Py_ssize_t PID = offset(_PARTY, "party_id")
+cdef RequestSlots R = request_slots()  # RouteRequest's and PartyRef's slot offsets
 cdef Py_ssize_t RESULT_STATUS = offset(_RESULT, "status")
 cdef Py_ssize_t RESULT_HEADERS = offset(_RESULT, "headers")
 cdef Py_ssize_t RESULT_BODY = offset(_RESULT, "body")
@@ -62,8 +55,8 @@ cdef inline object slot_or_none(object o, Py_ssize_t at):
 
 cdef inline bint _plain(object req) noexcept:
     """A RouteRequest with PartyRef parties: its slots may be read directly."""
-    return (type(req) is _REQ and type(slot_or_none(req, REQ_FROM)) is _PARTY
-            and type(slot_or_none(req, REQ_TO)) is _PARTY)
+    return (type(req) is _REQ and type(slot_or_none(req, R.from_party)) is _PARTY
+            and type(slot_or_none(req, R.to_party)) is _PARTY)
 
 
 cdef extern from "Python.h":
@@ -258,20 +251,20 @@ cdef class RequestIds:
 cpdef list outbound_headers(object req, str auth, bytes body, str signature, str request_id):
     if not _plain(req):
         return _ref_outbound(req, auth, body, signature, request_id)
-    cdef object frm = slot(req, REQ_FROM), to = slot(req, REQ_TO)
+    cdef object frm = slot(req, R.from_party), to = slot(req, R.to_party)
     cdef list headers = [
         ("Authorization", auth),
         ("X-Request-ID", request_id),
-        ("X-Correlation-ID", slot(req, REQ_CORRELATION)),
-        ("OCPI-from-country-code", slot(frm, CC)),
-        ("OCPI-from-party-id", slot(frm, PID)),
-        ("OCPI-to-country-code", slot(to, CC)),
-        ("OCPI-to-party-id", slot(to, PID)),
+        ("X-Correlation-ID", slot(req, R.correlation_id)),
+        ("OCPI-from-country-code", slot(frm, R.country_code)),
+        ("OCPI-from-party-id", slot(frm, R.party_id)),
+        ("OCPI-to-country-code", slot(to, R.country_code)),
+        ("OCPI-to-party-id", slot(to, R.party_id)),
     ]
     if signature:
         headers.append(("OCN-Signature", signature))
     if body:
-        headers.append(("Content-Type", slot(req, REQ_CONTENT_TYPE) or "application/json"))
+        headers.append(("Content-Type", slot(req, R.content_type) or "application/json"))
     return headers
 
 
@@ -279,17 +272,17 @@ cpdef object relay_response(object req, object result, object ocpi_status=None):
     if (not _plain(req) or type(result) is not _RESULT
             or type(slot_or_none(result, RESULT_HEADERS)) is not list):
         return _ref_relay(req, result, ocpi_status)
-    cdef object frm = slot(req, REQ_FROM), to = slot(req, REQ_TO)
+    cdef object frm = slot(req, R.from_party), to = slot(req, R.to_party)
     cdef object body = slot(result, RESULT_BODY)
     cdef tuple item
     cdef list out = [
         ("Content-Type", "application/json"),
-        ("X-Request-ID", slot(req, REQ_ID)),
-        ("X-Correlation-ID", slot(req, REQ_CORRELATION)),
-        ("OCPI-to-country-code", slot(frm, CC)),
-        ("OCPI-to-party-id", slot(frm, PID)),
-        ("OCPI-from-country-code", slot(to, CC)),
-        ("OCPI-from-party-id", slot(to, PID)),
+        ("X-Request-ID", slot(req, R.request_id)),
+        ("X-Correlation-ID", slot(req, R.correlation_id)),
+        ("OCPI-to-country-code", slot(frm, R.country_code)),
+        ("OCPI-to-party-id", slot(frm, R.party_id)),
+        ("OCPI-from-country-code", slot(to, R.country_code)),
+        ("OCPI-from-party-id", slot(to, R.party_id)),
     ]
     cdef Py_ssize_t size
     for item in slot(result, RESULT_HEADERS):
@@ -307,7 +300,7 @@ cpdef object relay_response(object req, object result, object ocpi_status=None):
     set_slot(resp, RESP_BODY, body)
     set_slot(resp, RESP_OCPI, ocpi_status)
     set_slot(resp, RESP_REASON, "")
-    set_slot(resp, RESP_CALL, slot(req, REQ_CALL))
+    set_slot(resp, RESP_CALL, slot(req, R.call_id))
     return resp
 
 

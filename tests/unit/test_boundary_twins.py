@@ -13,26 +13,14 @@ from hypothesis import strategies as st
 
 from ocn_core import _boundary_ref
 from ocn_core._boundary_ref import CLEAR, REFUSED, SAFE
-from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest
+from ocn_core.model import PartyRef, RouteRequest
+from tests.support.requests import SAMPLE
 from tests.support.twins import twins
 
 IMPLS = twins(_boundary_ref, "ocn_core._boundary_cy")
 TEXT = st.text(st.characters(max_codepoint=0x2FF), max_size=12)
-VALID = RouteRequest(
-    kind=RouteKind.MODULE,
-    module="locations",
-    interface_role=InterfaceRole.SENDER,
-    method="GET",
-    ocpi_version="2.2.1",
-    path_suffix="L1",
-    authorization="Token abc",
-    request_id="r",
-    correlation_id="c",
-    from_party=PartyRef("DE", "MSP"),
-    to_party=PartyRef("CH", "CPO"),
-    content_type="application/json; charset=utf-8",
-    has_from=True,
-    has_to=True,
+VALID = dataclasses.replace(  # a GET with nothing more to look at (CLEAR)
+    SAMPLE, method="GET", path_suffix="L1", query="", body=b"", proxy_id="", ocn_signature=""
 )
 TEXT_FIELDS = ("path_suffix", "query", "module", "ocpi_version", "proxy_id", "authorization",
                "request_id", "correlation_id", "from.country_code", "from.party_id",

@@ -9,6 +9,7 @@ import pytest
 from ocn_core.model import InterfaceRole, PartyRef, RouteKind, RouteRequest, RouteResponse
 from ocn_grpc import convert
 from ocn_grpc.pb import routing_pb2
+from tests.support.requests import SAMPLE
 
 
 def test_route_request_fields_match_the_proto() -> None:
@@ -26,29 +27,6 @@ def test_enums_match_the_proto() -> None:
     assert kinds == {k.value for k in RouteKind}
     roles = {v.number for v in routing_pb2.InterfaceRole.DESCRIPTOR.values}
     assert roles == {r.value for r in InterfaceRole}
-
-
-# every field set, each to a value no other field has
-SAMPLE = RouteRequest(
-    kind=RouteKind.MODULE,
-    module="locations",
-    interface_role=InterfaceRole.RECEIVER,
-    method="PUT",
-    ocpi_version="2.2.1",
-    path_suffix="LOC1/E1",
-    query="a=1",
-    authorization="Token x",
-    request_id="r",
-    correlation_id="c",
-    from_party=PartyRef("DE", "MSP"),
-    to_party=PartyRef("CH", "CPO"),
-    ocn_signature="sig",
-    body=b"{}",
-    content_type="application/json",
-    proxy_id="7",
-    has_from=True,
-    has_to=True,
-)
 
 
 def test_round_trip_is_lossless() -> None:
