@@ -84,3 +84,20 @@ def test_a_bound_request_renders_as_its_log_context(rid: str, cid: str,
     expected = _logline_ref.render([("e", dict(fields), req.log_context(), {}, at)])
     for impl in IMPLS:
         assert impl.values[0].render([("e", dict(fields), req, {}, at)]) == expected
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_bound_request_line_in_full(impl: ModuleType) -> None:
+    """The common line (bound request, no bound variables): what the pipeline writes, every
+    escape orjson makes included."""
+    at = 1764777963.2874601
+    odd = 'r"1\\\x01\x7fé'
+    for rid in ("r-1", odd):
+        req = RouteRequest(request_id=rid, correlation_id="c-1", from_party=PartyRef("de", "msp"),
+                           to_party=PartyRef("DE", "ABC"))  # fmt: skip
+        for fields in (dict(FIELDS), {}, {**FIELDS, "level": "x"}):
+            out = impl.render([("route_completed", dict(fields), req, {}, at)])
+            assert out == _logline_ref.render([("route_completed", dict(fields), req, {}, at)])
+            line = orjson.loads(out)
+            assert (line["request_id"], line["sender"]) == (rid, "DEMSP")
+            assert list(line)[:4] == ["request_id", "correlation_id", "sender", "receiver"]
