@@ -5,7 +5,7 @@ pass; anything not of the exact expected types takes the reference twin."""
 
 from cpython.object cimport PyObject
 
-from ocn_core._slots cimport RequestSlots, alloc, borrowed, request_slots, set_slot
+from ocn_core._slots cimport RequestSlots, alloc, borrowed, plain_request, request_slots, set_slot
 
 from ocn_core import _boundary_ref
 from ocn_core._boundary_ref import CLEAR, METHODS, REFUSED, ROLES, SAFE
@@ -49,12 +49,10 @@ cdef inline bint _text(PyObject *s, unsigned char least) noexcept:
 
 
 cpdef int screen(object req) except -1:
-    if type(req) is not _REQ:
+    if not plain_request(req, &R):
         return _ref_screen(req)
     cdef PyObject *frm = borrowed(req, R.from_party)
     cdef PyObject *to = borrowed(req, R.to_party)
-    if frm == NULL or to == NULL or type(<object> frm) is not _PARTY or type(<object> to) is not _PARTY:
-        return _ref_screen(req)
     cdef PyObject *fields[14]
     fields[0] = borrowed(req, R.path_suffix)  # the routed fields first (ROUTED of them)
     fields[1] = borrowed(req, R.query)

@@ -16,19 +16,15 @@ import orjson
 
 from libc.stdio cimport snprintf
 from cpython.dict cimport PyDict_Size
-from cpython.object cimport PyObject
 from libc.string cimport memcpy
 
-from ocn_core._slots cimport RequestSlots, borrowed, request_slots, slot
+from ocn_core._slots cimport RequestSlots, plain_request, request_slots, slot
 
-from ocn_core.model import PartyRef, RouteRequest
 
 cdef object _dumps = orjson.dumps
 cdef object _OPTION = orjson.OPT_APPEND_NEWLINE
 cdef long long _second = -1
 cdef str _prefix = ""
-cdef type _REQ = RouteRequest
-cdef type _PARTY = PartyRef
 cdef RequestSlots R = request_slots()  # RouteRequest's and PartyRef's slot offsets
 # keys a field must not have for the direct line (it would move or replace one of these)
 cdef frozenset _RESERVED = frozenset(
@@ -100,16 +96,6 @@ cdef object _key(object party):
     return out
 
 
-cdef inline bint _plain(object req) noexcept:
-    cdef PyObject *frm
-    cdef PyObject *to
-    if type(req) is not _REQ:
-        return False
-    frm, to = borrowed(req, R.from_party), borrowed(req, R.to_party)
-    return (frm != NULL and to != NULL and type(<object> frm) is _PARTY
-            and type(<object> to) is _PARTY)
-
-
 cdef dict _line(object context, dict fields):
     """The request's context, then ``fields`` (RouteRequest.log_context's keys, in its order)."""
     cdef dict line = _PyDict_NewPresized(PyDict_Size(fields) + 7)
@@ -117,7 +103,7 @@ cdef dict _line(object context, dict fields):
         pass
     elif type(context) is dict:
         line.update(<dict> context)
-    elif _plain(context):
+    elif plain_request(context, &R):
         line["request_id"] = slot(context, R.request_id)
         line["correlation_id"] = slot(context, R.correlation_id)
         line["sender"] = _key(slot(context, R.from_party))
@@ -223,7 +209,7 @@ def render(list pending):
     cdef dict line, bound_vars
     for item in pending:
         parts = <tuple?>item
-        if (not parts[3] and type(parts[1]) is dict and _plain(parts[2])
+        if (not parts[3] and type(parts[1]) is dict and plain_request(parts[2], &R)
                 and not _reserved(<dict> parts[1])):
             lines.append(_direct(parts[0], <dict> parts[1], parts[2], parts[4]))
             continue

@@ -7,7 +7,8 @@ Use the offsets only on objects whose type is exactly the class they were read f
 ``type(x) is C`` first); anything else takes the pure twin's path.
 """
 
-from cpython.object cimport PyObject
+from cpython.object cimport Py_TYPE, PyObject
+from cpython.ref cimport Py_INCREF
 
 
 cdef extern from *:
@@ -65,6 +66,9 @@ ctypedef struct RequestSlots:
     Py_ssize_t ocn_signature, body, content_type, proxy_id, call_id, has_from, has_to
     # PartyRef's (the two parties)
     Py_ssize_t country_code, party_id
+    # the two classes themselves (kept alive for the process)
+    PyObject *request_type
+    PyObject *party_type
 
 
 cdef inline RequestSlots request_slots() except *:
@@ -72,6 +76,9 @@ cdef inline RequestSlots request_slots() except *:
     from ocn_core.model import PartyRef, RouteRequest
 
     cdef RequestSlots s
+    Py_INCREF(RouteRequest)
+    Py_INCREF(PartyRef)
+    s.request_type, s.party_type = <PyObject *> RouteRequest, <PyObject *> PartyRef
     if len(RouteRequest.__slots__) != 19 or len(PartyRef.__slots__) != 2:
         raise ImportError("RouteRequest / PartyRef fields changed: update ocn_core/_slots.pxd")
     s.kind = offset(RouteRequest, "kind")
@@ -96,3 +103,15 @@ cdef inline RequestSlots request_slots() except *:
     s.country_code = offset(PartyRef, "country_code")
     s.party_id = offset(PartyRef, "party_id")
     return s
+
+
+cdef inline bint plain_request(object req, RequestSlots *s) noexcept:
+    """``req`` is exactly a RouteRequest and both its parties exactly PartyRefs: its fields and
+    theirs may be read by offset."""
+    cdef PyObject *frm
+    cdef PyObject *to
+    if <PyObject *> Py_TYPE(req) != s.request_type:
+        return False
+    frm, to = borrowed(req, s.from_party), borrowed(req, s.to_party)
+    return (frm != NULL and to != NULL and <PyObject *> Py_TYPE(<object> frm) == s.party_type
+            and <PyObject *> Py_TYPE(<object> to) == s.party_type)

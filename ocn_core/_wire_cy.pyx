@@ -11,13 +11,14 @@ from libc.string cimport memchr, memcpy
 
 from cpython.object cimport PyObject
 
-from ocn_core._slots cimport RequestSlots, alloc, borrowed, offset, request_slots, set_slot, slot
+from ocn_core._slots cimport (RequestSlots, alloc, borrowed, offset, plain_request,
+                              request_slots, set_slot, slot)
 
 import os
 
 from ocn_core import _wire_ref
 from ocn_core._wire_ref import PASSED_HEADERS, POOL_BYTES, SPLITS_REQUEST, parse_status
-from ocn_core.model import PartyRef, RouteRequest, RouteResponse
+from ocn_core.model import RouteResponse
 from ocn_core.transport import HttpResult
 
 cdef tuple _PASSED = PASSED_HEADERS
@@ -26,8 +27,6 @@ cdef frozenset _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 cdef const char* _HEX = b"0123456789abcdef"
 cdef const char* _VARIANT = b"89ab"
 cdef Py_ssize_t _TAIL = 512
-cdef type _REQ = RouteRequest
-cdef type _PARTY = PartyRef
 cdef type _RESULT = HttpResult
 cdef type _RESPONSE = RouteResponse
 cdef object _ref_outbound = _wire_ref.outbound_headers
@@ -51,12 +50,6 @@ if len(_RESPONSE.__slots__) != 6:
 cdef inline object slot_or_none(object o, Py_ssize_t at):
     cdef PyObject *v = borrowed(o, at)
     return <object> v if v != NULL else None
-
-
-cdef inline bint _plain(object req) noexcept:
-    """A RouteRequest with PartyRef parties: its slots may be read directly."""
-    return (type(req) is _REQ and type(slot_or_none(req, R.from_party)) is _PARTY
-            and type(slot_or_none(req, R.to_party)) is _PARTY)
 
 
 cdef extern from "Python.h":
@@ -249,7 +242,7 @@ cdef class RequestIds:
 
 
 cpdef list outbound_headers(object req, str auth, bytes body, str signature, str request_id):
-    if not _plain(req):
+    if not plain_request(req, &R):
         return _ref_outbound(req, auth, body, signature, request_id)
     cdef object frm = slot(req, R.from_party), to = slot(req, R.to_party)
     cdef list headers = [
@@ -269,7 +262,7 @@ cpdef list outbound_headers(object req, str auth, bytes body, str signature, str
 
 
 cpdef object relay_response(object req, object result, object ocpi_status=None):
-    if (not _plain(req) or type(result) is not _RESULT
+    if (not plain_request(req, &R) or type(result) is not _RESULT
             or type(slot_or_none(result, RESULT_HEADERS)) is not list):
         return _ref_relay(req, result, ocpi_status)
     cdef object frm = slot(req, R.from_party), to = slot(req, R.to_party)

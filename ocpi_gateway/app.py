@@ -178,11 +178,6 @@ def _log_access(event: str, fields: dict[str, Any]) -> None:
         log.info(event, **fields)
 
 
-def to_route_request(request: Request, found: tuple[int, str, int, str, str, str]) -> RouteRequest:
-    """The RouteRequest of an OCPI request whose URL matched ``found``."""
-    return request_from_http(found, request.method, request.query, request.headers, request.body)
-
-
 def scrape(
     request: Request, recorder: telemetry.Recorder, key: str, engine: Engine | None = None
 ) -> Response:

@@ -26,15 +26,16 @@ from ocn_core import Engine, RouteKind, RouteRequest, RouteResponse, Settings, o
 from ocn_core.errors import _BY_REASON, OcnError
 from ocn_core.registry import RegistryCache
 from ocn_core.routing import match
+from ocn_core.validation import request_from_http
 from ocn_grpc import convert
 from ocn_grpc.client import OcnClient
 from ocn_grpc.errors import CODES, grpc_code
 from ocn_grpc.pb import admin_pb2, admin_pb2_grpc, registry_pb2_grpc, routing_pb2
 from ocn_grpc.server import GrpcServer, start_server
-from ocpi_gateway.app import Gateway, refuse, to_route_request
+from ocpi_gateway.app import Gateway, refuse
 from ocpi_gateway.core_client import InProcessCore
 from ocpi_gateway.grpc_core import GrpcCore
-from ocpi_gateway.http_server import Request, serve
+from ocpi_gateway.http_server import serve
 from tests.support.hub import CPO, three_platform_hub
 from tests.support.node import free_port
 
@@ -423,7 +424,7 @@ async def test_both_cores_give_the_same_answers(tmp_path: Path) -> None:
             found = match(method, path)
             assert found is not None, path
             headers = {k.lower(): v for k, v in hub.msp.routing_headers(to=to).items()}
-            request = Request(method, path, "", headers, body or b"")
-            direct = await in_process.route(to_route_request(request, found))
-            remote = await hub.node.core.route(to_route_request(request, found))
+            req = request_from_http(found, method, "", headers, body or b"")  # as the gateway
+            direct = await in_process.route(req)
+            remote = await hub.node.core.route(req)
             assert _comparable(direct) == _comparable(remote), path
