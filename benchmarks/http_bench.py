@@ -14,10 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from benchmarks import nginx, node_proc, payloads, procs, signed, stats, wrk
 from benchmarks.http_runs import Cell, Plan, run_cells, summarize
@@ -101,17 +100,6 @@ class _Setup:
         script = self._script(name, payloads.routing_headers(node.tokens["EMSP"]))
         self._add(row, label, workers, node.port, script, [node.proc.pid])
 
-    def _bare_hop(self, workers: int, upstream_port: int, script: Path) -> None:
-        """:mod:`benchmarks.bare_hop` with ``workers`` worker processes on one port."""
-        port = procs.free_port()
-        argv = [sys.executable, "-m", "benchmarks.bare_hop", str(port), str(upstream_port),
-                str(workers)]  # fmt: skip
-        hop = procs.start(argv, self.run_dir / f"bare-w{workers}.log")
-        self.started.append(hop)
-        procs.wait_port(port, hop)
-        self._add("bare-hop", "product HTTP server + HTTP client relay, no engine (floor)",
-                  workers, port, script, [hop.pid])  # fmt: skip
-
     def _upstream(self, signed_body: bytes) -> tuple[Upstream, str]:
         """One nginx with two servers: the plain party and the same party signing its answers."""
         port, port_signed = procs.free_port(), procs.free_port()
@@ -134,10 +122,38 @@ class _Setup:
             if headers is None:
                 self.skipped.append({"name": "node-sig", "reason": why})
                 return
+            script = self._script(f"node-sig-w{w}", headers)
             self._add("node-sig", "ocn-node, local routing, signatures verified", w, n.port,
-                      self._script(f"node-sig-w{w}", headers), [n.proc.pid], expect)  # fmt: skip
+                      script, [n.proc.pid], expect)  # fmt: skip
             if not self.verify_us:
                 self.verify_us = verify_costs(headers, expect, 0.2 if self.quick else 1.0)
+        self._bare_hop(2, int(upstream.rsplit(":", 1)[1]), script, expect)
+
+    def _bare_hop(self, workers: int, upstream_port: int, script: Path,
+                  expect: bytes | None = None) -> None:  # fmt: skip
+        """:mod:`benchmarks.bare_hop` with ``workers`` worker processes on one port; with
+        ``expect`` (the signed answer) the ``bare-sig`` row: the hop verifying both signatures."""
+        port = procs.free_port()
+        argv = [sys.executable, "-m", "benchmarks.bare_hop", str(port), str(upstream_port),
+                str(workers)] + (["--verify"] if expect else [])  # fmt: skip
+        name = "bare-sig" if expect else "bare-hop"
+        hop = procs.start(argv, self.run_dir / f"{name}-w{workers}.log")
+        self.started.append(hop)
+        procs.wait_port(port, hop)
+        if expect is None:
+            self._add("bare-hop", "product HTTP server + HTTP client relay, no engine (floor)",
+                      workers, port, script, [hop.pid])  # fmt: skip
+        else:
+            self._add(
+                "bare-sig",
+                "bare hop + the two signature verifications, no engine "
+                "(signatures floor under load)",
+                workers,
+                port,
+                script,
+                [hop.pid],
+                expect,
+            )
 
     def close(self) -> None:
         procs.stop(self.started)
@@ -145,18 +161,10 @@ class _Setup:
 
 def verify_costs(headers: dict[str, str], body: bytes, seconds: float) -> dict[str, float]:
     """Best-of-5 µs of the node's two verifications, in process, on the loaded messages."""
-    from ocn_core.signing import Notary, request_values, response_values
-
     lower = {k.lower(): v for k, v in headers.items()}
-    req_header, req_values = lower["ocn-signature"], request_values(lower, None, None)
-
-    def verify_response() -> None:  # as the node does it: parse the relayed body, then verify
-        envelope = orjson.loads(body)
-        Notary.deserialize(envelope["ocn_signature"]).verify(response_values({}, envelope))
-
-    calls = {
-        "verify_request_us": lambda: Notary.deserialize(req_header).verify(req_values),
-        "verify_response_us": verify_response,
+    calls: dict[str, Callable[[], None]] = {
+        "verify_request_us": lambda: signed.verify_request(lower),
+        "verify_response_us": lambda: signed.verify_response(body),
     }
     out = {}
     for name, fn in calls.items():
@@ -214,19 +222,31 @@ def _med(row: dict[str, Any] | None, key: str) -> float | None:
 
 def add_floor(rows: list[dict[str, Any]], verify_us: dict[str, float]) -> None:
     """The signatures-on floor rows: the plain node's CPU/req (transport + engine, same run)
-    plus both verifications; each node-sig row gets ``x_floor`` = floor CPU / its CPU."""
+    plus both verifications; each node-sig row gets ``x_floor`` = floor CPU / its CPU.
+
+    Also, beside it, the floor measured under load: the ``bare-sig`` row (the bare transport
+    doing the same two verifications under wrk) plus the engine's share (node - bare hop, same
+    w and c) as ``x_floor_loaded``; reported, not judged."""
     if not verify_us:
         return
-    plain = {(r["workers"], r["conc"]): r for r in rows if r["name"] == "node" and "rps" in r}
+    by = {(r["name"], r["workers"], r["conc"]): r for r in rows if "rps" in r}
     verify = verify_us["verify_request_us"] + verify_us["verify_response_us"]
     for r in [r for r in rows if r["name"] == "node-sig" and "rps" in r]:
-        node_cpu = _med(plain.get((r["workers"], r["conc"])), "sut_cpu_us_req")
+        key = (r["workers"], r["conc"])
+        node_cpu = _med(by.get(("node", *key)), "sut_cpu_us_req")
         if node_cpu is None:
             continue
         floor = node_cpu + verify
         r["floor_cpu_us_req"] = floor
         r["floor_parts_us"] = {"node (transport + engine)": node_cpu, **verify_us}
         r["x_floor"] = stats.ratio(floor, _med(r, "sut_cpu_us_req"))
+        loaded = _med(by.get(("bare-sig", *key)), "sut_cpu_us_req")
+        bare = _med(by.get(("bare-hop", *key)), "sut_cpu_us_req")
+        if loaded is not None and bare is not None:
+            r["floor_loaded_cpu_us_req"] = loaded + max(0.0, node_cpu - bare)
+            r["x_floor_loaded"] = stats.ratio(
+                r["floor_loaded_cpu_us_req"], _med(r, "sut_cpu_us_req")
+            )
 
 
 def targets(rows: list[dict[str, Any]], skipped: list[dict[str, str]]) -> list[dict[str, Any]]:

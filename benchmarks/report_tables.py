@@ -28,7 +28,11 @@ def http(res: dict[str, Any]) -> list[str]:
         if "x_node_rps" in r:  # production defaults: req/s against the node without them
             name += f" ({ratio(r['x_node_rps'])} node)"
         if "x_floor" in r:  # signatures on: floor CPU / its CPU
-            name += f" ({ratio(r['x_floor'])} floor of {num(r['floor_cpu_us_req'], 1)} µs)"
+            name += f" ({ratio(r['x_floor'])} floor of {num(r['floor_cpu_us_req'], 1)} µs"
+            if "x_floor_loaded" in r:
+                name += (f"; {ratio(r['x_floor_loaded'])} floor under load of "
+                         f"{num(r['floor_loaded_cpu_us_req'], 1)} µs")  # fmt: skip
+            name += ")"
         rows.append([
             name, str(r["workers"]), str(r["conc"]), spread(r["rps"]),
             ratio(r.get("x_nginx_rps")), num(r["p50_us"]["median"]), spread(r["p99_us"]),
@@ -50,7 +54,9 @@ def http(res: dict[str, Any]) -> list[str]:
     if meta.get("verify_us"):
         note += (" Signatures floor = node row's CPU/req (transport + engine, same w and c) + "
                  "request verify + response verify (in process, same messages): "
-                 + ", ".join(f"{k} {v}" for k, v in meta["verify_us"].items()) + ".")  # fmt: skip
+                 + ", ".join(f"{k} {v}" for k, v in meta["verify_us"].items()) + "; "
+                 "under load = bare-sig row's CPU/req (the bare hop doing both verifications) + "
+                 "the engine's share (node - bare hop), reported, not judged.")  # fmt: skip
     if meta.get("noisy"):
         note += " **Noisy run** (baseline spread > 20%): " + "; ".join(meta["noisy"]) + "."
     return [note, "", *table(head, rows)]

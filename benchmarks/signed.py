@@ -40,6 +40,22 @@ def signed_location_response(key: str) -> bytes:
     return orjson.dumps({**body, "ocn_signature": str(notary.serialize())})
 
 
+def verify_request(headers: dict[str, str]) -> None:
+    """The node's request check: the OCN-Signature over the request's values (lower-case
+    ``headers``; a GET: no params, no body). Raises when it does not verify."""
+    from ocn_core.signing import Notary, request_values
+
+    Notary.deserialize(headers["ocn-signature"]).verify(request_values(headers, None, None))
+
+
+def verify_response(body: bytes) -> None:
+    """The node's response check: parse the relayed body, then verify its ``ocn_signature``."""
+    from ocn_core.signing import Notary, response_values
+
+    envelope = orjson.loads(body)
+    Notary.deserialize(envelope["ocn_signature"]).verify(response_values({}, envelope))
+
+
 def _routed(status: int, body: bytes) -> bool:
     try:
         return status == 200 and orjson.loads(body).get("status_code") == 1000

@@ -50,10 +50,13 @@ def _row(name: str, workers: int, conc: int, rps: float, p99: float, cpu: float 
 def test_http_ratios_and_targets_against_the_nginx_hop() -> None:
     rows = [_row("nginx-proxy", 2, 16, 20_000, 1000), _row("node", 2, 16, 11_000, 2500, 40.0),
             _row("bare-hop", 2, 16, 15_000, 900, 32.0), _row("node-log", 2, 16, 9_000, 2600),
-            _row("node-sig", 2, 16, 4_000, 5000, 150.0)]  # fmt: skip
+            _row("node-sig", 2, 16, 4_000, 5000, 150.0), _row("bare-sig", 2, 16, 5_000, 4000, 135.0)]  # fmt: skip
     add_ratios(rows)
     add_floor(rows, {"verify_request_us": 40.0, "verify_response_us": 50.0})
     node, log, sig = rows[1], rows[3], rows[4]
+    # under load: the bare hop verifying (135) + the engine's share (node 40 - bare 32)
+    assert sig["floor_loaded_cpu_us_req"] == pytest.approx(143.0)
+    assert sig["x_floor_loaded"] == pytest.approx(143 / 150)
     assert node["x_nginx_rps"] == pytest.approx(0.55)
     assert node["x_nginx_p99"] == pytest.approx(2.5)
     assert node["x_bare_cpu"] == pytest.approx(1.25)
