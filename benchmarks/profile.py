@@ -116,6 +116,7 @@ def _grpc(a: argparse.Namespace, run_dir: Path) -> list[Path]:
             str(data_dir),
             f"127.0.0.1:{port}",
             "http://127.0.0.1:9",
+            up.base,
         ]
         server = procs.start(argv, run_dir / "server.log")
         started.append(server)
