@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httptools
@@ -23,6 +25,8 @@ _Origin = tuple[str, str, int]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _TICKS_PER_TIMEOUT = 10  # a late answer fails at most a tenth of its timeout late ...
 _MIN_TICK, _MAX_TICK = 0.005, 0.5  # ... with sweeps no closer than 5 ms and no further than 0.5 s
+# told each request's outcome ("ok", "timeout" or "unreachable") and how long it took (seconds)
+Observer = Callable[[str, float], None]
 
 
 class _Connection(asyncio.Protocol):
@@ -137,6 +141,9 @@ class HttpClient:
         self._sweeper: asyncio.TimerHandle | None = None
         self._sweep_loop: asyncio.AbstractEventLoop | None = None
         self._tick = _MAX_TICK
+        # the metrics' upstream timing when they are on (ocn_core.telemetry.instrument): one
+        # call per request, where a timing wrapper would add a coroutine frame around this one
+        self.observer: Observer | None = None
 
     async def request(
         self,
@@ -147,46 +154,59 @@ class HttpClient:
         timeout: float | None = None,
         retry_safe: bool = False,
     ) -> HttpResult:
-        origin, host, target = self._split(url)
-        try:  # (refuses a CR or LF in the target, Host or a header value: it would split it)
-            payload = request_bytes(method, target, host, headers, body)
-        except UnicodeEncodeError:
-            raise TransportUnreachable(
-                "refusing a request target or header out of Latin-1"
-            ) from None
-        except ValueError:
-            raise TransportUnreachable(
-                "refusing a request target or header with CR or LF"
-            ) from None
-        for attempt in (1, 2):
-            conn = self._pooled(origin)
-            reused = conn is not None
-            if conn is None:
-                conn = await self._connect(origin)
-            future = conn.send(payload)
-            self._watch(conn.loop, conn, timeout or self.timeout, host)
-            try:
-                result = await future
-            except TransportUnreachable:
-                conn._close()
-                # a pooled keep-alive connection the peer closed while idle: retry once on a
-                # fresh one, for idempotent methods (or requests the caller says are safe) only
-                if (
-                    reused
-                    and attempt == 1
-                    and not conn.headers_done
-                    and (retry_safe or method in _IDEMPOTENT)
-                ):
-                    continue
-                raise
-            except BaseException:
-                conn._close()
-                raise
-            finally:
-                self._inflight.pop(conn, None)
-            self._release(origin, conn)
-            return result
-        raise AssertionError("unreachable")
+        observer = self.observer
+        started = time.perf_counter() if observer is not None else 0.0
+        try:
+            origin, host, target = self._split(url)
+            try:  # (refuses a CR or LF in the target, Host or a header value: it would split it)
+                payload = request_bytes(method, target, host, headers, body)
+            except UnicodeEncodeError:
+                raise TransportUnreachable(
+                    "refusing a request target or header out of Latin-1"
+                ) from None
+            except ValueError:
+                raise TransportUnreachable(
+                    "refusing a request target or header with CR or LF"
+                ) from None
+            for attempt in (1, 2):
+                conn = self._pooled(origin)
+                reused = conn is not None
+                if conn is None:
+                    conn = await self._connect(origin)
+                future = conn.send(payload)
+                self._watch(conn.loop, conn, timeout or self.timeout, host)
+                try:
+                    result = await future
+                except TransportUnreachable:
+                    conn._close()
+                    # a pooled keep-alive connection the peer closed while idle: retry once on a
+                    # fresh one, for idempotent methods (or requests the caller says are safe) only
+                    if (
+                        reused
+                        and attempt == 1
+                        and not conn.headers_done
+                        and (retry_safe or method in _IDEMPOTENT)
+                    ):
+                        continue
+                    raise
+                except BaseException:
+                    conn._close()
+                    raise
+                finally:
+                    self._inflight.pop(conn, None)
+                self._release(origin, conn)
+                if observer is not None:
+                    observer("ok", time.perf_counter() - started)
+                return result
+            raise AssertionError("unreachable")
+        except TransportTimeout:
+            if observer is not None:
+                observer("timeout", time.perf_counter() - started)
+            raise
+        except BaseException:
+            if observer is not None:
+                observer("unreachable", time.perf_counter() - started)
+            raise
 
     def _watch(
         self, loop: asyncio.AbstractEventLoop, conn: _Connection, timeout: float, host: str

@@ -105,6 +105,33 @@ async def test_timeout_and_refused(raw) -> None:  # type: ignore[no-untyped-def]
     await client.close()
 
 
+async def test_observer_is_told_each_outcome_once(raw) -> None:  # type: ignore[no-untyped-def]
+    """The metrics' upstream timing: one call per request, a stale-connection retry included."""
+
+    async def never(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    seen: list[tuple[str, float]] = []
+    client = HttpClient(connect_timeout=1, timeout=0.2)
+    client.observer = lambda outcome, seconds: seen.append((outcome, seconds))
+    server = await raw(lambda n, req: OK if n == 1 else None)  # closes after one answer
+    url = f"http://127.0.0.1:{server.port}/x"
+    await client.request("GET", url, [])
+    await asyncio.sleep(0.05)  # the server has closed the pooled connection
+    await client.request("GET", url, [])  # retried once on a fresh one: still one request
+    port = free_port()
+    slow = await asyncio.start_server(never, "127.0.0.1", port)
+    with pytest.raises(TransportTimeout):
+        await client.request("GET", f"http://127.0.0.1:{port}/", [])
+    slow.close()
+    with pytest.raises(TransportUnreachable):
+        await client.request("GET", f"http://127.0.0.1:{free_port()}/", [])
+    assert [outcome for outcome, _ in seen] == ["ok", "ok", "timeout", "unreachable"]
+    assert seen[2][1] >= 0.2  # the timeout's whole wait
+    assert all(seconds >= 0 for _, seconds in seen)
+    await client.close()
+
+
 async def test_stale_pooled_connection_is_retried_for_idempotent_methods_only(raw) -> None:  # type: ignore[no-untyped-def]
     # every connection answers its first request, then drops the second without answering
     server = await raw(lambda n, req: OK if n == 1 else None)
