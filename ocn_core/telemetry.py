@@ -3,7 +3,7 @@
 Measured here (prometheus-client 0.26, multiprocess mode, one core): a labelled counter ``inc``
 costs 1.6 µs and a histogram ``observe`` 2.2 µs (each takes a lock and writes an mmap'd file); a
 routed request feeds about six series (~9 µs, ~20 % of a local hop's ~44 µs of CPU). So each
-process aggregates in plain dicts (:meth:`Recorder.route`, :class:`TimedTransport`) and writes
+process aggregates in plain dicts (:meth:`Recorder.route`, :func:`upstream_observer`) and writes
 the deltas into the library's multiprocess files once a second, before each scrape and at exit
 (:meth:`Recorder.flush`): +1.1-1.3 µs of CPU per request in process, +4.1 % of a local hop's
 instructions under callgrind (1 worker, flushes included). A scrape sums every process's files
