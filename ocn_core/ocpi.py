@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -19,11 +20,23 @@ def request_id() -> str:
     return wire.request_id()
 
 
+_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last second formatted, and its text
+
+
 def timestamp(now: float | None = None) -> str:
-    """OCPI DateTime in UTC with milliseconds, e.g. ``2020-03-02T12:48:33.005Z``."""
+    """OCPI DateTime in UTC with milliseconds, e.g. ``2020-03-02T12:48:33.005Z``.
+
+    The date and time of day are formatted once per second (libc's ``strftime``, ~0.7 µs).
+    """
+    global _SECOND
     t = time.time() if now is None else now
-    millis = int((t % 1) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{millis:03d}Z"
+    second = math.floor(t)
+    millis = int((t - second) * 1000)
+    cached, text = _SECOND
+    if second != cached:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _SECOND = (second, text)
+    return f"{text}.{millis:03d}Z"
 
 
 def envelope(status_code: int, data: Any = None, message: str | None = None) -> dict[str, Any]:
