@@ -374,18 +374,34 @@ async def follow_registry_health(
 class GrpcServer:
     """A started gRPC server, the port it listens on, and its registry-health follower."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, health_task: asyncio.Task[None]):
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        health_task: asyncio.Task[None],
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ):
         self.server = server
         self.bound_port = port
         self.health_task = health_task
+        self.interceptors = tuple(interceptors)
 
     async def wait_for_termination(self) -> None:
         await self.server.wait_for_termination()
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop the health follower and the server (in-flight calls get ``grace`` seconds)."""
+        """Stop the health follower and the server (in-flight calls get ``grace`` seconds).
+
+        A call that aborts sends its status before its handler has unwound, so the server can
+        stop while an interceptor still has the call in flight (the metrics count it on the
+        way out): wait for them, at most a second more.
+        """
         self.health_task.cancel()
         await self.server.stop(grace)
+        for _ in range(100):
+            if all(getattr(i, "inflight", 0) == 0 for i in self.interceptors):
+                break
+            await asyncio.sleep(0.01)
 
 
 async def start_server(
@@ -418,7 +434,7 @@ async def start_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     task = asyncio.ensure_future(follow_registry_health(engine, health_servicer, health_every))
     log.info("grpc_started", address=address, port=bound)
-    return GrpcServer(server, bound, task)
+    return GrpcServer(server, bound, task, interceptors)
 
 
 async def stop_server(server: GrpcServer, grace: float | None = None) -> None:
