@@ -10,8 +10,6 @@ as it is (printable ASCII without a quote or backslash) is copied between quotes
 value is orjson's. Every other line is built as a dict and handed to orjson whole.
 """
 
-import time as _time
-
 import orjson
 
 from libc.stdio cimport snprintf
@@ -19,6 +17,7 @@ from cpython.dict cimport PyDict_Size
 from libc.string cimport memcpy
 
 from ocn_core._slots cimport RequestSlots, plain_request, request_slots, slot
+from ocn_core.timefmt import utc_second
 
 
 cdef object _dumps = orjson.dumps
@@ -59,7 +58,7 @@ cdef str _stamp(double at):
     cdef str out
     cdef char *o
     if whole != _second:
-        _prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+        _prefix = utc_second(whole)
         _second = whole
     micro = <long long>((at - <double>whole) * 1000000.0)
     if not micro:

@@ -10,26 +10,23 @@ variables, then event, level and structlog's ``TimeStamper(fmt="iso", utc=True)`
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 
+from ocn_core.timefmt import utc_second
+
 # event, fields, the request's context, bound context variables, time.time() when logged
 AccessParts = tuple[str, dict[str, Any], Any, dict[str, Any], float]
-
-_second: list[Any] = [-1, ""]  # the last whole second and its ISO text
 
 
 def render(pending: list[AccessParts]) -> bytes:
     """The JSON lines of ``pending``, newline-terminated, in order."""
     dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    second, prefix = _second
     lines = []
     for event, fields, context, bound_vars, at in pending:
-        whole = int(at)  # ...T12:00:00.123456Z, the date and time formatted once per second
-        if whole != second:
-            second, prefix = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        whole = int(at)  # ...T12:00:00.123456Z
+        prefix = utc_second(whole)
         micro = int((at - whole) * 1_000_000)
         stamp = f"{prefix}.{micro:06d}Z" if micro else prefix + "Z"
         if context is None:
@@ -41,5 +38,4 @@ def render(pending: list[AccessParts]) -> bytes:
         if bound_vars:
             line = {**bound_vars, **line}
         lines.append(dumps(line, option=option))
-    _second[0], _second[1] = second, prefix
     return b"".join(lines)

@@ -13,6 +13,7 @@ import orjson
 
 from ocn_core import wire
 from ocn_core.errors import InvalidRequest, MalformedJson
+from ocn_core.timefmt import utc_second
 
 
 def request_id() -> str:
@@ -20,23 +21,11 @@ def request_id() -> str:
     return wire.request_id()
 
 
-_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last second formatted, and its text
-
-
 def timestamp(now: float | None = None) -> str:
-    """OCPI DateTime in UTC with milliseconds, e.g. ``2020-03-02T12:48:33.005Z``.
-
-    The date and time of day are formatted once per second (libc's ``strftime``, ~0.7 µs).
-    """
-    global _SECOND
+    """OCPI DateTime in UTC with milliseconds, e.g. ``2020-03-02T12:48:33.005Z``."""
     t = time.time() if now is None else now
     second = math.floor(t)
-    millis = int((t - second) * 1000)
-    cached, text = _SECOND
-    if second != cached:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _SECOND = (second, text)
-    return f"{text}.{millis:03d}Z"
+    return f"{utc_second(second)}.{int((t - second) * 1000):03d}Z"
 
 
 def envelope(status_code: int, data: Any = None, message: str | None = None) -> dict[str, Any]:
