@@ -24,7 +24,7 @@ from benchmarks import signed
 from ocn_core.adapters.http_client import HttpClient
 from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.http_server import HttpFront, Limits, Request, Response, serve
-from ocpi_gateway.supervisor import run_workers
+from ocpi_gateway.supervisor import run_workers, worker_cpus
 
 FORWARDED = ("authorization", "x-request-id", "x-correlation-id", "ocpi-from-country-code",
              "ocpi-from-party-id", "ocpi-to-country-code", "ocpi-to-party-id")  # fmt: skip
@@ -72,4 +72,5 @@ if __name__ == "__main__":
         _worker(port, upstream_port, verify, None)
     else:
         serve_one = functools.partial(_worker, port, upstream_port, verify)
-        sys.exit(run_workers("127.0.0.1", port, workers, lambda _i, channel: serve_one(channel)))
+        cpus = worker_cpus(workers)  # placed as the node places its workers by default
+        sys.exit(run_workers("127.0.0.1", port, workers, lambda _i, ch: serve_one(ch), cpus=cpus))

@@ -1,7 +1,9 @@
 """Interleaved, bounded wrk runs over a set of cells, with CPU/req from /proc and a load guard.
 
 Placement on a 2+ vCPU machine, as in ../shared/docs/perf-baselines.md: 1-worker cells pin the
-server under test (SUT) to CPU 0 and wrk + the upstream to CPU 1; 2-worker cells are unpinned.
+server under test (SUT) to CPU 0 and wrk + the upstream to CPU 1; in 2-worker cells wrk and the
+upstream may run anywhere and the SUT places its own workers (on a 2-CPU machine nginx,
+our node and our bare hop each pin worker i to CPU i: ``worker_cpu_affinity``).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def one_run(cell: Cell, upstream: list[int], plan: Plan) -> dict[str, Any]:
     sut_cpus, load_cpus = (SUT_CPU, LOAD_CPU) if pinned else (ALL, ALL)
     is_upstream = cell.sut == upstream
     procs.pin(upstream, sut_cpus if is_upstream else load_cpus)
-    if not is_upstream:
+    if pinned and not is_upstream:  # 2-worker cells: the SUT places its own workers
         procs.pin(cell.sut, sut_cpus)
     waited = procs.wait_quiet([os.getpid()], plan.quiet_pct, plan.quiet_wait_s)
     if plan.warm > 0:

@@ -7,10 +7,11 @@ import subprocess
 from pathlib import Path
 
 from benchmarks import procs
+from ocpi_gateway.supervisor import worker_cpus
 
 _COMMON = """pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
-worker_processes {workers};
+worker_processes {workers};{affinity}
 events {{ worker_connections 4096; multi_accept on; }}
 http {{
   access_log off;
@@ -86,7 +87,9 @@ def start(prefix: Path, workers: int, body: str, port: int) -> subprocess.Popen[
     """Run nginx in the foreground under ``prefix`` and wait until ``port`` accepts."""
     prefix.mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(_COMMON.format(prefix=prefix, workers=workers, body=body))
+    # placed as our node and bare hop place their workers (worker_cpu_affinity = "auto")
+    affinity = "\nworker_cpu_affinity auto;" if worker_cpus(workers) else ""
+    conf.write_text(_COMMON.format(prefix=prefix, workers=workers, affinity=affinity, body=body))
     argv = ["nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
     proc = procs.start(argv, prefix / "stderr.log")
     procs.wait_port(port, proc, timeout=15)

@@ -74,6 +74,9 @@ class Settings:
     host: str = "127.0.0.1"  # listen address
     port: int = setting(8080, min=1, max=65535)  # listen port
     workers: int = setting(1, min=1, max=256)  # worker processes sharing the port
+    # auto: when the node may use exactly as many CPUs as it has workers (its machine, cgroup
+    # or taskset), worker i runs on the i-th CPU only; off: the kernel places the workers
+    worker_cpu_affinity: str = setting("auto", choices=("auto", "off"))
     api_key: str = setting("", secret=True)  # admin API key; generated in data_dir when empty
     # node key (hex); generated in data_dir when empty
     private_key: str = setting(

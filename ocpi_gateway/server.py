@@ -32,7 +32,7 @@ from ocpi_gateway.app import Gateway, refuse, scrape
 from ocpi_gateway.balancer import receive_connections
 from ocpi_gateway.core_client import CoreClient, InProcessCore
 from ocpi_gateway.http_server import HttpFront, HttpProtocol, Limits, Request, Response, serve
-from ocpi_gateway.supervisor import run_workers
+from ocpi_gateway.supervisor import run_workers, worker_cpus
 
 log = structlog.get_logger(__name__)
 
@@ -311,6 +311,7 @@ def run(settings: Settings, core_url: str = "") -> int:
         settings.workers,
         lambda index, channel: _worker(settings, core_url, index, channel),
         grace=settings.shutdown_grace,
+        cpus=worker_cpus(settings.workers, settings.worker_cpu_affinity),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -11,12 +12,16 @@ import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from ocpi_gateway.supervisor import worker_cpus
 from tests.support.parties import PartyServer
 from tests.support.process import NodeProcess, ocn_node, start_node
+from tests.support.require import missing
 
 CPO, MSP = ("CH", "CPO"), ("DE", "MSP")
 
@@ -313,3 +318,78 @@ async def test_the_drain_ends_at_the_grace_period(tmp_path: Path) -> None:
         node.kill()
         for party in (cpo, msp):
             await party.stop()
+
+
+@contextlib.contextmanager
+def _cpus(cpus: set[int]) -> Iterator[None]:
+    """Processes started inside may run on ``cpus`` only (they inherit our affinity)."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _placement(pid: int) -> set[frozenset[int]]:
+    """The CPU sets of every thread of ``pid``."""
+    return {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir(f"/proc/{pid}/task")}
+
+
+def test_a_node_with_as_many_cpus_as_workers_runs_each_worker_on_its_own_cpu(
+    tmp_path: Path,
+) -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        missing("this test needs a machine with at least 2 CPUs")
+    two = allowed[:2]
+    with _cpus(set(two)):
+        node = start_node(tmp_path / "d")
+        free = start_node(tmp_path / "e", "--worker-cpu-affinity", "off")
+    try:
+        started = node.wait_for("worker_started", 2)
+        assert sorted((line["worker"], line["cpu"]) for line in started) == [
+            (0, two[0]),
+            (1, two[1]),
+        ]
+        ready = {line["pid"]: line["worker"] for line in node.wait_for("worker_ready", 2)}
+        for pid, worker in ready.items():  # every thread, the ones started later included
+            assert _placement(pid) == {frozenset({two[worker]})}
+        assert _workers_answering(node.port) == set(ready)
+
+        victim = min(ready)
+        os.kill(victim, signal.SIGKILL)
+        replacement = node.wait_for("worker_ready", 3)[-1]
+        assert replacement["worker"] == ready[victim]
+        assert _placement(replacement["pid"]) == {frozenset({two[ready[victim]]})}
+        assert node.get("/health")[0] == 200
+
+        assert [line["cpu"] for line in free.wait_for("worker_started", 2)] == [None, None]
+        for line in free.wait_for("worker_ready", 2):
+            assert _placement(line["pid"]) == {frozenset(two)}
+    finally:
+        node.kill()
+        free.kill()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "workers", "affinity", "expected"),
+    [
+        ({0, 1}, 2, "auto", [0, 1]),
+        ({3, 1, 2, 0}, 4, "auto", [0, 1, 2, 3]),
+        ({2, 5}, 2, "auto", [2, 5]),  # the CPUs it may use (taskset, cgroup), in order
+        ({0, 1}, 2, "off", None),
+        ({0, 1, 2, 3}, 2, "auto", None),  # fewer workers than CPUs: other nodes may share
+        ({0}, 2, "auto", None),  # more workers than CPUs: the kernel shares them out
+        ({0, 1}, 1, "auto", None),
+    ],
+)
+def test_the_placement_rule(
+    monkeypatch: pytest.MonkeyPatch,
+    allowed: set[int],
+    workers: int,
+    affinity: str,
+    expected: list[int] | None,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: allowed)
+    assert worker_cpus(workers, affinity) == expected
