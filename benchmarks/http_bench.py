@@ -22,6 +22,7 @@ from benchmarks import nginx, node_proc, payloads, procs, signed, stats, wrk
 from benchmarks.http_runs import Cell, Plan, run_cells, summarize
 from benchmarks.progress import Progress
 from benchmarks.upstream import Upstream
+from ocpi_gateway.supervisor import worker_cpus
 
 FULL = Plan(runs=5, seconds=4, warm=1, quiet_pct=15.0, quiet_wait_s=8.0, redo_pct=10.0)
 QUICK = Plan(runs=1, seconds=1, warm=0, quiet_pct=100.0, quiet_wait_s=0.0, redo_pct=0.0)
@@ -322,6 +323,7 @@ def run(quick: bool) -> dict[str, Any]:
     add_ratios(rows)
     add_floor(rows, setup.verify_us)
     meta = {"plan": plan.__dict__, "nginx": nginx.version(), "wrk": wrk.version(),
-            "ncpu": procs.NCPU, "skipped_rows": setup.skipped, "verify_us": setup.verify_us,
+            "ncpu": procs.NCPU, "worker_cpus": worker_cpus(2),  # the 2-worker SUTs' placement
+            "skipped_rows": setup.skipped, "verify_us": setup.verify_us,
             "noisy": stats.noisy_baselines(rows, BASELINES)}  # fmt: skip
     return {"rows": rows, "targets": targets(rows, setup.skipped), "meta": meta}

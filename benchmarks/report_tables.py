@@ -49,7 +49,10 @@ def http(res: dict[str, Any]) -> list[str]:
     p = meta["plan"]
     note = (f"wrk -t1, {p['runs']} interleaved runs x {p['seconds']} s (warm-up {p['warm']} s); "
             "x nginx = against the nginx proxy hop with the same worker count at the same c; "
-            "1-worker rows: SUT on CPU 0, wrk + upstream on CPU 1; 2-worker rows unpinned. "
+            "1-worker rows: SUT on CPU 0, wrk + upstream on CPU 1; 2-worker rows: wrk + upstream "
+            "unpinned, the SUT places its workers ("
+            + ("one per CPU: nginx worker_cpu_affinity auto, ours worker_cpu_affinity = auto"
+               if meta.get("worker_cpus") else "the kernel's choice") + "). "
             f"{meta['nginx']}; {meta['wrk']}.")  # fmt: skip
     if meta.get("verify_us"):
         note += (" Signatures floor = node row's CPU/req (transport + engine, same w and c) + "
