@@ -142,7 +142,11 @@ class Supervisor:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
             if self.cpus:  # before the worker starts any thread: they inherit it
-                os.sched_setaffinity(0, {self.cpus[index]})
+                try:
+                    os.sched_setaffinity(0, {self.cpus[index]})
+                except OSError as exc:  # that CPU left the node's set since the start
+                    log.warning("worker_not_pinned", worker=index, cpu=self.cpus[index],
+                                error=str(exc))  # fmt: skip
             code = 0
             try:
                 self.worker_main(index, self.balancer.worker_socket(index))
