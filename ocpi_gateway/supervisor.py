@@ -64,10 +64,10 @@ def worker_cpus(workers: int, affinity: str = "auto") -> list[int] | None:
 
     ``auto`` pins when the process may use exactly as many CPUs as it starts workers: the node
     sized to its machine (or cgroup, or ``taskset``). Left to itself, the kernel can keep two
-    busy workers on one core for seconds while the other core runs the lighter processes, and
-    each worker's connections then wait out the other's 4 ms time slices (a p99 many times the
-    median). With fewer workers than CPUs nothing is pinned, so that several nodes on one
-    machine do not all crowd its first cores.
+    busy workers on one core while the other core runs the lighter processes, and each worker's
+    connections then wait out the other's 4 ms time slices (a p99 many times the median). With
+    fewer workers than CPUs nothing is pinned, so that several nodes on one machine do not all
+    crowd its first cores.
     """
     if affinity != "auto" or workers < 2 or not hasattr(os, "sched_getaffinity"):
         return None
@@ -136,17 +136,17 @@ class Supervisor:
 
     def _start(self, index: int) -> None:
         slot = self.slots[index]
+        cpu = self.cpus[index] if self.cpus else None
         self.balancer.renew(index)
         pid = os.fork()
         if pid == 0:  # the worker
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
-            if self.cpus:  # before the worker starts any thread: they inherit it
+            if cpu is not None:  # before the worker starts any thread: they inherit it
                 try:
-                    os.sched_setaffinity(0, {self.cpus[index]})
+                    os.sched_setaffinity(0, {cpu})
                 except OSError as exc:  # that CPU left the node's set since the start
-                    log.warning("worker_not_pinned", worker=index, cpu=self.cpus[index],
-                                error=str(exc))  # fmt: skip
+                    log.warning("worker_not_pinned", worker=index, cpu=cpu, error=str(exc))
             code = 0
             try:
                 self.worker_main(index, self.balancer.worker_socket(index))
@@ -158,7 +158,6 @@ class Supervisor:
                 os._exit(code)
         self.balancer.forked(index)
         slot.pid, slot.ready_at = pid, 0.0
-        cpu = self.cpus[index] if self.cpus else None
         log.info("worker_started", worker=index, pid=pid, cpu=cpu)
 
     def _ready(self, index: int) -> None:
